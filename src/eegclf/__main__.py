@@ -1,0 +1,3 @@
+from eegclf.cli import main
+
+raise SystemExit(main())

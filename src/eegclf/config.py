@@ -1,0 +1,102 @@
+"""The run configuration: one dataclass, readable from TOML/YAML/JSON, overridden by the command line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from eegclf.errors import ConfigError
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one training run. Saved as ``RUN_DIR/config.json``."""
+
+    model: str = "eegnet"
+    activation: str = "elu"
+    dataset: str = "synthetic"
+    dataset_options: dict = field(default_factory=dict)
+    data_dir: str | None = None
+    epochs: int = 300
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    seed: int = 0
+    val_fraction: float = 0.2
+    device: str = "auto"
+    dropout: float | None = None  # None: the model's default
+    max_norm: bool = True  # the spec's max-norm constraints, where the model has them
+    model_kwargs: dict = field(default_factory=dict)
+    threads: int | None = None  # torch intra-op threads; None leaves torch's default
+    bf16: bool = False  # bf16 autocast for the forward pass on CPUs/GPUs that support it
+    out: str | None = None
+
+    def validate(self) -> "RunConfig":
+        def bad(name, value, expected):
+            raise ConfigError(f"{name}={value!r} is invalid: expected {expected}")
+
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            bad("epochs", self.epochs, "an integer >= 1")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            bad("batch_size", self.batch_size, "an integer >= 1")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            bad("lr", self.lr, "a number > 0")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            bad("weight_decay", self.weight_decay, "a number >= 0")
+        if not (0.0 < self.val_fraction < 1.0):
+            bad("val_fraction", self.val_fraction, "a number between 0 and 1 (exclusive)")
+        if self.dropout is not None and not (0.0 <= self.dropout < 1.0):
+            bad("dropout", self.dropout, "a number in [0, 1)")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            bad("optimizer", self.optimizer, "one of adam, adamw, sgd")
+        if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
+            bad("device", self.device, "auto, cpu, cuda or cuda:N")
+        if self.threads is not None and self.threads < 1:
+            bad("threads", self.threads, "an integer >= 1")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        norm = {k.replace("-", "_"): v for k, v in d.items()}
+        # "act" is the study's spelling of the activation option
+        if "act" in norm:
+            norm["activation"] = norm.pop("act")
+        unknown = sorted(set(norm) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(known)}")
+        return cls(**norm)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """Read a TOML, YAML or JSON config file into a dict of RunConfig keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError(f"config file {path}: expected a .toml, .yaml, .yml or .json file")
+    except ConfigError:
+        raise
+    except Exception as exc:  # parse errors of any of the three formats
+        raise ConfigError(f"config file {path} could not be parsed: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a table of keys, found {type(data).__name__}")
+    return data

@@ -1,0 +1,103 @@
+"""The one kind of object every data set returns, and where data sets live on disk."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from eegclf.errors import DataError
+
+DATA_ENV = "EEGCLF_DATA"
+
+
+def data_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data root: ``data_dir`` if given, else ``$EEGCLF_DATA``, else ``~/eegclf_data``.
+
+    Each data set lives in a sub-folder named after it (``ROOT/bci3b``, ``ROOT/eegmmidb``).
+    """
+    if data_dir:
+        return Path(data_dir).expanduser()
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / "eegclf_data"
+
+
+@dataclass
+class Split:
+    """Trials of one part (train or test).
+
+    X: float32, shape (n_trials, 1, n_chans, n_times), no NaN.
+    y: int64, shape (n_trials,), values 0..n_classes-1.
+    subjects: shape (n_trials,), subject id of each trial (str).
+    runs: shape (n_trials,), recording run of each trial (int; -1 where unknown).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    subjects: np.ndarray
+    runs: np.ndarray | None = None
+
+    def __post_init__(self):
+        n = len(self.X)
+        if self.runs is None:
+            self.runs = np.full(n, -1, dtype=np.int64)
+        self.subjects = np.asarray(self.subjects).astype(str)
+        if not (len(self.y) == len(self.subjects) == len(self.runs) == n):
+            raise DataError(
+                f"split arrays disagree in length: X {n}, y {len(self.y)}, "
+                f"subjects {len(self.subjects)}, runs {len(self.runs)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def subset(self, idx) -> "Split":
+        idx = np.asarray(idx)
+        return Split(self.X[idx], self.y[idx], self.subjects[idx], self.runs[idx])
+
+    @staticmethod
+    def concat(a: "Split", b: "Split") -> "Split":
+        return Split(
+            np.concatenate([a.X, b.X]),
+            np.concatenate([a.y, b.y]),
+            np.concatenate([a.subjects, b.subjects]),
+            np.concatenate([a.runs, b.runs]),
+        )
+
+
+@dataclass
+class EEGDataset:
+    """A loaded data set: train and test parts plus what describes them.
+
+    ``options`` holds the keyword arguments that reload exactly this data set through
+    ``load_dataset(name, **options)``; checkpoints record it so ``eval`` can find the data again.
+    ``info`` holds loader facts for ``data info`` (e.g. ``n_nans``, ``verification``).
+    """
+
+    name: str
+    train: Split
+    test: Split
+    sfreq: float
+    ch_names: list[str]
+    class_names: list[str]
+    options: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_chans(self) -> int:
+        return self.train.X.shape[2]
+
+    @property
+    def n_times(self) -> int:
+        return self.train.X.shape[3]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def with_splits(self, train: Split, test: Split) -> "EEGDataset":
+        return replace(self, train=train, test=test)
