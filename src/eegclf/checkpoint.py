@@ -1,0 +1,112 @@
+"""Checkpoints: safetensors weights plus JSON metadata in the same file. Loading never unpickles.
+
+Layout of a checkpoint file:
+- tensors ``model.*`` (the :class:`Standardized` network's state dict, normalisation included) for
+  deep models, or ``clf.*`` (``get_state()`` arrays) for classical models;
+- header metadata key ``eegclf``: JSON with everything needed to rebuild and evaluate the model
+  (model name and constructor args, data shape, sampling rate, channel and class names, data set,
+  epoch, metrics, seed, config, package versions).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from eegclf.errors import CheckpointError
+from eegclf.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: F401
+
+FORMAT = "eegclf-checkpoint/1"
+PICKLE_SUFFIXES = {".pth", ".pt", ".pkl", ".pickle", ".ckpt", ".bin"}
+
+
+def package_versions() -> dict:
+    import eegclf
+
+    versions = {"eegclf": eegclf.__version__, "python": platform.python_version(),
+                "torch": torch.__version__, "numpy": np.__version__}
+    for mod in ("mne", "sklearn", "pyriemann", "safetensors"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:  # optional package missing or without a version
+            pass
+    return versions
+
+
+def save_checkpoint(path, model, meta: dict) -> Path:
+    """Write ``model`` (a Standardized deep net, or a classical model) with ``meta`` atomically."""
+    meta = dict(meta, format=FORMAT)
+    if hasattr(model, "get_state"):
+        tensors = {f"clf.{k}": torch.as_tensor(np.ascontiguousarray(v)) for k, v in model.get_state().items()}
+    else:
+        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    data = st_save(tensors, metadata={"eegclf": json.dumps(meta, sort_keys=True)})
+    return atomic_write_bytes(path, data)
+
+
+def _refuse_pickle(path: Path, head: bytes) -> None:
+    looks_pickle = head[:1] == b"\x80" or head[:2] == b"PK"
+    if path.suffix.lower() in PICKLE_SUFFIXES or looks_pickle:
+        raise CheckpointError(
+            f"{path}: refused, this looks like a PyTorch/pickle file, and loading pickles can run "
+            "arbitrary code; eegclf reads only its own .safetensors checkpoints"
+        )
+
+
+def read_checkpoint(path) -> tuple[dict, dict]:
+    """Read tensors and metadata without building a model. Never unpickles."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a file")
+    data = path.read_bytes()
+    _refuse_pickle(path, data[:4])
+    if not data:
+        raise CheckpointError(f"checkpoint {path} is empty")
+    try:
+        tensors = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + header_len])
+        meta = json.loads(header.get("__metadata__", {}).get("eegclf", "null"))
+    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not an eegclf checkpoint (no eegclf metadata)")
+    return tensors, meta
+
+
+def load_checkpoint(path):
+    """Rebuild the model from a checkpoint file alone. Returns ``(model, meta)``; model in eval mode.
+
+    Deep models come back as :class:`~eegclf.models.standardize.Standardized` (normalisation inside),
+    classical models as their estimator with the fitted state restored.
+    """
+    from eegclf.models import create_model, is_classical
+    from eegclf.models.standardize import Standardized
+
+    tensors, meta = read_checkpoint(path)
+    try:
+        cfg = dict(meta["model_config"])
+        name = meta["model"]
+        n_chans, n_times, n_outputs = cfg.pop("n_chans"), cfg.pop("n_times"), cfg.pop("n_outputs")
+        net = create_model(name, n_chans, n_times, n_outputs, **cfg)
+        if is_classical(name):
+            net.set_state({k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("clf.")})
+            return net, meta
+        model = Standardized(net, torch.zeros(n_chans), torch.ones(n_chans))
+        state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        model.load_state_dict(state, strict=True)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} cannot rebuild its model: {exc}") from None
+    model.eval()
+    return model, meta

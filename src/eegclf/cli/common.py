@@ -1,0 +1,55 @@
+"""Options shared by several commands: the data set and its loader options."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+# (flag, loader option name, type, help). None = not given = the loader's default.
+DATASET_FLAGS = [
+    ("--subjects", "subjects", _int_list, "eegmmidb: subject numbers, e.g. 1 or 1,2,3 (default 1)"),
+    ("--task", "task", str, "eegmmidb: imagery_lr (runs 4,8,12; default), imagery_hf (6,10,14), "
+     "movement_lr (3,7,11) or movement_hf (5,9,13)"),
+    ("--channels", "channels", str, "eegmmidb: comma-separated channel names (default C3,Cz,C4) or 'all'"),
+    ("--tmin", "tmin", float, "eegmmidb: window start in s relative to the cue (default 0)"),
+    ("--tmax", "tmax", float, "eegmmidb: window end in s relative to the cue, inclusive (default 4)"),
+    ("--l-freq", "l_freq", float, "eegmmidb: band-pass low edge in Hz (default none)"),
+    ("--h-freq", "h_freq", float, "eegmmidb: band-pass high edge in Hz (default none)"),
+    ("--resample", "resample", float, "eegmmidb: resampling rate in Hz (default: native 160)"),
+    ("--reference", "reference", str, "eegmmidb: 'average' for an average reference (default none)"),
+    ("--test-run", "test_run", int, "eegmmidb: run held out as test (default: the task's last run)"),
+    ("--data-seed", "seed", int, "synthetic: seed of the generated data (default 0)"),
+    ("--difficulty", "difficulty", float, "synthetic: higher is harder (default 1.0)"),
+    ("--n-train", "n_train", int, "synthetic: training trials (default 1080)"),
+    ("--n-test", "n_test", int, "synthetic: test trials (default 1080)"),
+]
+
+
+def add_dataset_args(p: argparse.ArgumentParser, dataset_default: str | None = "synthetic",
+                     with_name: bool = True) -> None:
+    g = p.add_argument_group("data set")
+    if with_name:
+        g.add_argument("--dataset", default=dataset_default,
+                       help="synthetic (generated, no download), bci3b (the lab's npz files) or eegmmidb "
+                       f"(PhysioNet, read through MNE); default {dataset_default or 'synthetic'}")
+    g.add_argument("--data-dir", default=None,
+                   help="data root holding one folder per data set (default $EEGCLF_DATA, else ~/eegclf_data)")
+    for flag, _, typ, help_text in DATASET_FLAGS:
+        g.add_argument(flag, type=typ, default=None, help=help_text)
+
+
+def dataset_options(args: argparse.Namespace) -> dict:
+    """The loader options the user gave (unset flags are left to the loader's defaults)."""
+    opts = {}
+    for flag, name, _, _ in DATASET_FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            opts[name] = value
+    return opts

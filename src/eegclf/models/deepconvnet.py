@@ -1,0 +1,96 @@
+"""DeepConvNet as the study builds it (SYSTEM.md §2): registry name ``"deepconvnet"``."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from eegclf.errors import ConfigError
+from eegclf.models.constraints import DeepModel, check_int, check_length, out_len
+
+CONV_MAX_NORM = 2.0
+DENSE_MAX_NORM = 0.5
+
+
+class DeepConvNet(DeepModel):
+    """DeepConvNet, study variant (150,977 parameters at n_chans=2, n_times=750, n_outputs=2).
+
+    Input ``(batch, 1, n_chans, n_times)`` float32; output logits ``(batch, n_outputs)`` (softmax is left to
+    the loss).
+
+    Blocks, with ``F = n_filters = (25, 50, 100, 200)``, ``k = kernel_length = 5``, ``m = pool_length = 2``;
+    every conv is "valid" with a bias:
+
+    - ``block1``: ``conv_time`` Conv2d(1, F[0], (1, k)); ``conv_spat`` Conv2d(F[0], F[0], (n_chans, 1));
+      ``bn`` BatchNorm2d; ``act``; ``pool`` MaxPool2d((1, m)); ``drop`` Dropout(dropout)
+    - ``block2`` .. ``block4``: ``conv`` Conv2d(F[i-1], F[i], (1, k)); ``bn``; ``act``; ``pool``; ``drop``
+    - ``flatten`` then ``classify``: Linear(F[3] * T', n_outputs), T' = 43 at n_times=750 (from the lengths)
+
+    BatchNorm: eps 1e-5, momentum 0.1. Max-norm (on by default, ``max_norm=False`` turns it off): 2 on every
+    conv kernel, 0.5 on the dense layer, applied by ``apply_constraints()`` after each optimiser step.
+
+    Args:
+        n_chans: EEG channels. n_times: samples per trial (>= 76 with the defaults). n_outputs: classes.
+        activation: a name (relu, leaky_relu, elu, gelu, silu; case-insensitive) or an nn.Module class.
+        activation_kwargs: options of the activation, e.g. ``{"negative_slope": 0.01}`` or ``{"alpha": 1.0}``.
+        dropout: dropout probability (0.5 in the spec; None gives 0.5).
+        max_norm: apply the spec's max-norm constraints.
+        n_filters: filters of the four blocks (4 integers).
+        kernel_length: temporal kernel of every conv block. pool_length: max-pool size and stride.
+
+    Reference: R. T. Schirrmeister et al., "Deep learning with convolutional neural networks for EEG decoding
+    and visualization", Human Brain Mapping 38 (2017) 5391-5420.
+    """
+
+    model_name = "deepconvnet"
+
+    def __init__(self, n_chans: int, n_times: int, n_outputs: int = 2, *, activation="elu",
+                 activation_kwargs: dict | None = None, dropout: float | None = 0.5, max_norm: bool = True,
+                 n_filters=(25, 50, 100, 200), kernel_length: int = 5, pool_length: int = 2):
+        super().__init__()
+        act = self._setup(n_chans, n_times, n_outputs, activation, activation_kwargs, dropout, 0.5, max_norm)
+        label = type(self).__name__
+        if isinstance(n_filters, (str, bytes)) or not hasattr(n_filters, "__len__") or len(n_filters) != 4:
+            raise ConfigError(f"{label}: n_filters={n_filters!r} is invalid: expected 4 integers")
+        F = [check_int(label, "n_filters", f) for f in n_filters]
+        k = check_int(label, "kernel_length", kernel_length)
+        m = check_int(label, "pool_length", pool_length)
+        self.config.update(n_filters=F, kernel_length=k, pool_length=m)
+        c = self.config
+        p = c["dropout"]
+
+        def final_len(t: int) -> int:
+            for _ in range(4):
+                t = out_len(out_len(t, k), m, stride=m)
+            return t
+
+        n_flat = F[3] * check_length(label, c["n_times"], final_len)
+
+        def tail(n: int) -> list:
+            return [("bn", nn.BatchNorm2d(n)), ("act", act.make()),
+                    ("pool", nn.MaxPool2d((1, m))), ("drop", nn.Dropout(p))]
+
+        self.block1 = nn.Sequential(OrderedDict([
+            ("conv_time", nn.Conv2d(1, F[0], (1, k))),
+            ("conv_spat", nn.Conv2d(F[0], F[0], (c["n_chans"], 1))),
+            *tail(F[0]),
+        ]))
+        self.block2 = nn.Sequential(OrderedDict([("conv", nn.Conv2d(F[0], F[1], (1, k))), *tail(F[1])]))
+        self.block3 = nn.Sequential(OrderedDict([("conv", nn.Conv2d(F[1], F[2], (1, k))), *tail(F[2])]))
+        self.block4 = nn.Sequential(OrderedDict([("conv", nn.Conv2d(F[2], F[3], (1, k))), *tail(F[3])]))
+        self.flatten = nn.Flatten()
+        self.classify = nn.Sequential(nn.Linear(n_flat, c["n_outputs"]))
+        if c["max_norm"]:
+            for name in ("block1.conv_time", "block1.conv_spat", "block2.conv", "block3.conv", "block4.conv"):
+                self.add_max_norm(f"{name}.weight", CONV_MAX_NORM)
+            self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
+        x = self.block1(x)
+        x = self.block2(x)
+        x = self.block3(x)
+        x = self.block4(x)
+        return self.classify(self.flatten(x))

@@ -1,0 +1,97 @@
+"""EEGNet as the study builds it (SYSTEM.md §2): the default ``"eegnet"`` of eegclf."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from eegclf.models.constraints import DeepModel, check_int, check_length, out_len
+
+
+class EEGNet(DeepModel):
+    """EEGNet, study variant (17,874 parameters at n_chans=2, n_times=750, n_outputs=2).
+
+    Input ``(batch, 1, n_chans, n_times)`` float32; output logits ``(batch, n_outputs)`` (no softmax).
+
+    Blocks (names as in the study's code, printed in this order):
+
+    - ``firstconv``: Conv2d(1, F1, (1, kernel_length), padding (0, kernel_length // 2), bias=False); BatchNorm2d(F1)
+    - ``depthwiseConv``: Conv2d(F1, F1*D, (n_chans, 1), groups=F1, bias=False); BatchNorm2d(F1*D); activation;
+      AvgPool2d((1, 4)); Dropout(dropout)
+    - ``separableConv``: Conv2d(F1*D, F2, (1, separable_kernel_length), padding (0, separable_kernel_length // 2),
+      bias=False); BatchNorm2d(F2); activation; AvgPool2d((1, 8)); Dropout(dropout)
+    - ``flatten`` then ``classify``: Linear(F2 * floor(floor(n_times / 4) / 8), n_outputs)
+
+    The flatten size follows from (n_chans, n_times); n_times must be >= 32. BatchNorm uses PyTorch's defaults
+    (eps 1e-5, momentum 0.1). The state-dict keys (``firstconv.0.weight`` ... ``classify.0.weight``) are the
+    study's. The study's table lists no max-norm for this network, so ``apply_constraints()`` is a no-op here;
+    ``max_norm`` is accepted (and recorded) only to keep one signature across models. For the published
+    network with its max-norm constraints, use ``EEGNet82`` (``"eegnet_8_2"``).
+
+    Args:
+        n_chans: EEG channels (rows of the input).
+        n_times: samples per trial (columns of the input).
+        n_outputs: number of classes (logits).
+        activation: a name (relu, leaky_relu, elu, gelu, silu; case-insensitive) or an nn.Module class.
+        activation_kwargs: options of the activation, e.g. ``{"negative_slope": 0.01}`` or ``{"alpha": 1.0}``.
+        dropout: dropout probability (the study's spec: 0.25; its best run used 0.5). None gives 0.25.
+        max_norm: accepted for a uniform signature; this variant has no constraints.
+        F1, D, F2: temporal filters, depth multiplier, separable-conv filters (16, 2, 32 in the study).
+        kernel_length: first temporal kernel (51 samples in the study).
+        separable_kernel_length: kernel of the separable conv (15 in the study).
+
+    Reference: V. J. Lawhern et al., "EEGNet: a compact convolutional neural network for EEG-based
+    brain-computer interfaces", J. Neural Eng. 15 (2018) 056013; with the study's changes listed above.
+    """
+
+    model_name = "eegnet"
+
+    def __init__(self, n_chans: int, n_times: int, n_outputs: int = 2, *, activation="elu",
+                 activation_kwargs: dict | None = None, dropout: float | None = 0.25, max_norm: bool = True,
+                 F1: int = 16, D: int = 2, F2: int = 32, kernel_length: int = 51,
+                 separable_kernel_length: int = 15):
+        super().__init__()
+        act = self._setup(n_chans, n_times, n_outputs, activation, activation_kwargs, dropout, 0.25, max_norm)
+        label = type(self).__name__
+        F1, D, F2 = check_int(label, "F1", F1), check_int(label, "D", D), check_int(label, "F2", F2)
+        k1 = check_int(label, "kernel_length", kernel_length)
+        k2 = check_int(label, "separable_kernel_length", separable_kernel_length)
+        self.config.update(F1=F1, D=D, F2=F2, kernel_length=k1, separable_kernel_length=k2)
+        c = self.config
+        p = c["dropout"]
+
+        def final_len(t: int) -> int:
+            t = out_len(t, k1, padding=k1 // 2)
+            t = out_len(t, 4, stride=4)
+            t = out_len(t, k2, padding=k2 // 2)
+            return out_len(t, 8, stride=8)
+
+        n_flat = F2 * check_length(label, c["n_times"], final_len)
+
+        self.firstconv = nn.Sequential(
+            nn.Conv2d(1, F1, (1, k1), padding=(0, k1 // 2), bias=False),
+            nn.BatchNorm2d(F1),
+        )
+        self.depthwiseConv = nn.Sequential(
+            nn.Conv2d(F1, F1 * D, (c["n_chans"], 1), groups=F1, bias=False),
+            nn.BatchNorm2d(F1 * D),
+            act.make(),
+            nn.AvgPool2d((1, 4)),
+            nn.Dropout(p),
+        )
+        self.separableConv = nn.Sequential(
+            nn.Conv2d(F1 * D, F2, (1, k2), padding=(0, k2 // 2), bias=False),
+            nn.BatchNorm2d(F2),
+            act.make(),
+            nn.AvgPool2d((1, 8)),
+            nn.Dropout(p),
+        )
+        self.flatten = nn.Flatten()
+        self.classify = nn.Sequential(nn.Linear(n_flat, c["n_outputs"]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
+        x = self.firstconv(x)
+        x = self.depthwiseConv(x)
+        x = self.separableConv(x)
+        return self.classify(self.flatten(x))

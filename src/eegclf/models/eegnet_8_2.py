@@ -1,0 +1,104 @@
+"""EEGNet-8,2 as published by Lawhern et al. (2018): registry name ``"eegnet_8_2"``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from eegclf.models.constraints import DeepModel, check_int, check_length, out_len
+
+DEPTHWISE_MAX_NORM = 1.0
+DENSE_MAX_NORM = 0.25
+
+
+class EEGNet82(DeepModel):
+    """EEGNet-8,2, the original (Lawhern et al. 2018; the Keras reference code of arl-eegmodels).
+
+    Input ``(batch, 1, n_chans, n_times)`` float32; output logits ``(batch, n_outputs)`` (no softmax).
+
+    Blocks:
+
+    - ``firstconv``: Conv2d(1, F1, (1, kernel_length), padding "same", bias=False); BatchNorm2d(F1)
+    - ``depthwiseConv``: Conv2d(F1, F1*D, (n_chans, 1), groups=F1, bias=False) [max-norm 1];
+      BatchNorm2d(F1*D); activation; AvgPool2d((1, 4)); Dropout(dropout)
+    - ``separableConv``: depthwise Conv2d(F1*D, F1*D, (1, separable_kernel_length), groups=F1*D, padding "same",
+      bias=False) + pointwise Conv2d(F1*D, F2, 1, bias=False); BatchNorm2d(F2); activation; AvgPool2d((1, 8));
+      Dropout(dropout)
+    - ``flatten`` then ``classify``: Linear(F2 * floor(floor(n_times / 4) / 8), n_outputs) [max-norm 0.25]
+
+    "same" padding with an even kernel puts the extra zero on the right, as Keras does. BatchNorm uses Keras'
+    defaults (eps 1e-3, momentum 0.01 in PyTorch's convention), as braindecode's EEGNetv4 does. n_times must be
+    >= 32. Max-norm constraints (on by default) are applied by ``apply_constraints()``; ``max_norm=False``
+    turns them off.
+
+    Args:
+        n_chans: EEG channels. n_times: samples per trial. n_outputs: number of classes.
+        activation: a name (relu, leaky_relu, elu, gelu, silu; case-insensitive) or an nn.Module class
+            (the paper uses ELU).
+        activation_kwargs: options of the activation, e.g. ``{"negative_slope": 0.01}`` or ``{"alpha": 1.0}``.
+        dropout: dropout probability (default 0.25, the paper's cross-subject value). None gives 0.25.
+        max_norm: apply the paper's max-norm constraints (depthwise kernel 1, dense layer 0.25).
+        F1, D, F2: temporal filters, depth multiplier, pointwise filters (8, 2, 16).
+        kernel_length: first temporal kernel (64 = half a second at 128 Hz).
+        separable_kernel_length: kernel of the separable conv's depthwise part (16).
+
+    Reference: V. J. Lawhern, A. J. Solon, N. R. Waytowich, S. M. Gordon, C. P. Hung, B. J. Lance,
+    "EEGNet: a compact convolutional neural network for EEG-based brain-computer interfaces",
+    J. Neural Eng. 15 (2018) 056013.
+    """
+
+    model_name = "eegnet_8_2"
+
+    def __init__(self, n_chans: int, n_times: int, n_outputs: int = 2, *, activation="elu",
+                 activation_kwargs: dict | None = None, dropout: float | None = 0.25, max_norm: bool = True,
+                 F1: int = 8, D: int = 2, F2: int = 16, kernel_length: int = 64,
+                 separable_kernel_length: int = 16):
+        super().__init__()
+        act = self._setup(n_chans, n_times, n_outputs, activation, activation_kwargs, dropout, 0.25, max_norm)
+        label = type(self).__name__
+        F1, D, F2 = check_int(label, "F1", F1), check_int(label, "D", D), check_int(label, "F2", F2)
+        k1 = check_int(label, "kernel_length", kernel_length)
+        k2 = check_int(label, "separable_kernel_length", separable_kernel_length)
+        self.config.update(F1=F1, D=D, F2=F2, kernel_length=k1, separable_kernel_length=k2)
+        c = self.config
+        p = c["dropout"]
+
+        def final_len(t: int) -> int:  # "same" convs keep the length; only the pools shrink it
+            return out_len(out_len(t, 4, stride=4), 8, stride=8)
+
+        n_flat = F2 * check_length(label, c["n_times"], final_len)
+
+        def bn(n: int) -> nn.BatchNorm2d:
+            return nn.BatchNorm2d(n, eps=1e-3, momentum=0.01)
+
+        self.firstconv = nn.Sequential(
+            nn.Conv2d(1, F1, (1, k1), padding="same", bias=False),
+            bn(F1),
+        )
+        self.depthwiseConv = nn.Sequential(
+            nn.Conv2d(F1, F1 * D, (c["n_chans"], 1), groups=F1, bias=False),
+            bn(F1 * D),
+            act.make(),
+            nn.AvgPool2d((1, 4)),
+            nn.Dropout(p),
+        )
+        self.separableConv = nn.Sequential(
+            nn.Conv2d(F1 * D, F1 * D, (1, k2), groups=F1 * D, padding="same", bias=False),
+            nn.Conv2d(F1 * D, F2, 1, bias=False),
+            bn(F2),
+            act.make(),
+            nn.AvgPool2d((1, 8)),
+            nn.Dropout(p),
+        )
+        self.flatten = nn.Flatten()
+        self.classify = nn.Sequential(nn.Linear(n_flat, c["n_outputs"]))
+        if c["max_norm"]:
+            self.add_max_norm("depthwiseConv.0.weight", DEPTHWISE_MAX_NORM)
+            self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
+        x = self.firstconv(x)
+        x = self.depthwiseConv(x)
+        x = self.separableConv(x)
+        return self.classify(self.flatten(x))

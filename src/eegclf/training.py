@@ -1,0 +1,294 @@
+"""The fit loop: validation-selected checkpoints, a per-epoch history, and bit-exact resume.
+
+Why the loop looks the way it does:
+- the data sit in memory as tensors and batches are sliced from a seeded permutation: no DataLoader,
+  which on these small trials costs more than the convolutions;
+- validation and test are measured every epoch in large no-grad batches;
+- the test set is only measured; the checkpoint is chosen on validation accuracy (ties: lower loss);
+- after every epoch the full training state (weights, optimiser, RNGs, selection) is written
+  atomically to ``state.safetensors``, so a killed run resumes to the identical result.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from eegclf.checkpoint import package_versions, save_checkpoint
+from eegclf.config import RunConfig
+from eegclf.data.base import EEGDataset, Split
+from eegclf.errors import ConfigError, DataError
+from eegclf.evaluation import evaluate_tensors, loss_and_accuracy
+from eegclf.fileio import atomic_write_csv, atomic_write_json
+from eegclf.models import create_model, is_classical
+from eegclf.models.standardize import Standardized, channel_stats
+from eegclf.progress import epoch_bar
+from eegclf.seeding import seed_everything
+from eegclf.train_state import load_state, save_state
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} asked for CUDA, but no CUDA device is available")
+    return torch.device(name)
+
+
+def check_split(split: Split, part: str, n_classes: int) -> None:
+    """Refuse data the loop cannot learn from or measure honestly, with a message saying why."""
+    if len(split) == 0:
+        raise DataError(f"the {part} part has zero trials")
+    if split.X.ndim != 4 or split.X.shape[1] != 1:
+        raise DataError(f"the {part} part: X must have shape (trials, 1, channels, time), found {split.X.shape}")
+    if not np.isfinite(split.X).all():
+        raise DataError(f"the {part} part contains NaN or inf values after loading")
+    if split.y.min() < 0 or split.y.max() >= n_classes:
+        raise DataError(f"the {part} part has labels outside 0..{n_classes - 1}: found {sorted(set(split.y.tolist()))}")
+
+
+def split_train_val(config: RunConfig, dataset: EEGDataset) -> tuple[Split, Split]:
+    from eegclf.data.splits import train_val_indices
+
+    n_classes = dataset.n_classes
+    check_split(dataset.train, "train", n_classes)
+    check_split(dataset.test, "test", n_classes)
+    if len(np.unique(dataset.train.y)) < 2:
+        raise DataError(f"the train part has only one class ({dataset.class_names[dataset.train.y[0]]}); need at least 2")
+    tr, va = train_val_indices(dataset.train, config.val_fraction, config.seed)
+    return dataset.train.subset(tr), dataset.train.subset(va)
+
+
+def build_model(config: RunConfig, dataset: EEGDataset):
+    kwargs = dict(config.model_kwargs)
+    if not is_classical(config.model):
+        kwargs.setdefault("activation", config.activation)
+        kwargs.setdefault("max_norm", config.max_norm)
+        if config.dropout is not None:
+            kwargs.setdefault("dropout", config.dropout)
+    return create_model(config.model, dataset.n_chans, dataset.n_times, dataset.n_classes, **kwargs)
+
+
+def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std) -> dict:
+    return {
+        "model": net.model_name,
+        "model_config": net.config,
+        "activation": net.config.get("activation", "-"),
+        "dataset": dataset.name,
+        "dataset_options": dataset.options,
+        "n_chans": dataset.n_chans,
+        "n_times": dataset.n_times,
+        "sfreq": dataset.sfreq,
+        "ch_names": list(dataset.ch_names),
+        "class_names": list(dataset.class_names),
+        "normalization": {"kind": "per-channel z-score, training-part statistics",
+                          "mean": [float(v) for v in mean], "std": [float(v) for v in std]},
+        "seed": config.seed,
+        "config": config.to_dict(),
+        "versions": package_versions(),
+    }
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6f}"
+
+
+def write_history(run_dir: Path, history: list[dict]) -> None:
+    rows = [[r["epoch"]] + [_fmt(r[c]) for c in HISTORY_COLUMNS[1:]] for r in history]
+    atomic_write_csv(run_dir / "history.csv", HISTORY_COLUMNS, rows)
+
+
+def read_history(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def summarize(config: RunConfig, net, history: list[dict], selected_epoch: int, seconds: float) -> dict:
+    sel = history[selected_epoch - 1]
+    last = history[-1]
+    lab = max(history, key=lambda r: r["test_acc"])  # first epoch with the highest test accuracy
+    n_params = sum(p.numel() for p in net.parameters()) if hasattr(net, "parameters") else 0
+    return {
+        "model": net.model_name,
+        "activation": net.config.get("activation", "-"),
+        "dataset": config.dataset,
+        "seed": config.seed,
+        "epochs": len(history),
+        "n_params": int(n_params),
+        "selected_epoch": selected_epoch,
+        "val_acc_selected": sel["val_acc"],
+        "test_acc_val_selected": sel["test_acc"],
+        "test_loss_val_selected": sel["test_loss"],
+        "test_acc_last": last["test_acc"],
+        "test_loss_last": last["test_loss"],
+        "lab_best_epoch": lab["epoch"],
+        "test_acc_lab_best_epoch": lab["test_acc"],
+        "metric_notes": {
+            "test_acc_val_selected": "test accuracy of the epoch with the best validation accuracy (honest)",
+            "test_acc_last": "test accuracy after the last epoch (honest)",
+            "test_acc_lab_best_epoch": "the lab's metric: epoch chosen on the test set itself (optimistic)",
+        },
+        "seconds": round(seconds, 3),
+        "versions": package_versions(),
+    }
+
+
+def _fit_classical(config, dataset, train, val, run_dir, meta_base) -> dict:
+    t0 = time.perf_counter()
+    clf = build_model(config, dataset)
+    clf.fit(train.X, train.y)
+    row = {"epoch": 1}
+    for part, s in (("train", train), ("val", val), ("test", dataset.test)):
+        row[f"{part}_loss"], row[f"{part}_acc"] = loss_and_accuracy(clf, s.X, s.y)
+    history = [row]
+    if run_dir is not None:
+        meta = dict(meta_base, epoch=1, metrics=row, kind="best")
+        save_checkpoint(run_dir / "best.safetensors", clf, meta)
+        save_checkpoint(run_dir / "last.safetensors", clf, dict(meta, kind="last"))
+        write_history(run_dir, history)
+    return summarize(config, clf, history, 1, time.perf_counter() - t0)
+
+
+def fit(
+    config: RunConfig,
+    dataset: EEGDataset,
+    run_dir: str | Path | None = None,
+    progress: bool | None = None,
+    resume: bool = False,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> dict:
+    """Train ``config.model`` on ``dataset`` and return the summary dict.
+
+    With ``run_dir``, writes config.json, history.csv, best/last.safetensors, state.safetensors
+    and (last) summary.json. ``on_epoch(epoch, row)`` is called after each epoch (it may raise to
+    stop, e.g. a pruned tuning trial). ``resume`` continues from ``run_dir/state.safetensors``.
+    """
+    config.validate()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    train, val = split_train_val(config, dataset)
+    build_model(config, dataset)  # bad names or shapes fail here, before anything is written
+    seed_everything(config.seed)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", config.to_dict())
+
+    if is_classical(config.model):
+        clf_probe = build_model(config, dataset)
+        meta_base = checkpoint_meta(config, dataset, clf_probe, [], [])
+        summary = _fit_classical(config, dataset, train, val, run_dir, meta_base)
+    else:
+        summary = _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch)
+    if run_dir is not None:
+        atomic_write_json(run_dir / "summary.json", summary)
+    return summary
+
+
+def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) -> dict:
+    device = resolve_device(config.device)
+    mean, std = channel_stats(train.X)
+    net = build_model(config, dataset)
+    model = Standardized(net, mean, std).to(device)
+    opt = make_optimizer(config, model)
+    meta_base = checkpoint_meta(config, dataset, net, mean, std)
+
+    def to_dev(s: Split):
+        return torch.from_numpy(np.ascontiguousarray(s.X)).to(device), torch.from_numpy(s.y).to(device)
+
+    (Xtr, ytr), (Xva, yva), (Xte, yte) = to_dev(train), to_dev(val), to_dev(dataset.test)
+    gen = torch.Generator().manual_seed(config.seed)
+    history: list[dict] = []
+    best = {"epoch": 0, "val_acc": -1.0, "val_loss": math.inf}
+    seconds = 0.0
+    if resume:
+        st = load_state(run_dir / "state.safetensors", model, opt, gen)
+        best, seconds = st["best"], st["seconds"]
+        history = read_history(run_dir / "history.csv")[: st["epoch"]]
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
+    n, bs = len(Xtr), config.batch_size
+
+    bar = epoch_bar(len(history), config.epochs, progress, desc=f"{net.model_name}/{net.config.get('activation')}")
+    for epoch in range(len(history) + 1, config.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(n, generator=gen).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        for i in range(0, n, bs):
+            idx = perm[i : i + bs]
+            xb, yb = Xtr[idx], ytr[idx]
+            opt.zero_grad(set_to_none=True)
+            with autocast:
+                out = model(xb)
+            loss = F.cross_entropy(out.float(), yb)
+            loss.backward()
+            opt.step()
+            model.apply_constraints()  # max-norm after every optimiser step, as Keras does
+            loss_sum += loss.detach() * len(idx)
+            correct += (out.detach().argmax(1) == yb).sum()
+        row = {"epoch": epoch, "train_loss": loss_sum.item() / n, "train_acc": correct.item() / n}
+        row["val_loss"], row["val_acc"] = evaluate_tensors(model, Xva, yva)
+        row["test_loss"], row["test_acc"] = evaluate_tensors(model, Xte, yte)
+        history.append(row)
+        seconds += time.perf_counter() - t0
+        improved = row["val_acc"] > best["val_acc"] or (
+            row["val_acc"] == best["val_acc"] and row["val_loss"] < best["val_loss"])
+        if improved:
+            best = {"epoch": epoch, "val_acc": row["val_acc"], "val_loss": row["val_loss"]}
+        if run_dir is not None:
+            meta = dict(meta_base, epoch=epoch, metrics=row)
+            if improved:
+                save_checkpoint(run_dir / "best.safetensors", model, dict(meta, kind="best"))
+            save_checkpoint(run_dir / "last.safetensors", model, dict(meta, kind="last"))
+            write_history(run_dir, history)
+            # the state file is written last: it is what --resume trusts
+            save_state(run_dir / "state.safetensors", model, opt, gen, epoch=epoch, best=best, seconds=seconds)
+        bar.update(row)
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+    bar.close()
+    return summarize(config, net, history, best["epoch"], seconds)
+
+
+def make_optimizer(config: RunConfig, model) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def run_training(config: RunConfig, run_dir, progress: bool | None = None, resume: bool = False,
+                 on_epoch=None) -> dict:
+    """Load ``config.dataset`` and :func:`fit` into ``run_dir``."""
+    from eegclf.data import load_dataset
+
+    config.validate()
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.dataset_options)
+    return fit(config, dataset, run_dir, progress=progress, resume=resume, on_epoch=on_epoch)
+
+
+def load_run_config(run_dir) -> RunConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder: {path} is missing")
+    try:
+        return RunConfig.from_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc})") from None
+
+
+__all__ = ["fit", "run_training", "read_history", "HISTORY_COLUMNS", "load_run_config", "replace"]
