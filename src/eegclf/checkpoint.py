@@ -97,6 +97,10 @@ def load_checkpoint(path):
         cfg = dict(meta["model_config"])
         name = meta["model"]
         n_chans, n_times, n_outputs = cfg.pop("n_chans"), cfg.pop("n_times"), cfg.pop("n_outputs")
+        if ":" in str(cfg.get("activation", "")):
+            # a "module:Class" activation would be imported and called: code named by the file itself
+            raise CheckpointError(f"checkpoint {path} names the custom activation {cfg['activation']!r}; "
+                                  "only built-in activations are loaded from files")
         net = create_model(name, n_chans, n_times, n_outputs, **cfg)
         if is_classical(name):
             net.set_state({k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("clf.")})

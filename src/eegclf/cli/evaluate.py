@@ -13,7 +13,10 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.data import load_dataset
     from eegclf.evaluation import loss_and_accuracy
     from eegclf.models import canonical_name
-    from eegclf.models.activations import canonical_activation
+    from eegclf.models.activations import Square, resolve_activation
+
+    def canonical_activation(name: str) -> str:
+        return resolve_activation(name, extra={"square": Square}).name
 
     model, meta = load_checkpoint(args.checkpoint)
     # The study's habit is to repeat --model/--act at eval time: accept them, but never silently differ.
@@ -27,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
         name, options = args.dataset, dataset_options(args)
     else:
         name, options = meta["dataset"], {**meta["dataset_options"], **dataset_options(args)}
-    options.pop("data_dir", None)
-    data_dir = args.data_dir or meta.get("config", {}).get("data_dir")
+    recorded_dir = options.pop("data_dir", None) or meta.get("config", {}).get("data_dir")
+    data_dir = args.data_dir or recorded_dir
     dataset = load_dataset(name, data_dir=data_dir, **options)
     got, want = (dataset.n_chans, dataset.n_times), (meta["n_chans"], meta["n_times"])
     if got != want:

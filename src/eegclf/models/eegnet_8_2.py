@@ -11,6 +11,12 @@ DEPTHWISE_MAX_NORM = 1.0
 DENSE_MAX_NORM = 0.25
 
 
+def same_pad(kernel: int) -> nn.ZeroPad2d:
+    """Zero padding along time that keeps the length through a stride-1 conv (Keras "same": extra zero right)."""
+    left = (kernel - 1) // 2
+    return nn.ZeroPad2d((left, kernel - 1 - left, 0, 0))
+
+
 class EEGNet82(DeepModel):
     """EEGNet-8,2, the original (Lawhern et al. 2018; the Keras reference code of arl-eegmodels).
 
@@ -18,18 +24,18 @@ class EEGNet82(DeepModel):
 
     Blocks:
 
-    - ``firstconv``: Conv2d(1, F1, (1, kernel_length), padding "same", bias=False); BatchNorm2d(F1)
+    - ``firstconv``: ZeroPad2d ("same"); Conv2d(1, F1, (1, kernel_length), bias=False); BatchNorm2d(F1)
     - ``depthwiseConv``: Conv2d(F1, F1*D, (n_chans, 1), groups=F1, bias=False) [max-norm 1];
       BatchNorm2d(F1*D); activation; AvgPool2d((1, 4)); Dropout(dropout)
-    - ``separableConv``: depthwise Conv2d(F1*D, F1*D, (1, separable_kernel_length), groups=F1*D, padding "same",
-      bias=False) + pointwise Conv2d(F1*D, F2, 1, bias=False); BatchNorm2d(F2); activation; AvgPool2d((1, 8));
-      Dropout(dropout)
+    - ``separableConv``: ZeroPad2d ("same"); depthwise Conv2d(F1*D, F1*D, (1, separable_kernel_length),
+      groups=F1*D, bias=False) + pointwise Conv2d(F1*D, F2, 1, bias=False); BatchNorm2d(F2); activation;
+      AvgPool2d((1, 8)); Dropout(dropout)
     - ``flatten`` then ``classify``: Linear(F2 * floor(floor(n_times / 4) / 8), n_outputs) [max-norm 0.25]
 
-    "same" padding with an even kernel puts the extra zero on the right, as Keras does. BatchNorm uses Keras'
-    defaults (eps 1e-3, momentum 0.01 in PyTorch's convention), as braindecode's EEGNetv4 does. n_times must be
-    >= 32. Max-norm constraints (on by default) are applied by ``apply_constraints()``; ``max_norm=False``
-    turns them off.
+    "Same" padding (explicit ZeroPad2d layers) puts the extra zero of an even kernel on the right, as Keras
+    does. BatchNorm uses Keras' defaults (eps 1e-3, momentum 0.01 in PyTorch's convention), as braindecode's
+    EEGNetv4 does. n_times must be >= 32. Max-norm constraints (on by default) are applied by
+    ``apply_constraints()``; ``max_norm=False`` turns them off.
 
     Args:
         n_chans: EEG channels. n_times: samples per trial. n_outputs: number of classes.
@@ -72,7 +78,8 @@ class EEGNet82(DeepModel):
             return nn.BatchNorm2d(n, eps=1e-3, momentum=0.01)
 
         self.firstconv = nn.Sequential(
-            nn.Conv2d(1, F1, (1, k1), padding="same", bias=False),
+            same_pad(k1),
+            nn.Conv2d(1, F1, (1, k1), bias=False),
             bn(F1),
         )
         self.depthwiseConv = nn.Sequential(
@@ -83,7 +90,8 @@ class EEGNet82(DeepModel):
             nn.Dropout(p),
         )
         self.separableConv = nn.Sequential(
-            nn.Conv2d(F1 * D, F1 * D, (1, k2), groups=F1 * D, padding="same", bias=False),
+            same_pad(k2),
+            nn.Conv2d(F1 * D, F1 * D, (1, k2), groups=F1 * D, bias=False),
             nn.Conv2d(F1 * D, F2, 1, bias=False),
             bn(F2),
             act.make(),

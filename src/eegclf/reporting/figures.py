@@ -12,6 +12,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from eegclf.fileio import atomic_write_bytes
 from eegclf.reporting.collect import NO_ACTIVATION, Run, display_name, group_runs
@@ -87,6 +89,7 @@ def accuracy_figure(runs: list[Run], model: str, path: Path) -> Path:
                 if curve is not None:
                     _plot_band(ax, curve, color, f"{act} {part}", style, scale=100)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{display_name(model)}: train and test accuracy per epoch\n"
                      f"(mean over {_n_seeds_text(groups)}, band = ±1 std)")
@@ -110,6 +113,7 @@ def loss_figure(runs: list[Run], model: str, path: Path) -> Path:
                     _plot_band(ax, curve, activation_color(act, order), act)
             ax.set_title(f"{label} loss")
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[0].set_ylabel("cross-entropy loss")
         fig.suptitle(f"{display_name(model)}: loss per epoch (mean over {_n_seeds_text(groups)}, band = ±1 std)")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(order),
@@ -118,36 +122,44 @@ def loss_figure(runs: list[Run], model: str, path: Path) -> Path:
 
 
 def accuracy_bars(runs: list[Run], path: Path, metric: str = "test_acc_val_selected") -> Path:
-    """Bar chart of test accuracy at the validation-selected epoch: mean ± std over seeds, seeds as dots."""
+    """Bar chart of test accuracy at the validation-selected epoch: mean ± std over seeds, seeds as dots.
+
+    Bars are grouped by model (group names on a second axis below the activation names).
+    """
     groups = group_runs(runs)
     acts = list(dict.fromkeys(a for (_, a) in groups))
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(max(7.0, 1.0 * len(groups) + 2.5), 5.4), layout="constrained")
+        fig = Figure(figsize=(max(7.0, 1.1 * len(groups) + 2.5), 5.8), layout="constrained")
         ax = fig.subplots()
-        x, labels, seen = 0.0, [], set()
-        ticks, prev_model = [], None
+        x, ticks, labels, centers, prev_model = 0.0, [], [], {}, None
         for (model, act), rs in groups.items():
             if prev_model is not None and model != prev_model:
                 x += 0.6  # gap between models
             values = [r.metric(metric) for r in rs]
             mean, std = mean_std(values)
-            color = activation_color(act, acts)
-            ax.bar(x, 100 * mean, width=0.8, color=color, alpha=0.85, label=None if act in seen else act,
-                   yerr=100 * std if np.isfinite(std) else None, capsize=5, ecolor="black")
-            ax.scatter(np.full(len(values), x), 100 * np.asarray(values), color="black", s=14, zorder=3,
-                       label=None if seen else "single seed")
-            ax.annotate(f"{100 * mean:.1f}", (x, 100 * (mean + (std if np.isfinite(std) else 0))),
+            has_std = bool(np.isfinite(std))
+            ax.bar(x, 100 * mean, width=0.8, color=activation_color(act, acts), alpha=0.85,
+                   yerr=100 * std if has_std else None, capsize=5, ecolor="black")
+            ax.scatter(np.full(len(values), x), 100 * np.asarray(values), color="black", s=14, zorder=3)
+            ax.annotate(f"{100 * mean:.1f}", (x, 100 * (mean + (std if has_std else 0))),
                         xytext=(0, 4), textcoords="offset points", ha="center", va="bottom", fontsize=10)
-            seen.add(act)
             ticks.append(x)
-            labels.append(f"{display_name(model)}\n{act}")
+            labels.append("(none)" if act == NO_ACTIVATION else act)
+            centers.setdefault(model, []).append(x)
             prev_model = model
             x += 1.0
         ax.set_xticks(ticks, labels)
+        groups_axis = ax.secondary_xaxis(location=0)
+        groups_axis.set_xticks([float(np.mean(v)) for v in centers.values()],
+                               [display_name(m) for m in centers], fontweight="bold")
+        groups_axis.tick_params(length=0, pad=24)
+        groups_axis.spines["bottom"].set_visible(False)
+        groups_axis.set_xlabel("activation, grouped by model")
         ax.set_ylim(0, 105)
         ax.set_ylabel("test accuracy (%)")
-        ax.set_xlabel("model and activation")
         ax.set_title("Test accuracy at the validation-selected epoch\n(bars: mean over seeds, whiskers: ±1 std)")
-        ax.legend(loc="lower right", ncol=2, framealpha=0.9)
         ax.grid(axis="x", visible=False)
+        handles = [Line2D([], [], marker="o", color="black", linestyle="none", markersize=4),
+                   Line2D([], [], marker="_", color="black", linestyle="none", markersize=12)]
+        fig.legend(handles, ["one seed", "±1 std over seeds"], loc="outside lower center", ncol=2)
         return save_png(fig, path)

@@ -1,0 +1,282 @@
+"""The study grid: every (model, activation, seed) trained in parallel processes, then the report.
+
+Layout of a study folder::
+
+    OUT/study.json                          the grid and the shared settings (written atomically)
+    OUT/runs/{model}-{activation}-seed{seed}/  one run_training folder per combination
+    OUT/errors.log                          tracebacks of failed runs (only when some failed)
+    OUT/results.csv, results.md, figures/, report.md   from eegclf.reporting.build_report
+
+A run folder with ``summary.json`` is complete and is skipped when the study runs again; a folder
+without it (an interrupted run) is deleted and that run starts from scratch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import threading
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+from eegclf.config import RunConfig
+from eegclf.errors import ConfigError, EEGClfError
+from eegclf.fileio import atomic_write_json, atomic_write_text
+
+# what each worker calls: "module:function" taking (config, run_dir, progress=...); tests may swap it
+RUNNER = "eegclf.training:run_training"
+NO_ACTIVATION = "-"  # the activation of classical models in run names and tables
+# settings that may differ between the first start of a study and its resumption
+_RESUMABLE_KEYS = ("model", "activation", "seed", "threads", "device", "out")
+
+
+class StudyError(EEGClfError, RuntimeError):
+    """Some runs of the grid failed; the others finished and were reported."""
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """One cell of the grid: its folder name and its complete config."""
+
+    name: str
+    config: RunConfig
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_name(model: str, activation: str, seed: int) -> str:
+    return f"{model}-{activation}-seed{seed}"
+
+
+def _unique(items) -> list:
+    return list(dict.fromkeys(items))
+
+
+def expand_grid(base: RunConfig, models: list[str], activations: list[str], seeds: int | list[int]) -> list[GridRun]:
+    """The runs of the grid in order (model, activation, seed).
+
+    Model names are canonicalised (``EEGNet`` -> ``eegnet``), activation names too (``LeakyReLU`` ->
+    ``leaky_relu``); unknown names raise ConfigError before anything runs. ``seeds``: a count N means
+    seeds 0..N-1. Classical models have no activation: they run once per seed with activation ``-``.
+    """
+    from eegclf.models import canonical_name, is_classical, resolve_activation
+
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError(f"seeds={seeds} is invalid: expected a number of seeds >= 1")
+        seeds = list(range(seeds))
+    seeds = _unique(int(s) for s in seeds)
+    models = _unique(canonical_name(m) for m in models)
+    acts = _unique(resolve_activation(a).name for a in activations)
+    if not (models and seeds):
+        raise ConfigError("the study grid is empty: give at least one model and one seed")
+    if not acts and not all(is_classical(m) for m in models):
+        raise ConfigError("the study grid is empty: give at least one activation for the deep models")
+    grid = []
+    for model in models:
+        for act in ([NO_ACTIVATION] if is_classical(model) else acts):
+            for seed in seeds:
+                config = replace(base, model=model, activation=act, seed=seed, out=None)
+                grid.append(GridRun(run_name(model, act, seed), config))
+    return grid
+
+
+def _shared_settings(config: RunConfig) -> dict:
+    d = config.to_dict()
+    for k in _RESUMABLE_KEYS:
+        d.pop(k, None)
+    return d
+
+
+def _check_same_study(out_dir: Path, base: RunConfig) -> None:
+    """Refuse to mix runs of different settings in one folder (resuming with other epochs, data, ...)."""
+    import json
+
+    spec_path = out_dir / "study.json"
+    if not spec_path.is_file() or not any((out_dir / "runs").glob("*/summary.json")):
+        return
+    try:
+        old = json.loads(spec_path.read_text()).get("settings", {})
+    except (json.JSONDecodeError, AttributeError):
+        raise ConfigError(f"{spec_path} is not a valid study file; use another --out") from None
+    new = _shared_settings(base)
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if diff:
+        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise ConfigError(f"{out_dir} holds finished runs of a study with other settings ({shown}); "
+                          "use another --out, or the same settings to resume it")
+
+
+def _write_spec(out_dir: Path, base: RunConfig, grid: list[GridRun], models, acts, seeds) -> None:
+    atomic_write_json(out_dir / "study.json", {
+        "format": "eegclf-study/1",
+        "models": models,
+        "activations": acts,
+        "seeds": seeds,
+        "runs": [g.name for g in grid],
+        "settings": _shared_settings(base),
+    })
+
+
+# ---- worker side (runs in spawned processes) ----
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit this worker when the study process is gone (killed), instead of training on as an orphan."""
+    import time
+
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(0.5)
+
+
+def _init_worker(threads: int, parent_pid: int) -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _run_one(runner: str, config: dict, run_dir: str) -> str | None:
+    """Run one grid cell; return None on success or the error's traceback text."""
+    try:
+        module, _, func = runner.partition(":")
+        fn = getattr(importlib.import_module(module), func)
+        fn(RunConfig.from_dict(config), Path(run_dir), progress=False)
+        return None
+    except Exception as exc:  # noqa: BLE001 - one failed run must not stop the others
+        if isinstance(exc, EEGClfError):
+            return f"{type(exc).__name__}: {exc}"
+        return "".join(traceback.format_exception(exc)).rstrip()
+
+
+# ---- parent side ----
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """Stop running workers now (on Ctrl-C or an unexpected error): their runs restart next time."""
+    executor.shutdown(wait=False, cancel_futures=True)
+    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for proc in list((getattr(executor, "_processes", None) or {}).values()):
+        proc.terminate()
+
+
+def _pending_runs(grid: list[GridRun], runs_dir: Path) -> list[GridRun]:
+    """The runs without summary.json; their half-written folders are deleted so they start from scratch."""
+    pending = []
+    for g in grid:
+        run_dir = runs_dir / g.name
+        if (run_dir / "summary.json").is_file():
+            continue
+        if run_dir.is_dir():
+            shutil.rmtree(run_dir)
+        elif run_dir.exists():
+            run_dir.unlink()
+        pending.append(g)
+    return pending
+
+
+def _execute(pending: list[GridRun], runs_dir: Path, jobs: int, threads: int, progress: bool) -> dict[str, str]:
+    """Run ``pending`` in ``jobs`` spawned processes; return run name -> error text of failed runs."""
+    from tqdm.auto import tqdm
+
+    errors: dict[str, str] = {}
+    bar = tqdm(total=len(pending), desc="study", unit="run", disable=not progress, dynamic_ncols=True)
+    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                                   initializer=_init_worker, initargs=(threads, os.getpid()))
+    try:
+        futures = {}
+        for g in pending:
+            config = replace(g.config, threads=threads).to_dict()
+            futures[executor.submit(_run_one, RUNNER, config, str(runs_dir / g.name))] = g.name
+        not_done = set(futures)
+        while not_done:
+            done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: futures[f]):
+                name = futures[fut]
+                try:
+                    err = fut.result()
+                except Exception as exc:  # noqa: BLE001 - the worker process itself died
+                    err = f"the worker process died ({type(exc).__name__}: {exc})"
+                if err is not None:
+                    errors[name] = err
+                    bar.write(f"study: run {name} failed: {err.strip().splitlines()[-1]}", file=sys.stderr)
+                bar.update(1)
+    except BaseException:
+        _stop_workers(executor)
+        raise
+    finally:
+        bar.close()
+    executor.shutdown(wait=True)
+    return errors
+
+
+def run_study(base: RunConfig, models: list[str], activations: list[str], seeds: int | list[int], out_dir,
+              jobs: int | None = None, progress: bool | None = None) -> Path:
+    """Train every (model, activation, seed) into ``out_dir/runs/`` in parallel, then build the report.
+
+    base: settings shared by all runs (its model, activation and seed are replaced per run).
+    seeds: a count N (seeds 0..N-1) or an explicit list. jobs: parallel processes (default: one per
+    core); each run gets ``base.threads`` or else ``max(1, cores // jobs)`` torch threads.
+    progress: a bar over finished runs (default: only when stderr is a terminal).
+    Finished runs (with summary.json) are skipped; unfinished folders are restarted from scratch.
+    Returns the path of ``out_dir/report.md``. Raises StudyError after the report when runs failed
+    (tracebacks in ``out_dir/errors.log``), ConfigError for bad names or settings before anything runs.
+    """
+    from eegclf.progress import is_interactive
+    from eegclf.reporting import build_report
+
+    out_dir = Path(out_dir)
+    base = replace(base).validate()
+    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
+        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} exists and is not a folder")
+    grid = expand_grid(base, models, activations, seeds)
+    _check_same_study(out_dir, base)
+    runs_dir = out_dir / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    _write_spec(out_dir, base, grid,
+                _unique(g.config.model for g in grid),
+                _unique(g.config.activation for g in grid if g.config.activation != NO_ACTIVATION),
+                _unique(g.config.seed for g in grid))
+
+    pending = _pending_runs(grid, runs_dir)
+    cores = available_cores()
+    n_jobs = max(1, min(jobs or cores, len(pending)))
+    threads = base.threads or max(1, cores // n_jobs)
+    skipped = len(grid) - len(pending)
+    print(f"study: {len(grid)} runs in {out_dir}; {skipped} already complete (skipped); "
+          + (f"running {len(pending)} in {n_jobs} process{'es' if n_jobs > 1 else ''} x {threads} "
+             f"thread{'s' if threads > 1 else ''}" if pending else "nothing to run"), file=sys.stderr)
+
+    errors = _execute(pending, runs_dir, n_jobs, threads, is_interactive() if progress is None else progress) \
+        if pending else {}
+
+    log = out_dir / "errors.log"
+    if errors:
+        atomic_write_text(log, "".join(f"== {name}\n{text}\n\n" for name, text in sorted(errors.items())))
+    elif log.exists():
+        log.unlink()
+    report = None
+    if len(errors) < len(grid):
+        report = build_report(out_dir)
+    if errors:
+        first = sorted(errors)[0]
+        reason = errors[first].strip().splitlines()[-1]
+        raise StudyError(f"{len(errors)} of {len(grid)} runs failed (first: {first}: {reason}); tracebacks in {log}; "
+                         "finished runs are kept: run the same command again to retry the failed ones"
+                         + (f"; partial report: {report}" if report else ""))
+    return report
