@@ -180,7 +180,9 @@ def test_paired_comparison_verdicts():
     assert compare_paired(best, {s: v - 0.1 for s, v in best.items()}).verdict == "constant"
     one = compare_paired({0: 0.8}, {0: 0.7, 1: 0.6})
     assert one.verdict == "one_seed" and one.n == 1 and one.diff == pytest.approx(0.1)
-    assert mean_std([0.5]) == (0.5, mean_std([0.5])[1]) and np.isnan(mean_std([0.5])[1])
+    m, s = mean_std([0.5, float("nan")])
+    assert m == 0.5 and np.isnan(s)
+    assert mean_std([0.5, 0.7]) == pytest.approx((0.6, np.std([0.5, 0.7], ddof=1)))
 
 
 def test_frequency_response_of_known_filters():

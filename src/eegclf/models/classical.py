@@ -190,7 +190,8 @@ class _LinearHead:
 class CSPLDA(_LinearHead):
     """Common spatial patterns (MNE) + linear discriminant analysis (scikit-learn).
 
-    As MNE's motor-imagery example: ``CSP(n_components=4, reg=None, log=True)`` then ``LDA()``.
+    As MNE's motor-imagery example: ``CSP(n_components=4, reg=None, log=True)`` then ``LDA()``
+    (``n_components`` defaults to ``min(4, n_chans)``).
     Features: log of the mean power of each of the ``n_components`` CSP-filtered signals, shape
     (n, n_components) (with ``log=False``: the power standardised by the training mean and std).
 
@@ -201,7 +202,9 @@ class CSPLDA(_LinearHead):
     model_name = "csp_lda"
     _feature_keys = ("filters", "mean", "std")
 
-    def __init__(self, n_chans, n_times, n_outputs=2, n_components=4, reg=None, log=True, **unknown):
+    def __init__(self, n_chans, n_times, n_outputs=2, n_components=None, reg=None, log=True, **unknown):
+        if n_components is None:  # MNE's example uses 4; fewer channels (the study's 2) allow fewer
+            n_components = min(4, n_chans)
         if unknown:
             raise ConfigError(f"csp_lda: unknown option(s) {sorted(unknown)}; valid: n_components, reg, log")
         if not isinstance(n_components, int) or isinstance(n_components, bool) or not 1 <= n_components <= n_chans:

@@ -70,9 +70,9 @@ def _describe(runs: list[Run]) -> str:
     deep_epochs = sorted({int(r.metric("epochs")) for r in runs
                           if r.activation != NO_ACTIVATION and math.isfinite(r.metric("epochs"))})
     n_settings = len(group_runs(runs))
-    text = (f"{len(runs)} runs of {n_settings} settings on {datasets}, seeds {', '.join(map(str, seeds))}")
+    text = f"{len(runs)} runs ({n_settings} settings; seeds {', '.join(map(str, seeds))}) on {datasets}"
     if deep_epochs:
-        text += f", {'/'.join(map(str, deep_epochs))} epochs"
+        text += f"; {'/'.join(map(str, deep_epochs))} epochs per run"
     if any(r.activation == NO_ACTIVATION for r in runs):
         text += " (classical models are fit once, activation `-`)"
     return text + ". Accuracies in %, mean ± sample std over seeds."

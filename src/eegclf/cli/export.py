@@ -1,0 +1,31 @@
+"""``eegclf export``: a checkpoint's deep model as ONNX or TorchScript, with its metadata beside it."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    from eegclf.export import export_checkpoint, fmt_suffix
+
+    out = args.out or f"{args.checkpoint.rsplit('.', 1)[0]}.{fmt_suffix(args.format)}"
+    model_path, meta_path = export_checkpoint(args.checkpoint, out, args.format)
+    print(f"exported {args.format} model to {model_path} (metadata: {meta_path})")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "export", help="export a checkpoint to ONNX or TorchScript",
+        description="Write the checkpoint's network, with its input normalisation and a softmax, as a model "
+        "that takes raw trials (batch, 1, channels, samples) float32 and returns class probabilities "
+        "(batch, classes); the batch axis is dynamic. The metadata (channel names, sampling rate, window "
+        "length, class names, eegclf version, input/output names) goes beside it as OUT.json. The export is "
+        "checked against eegclf's own output before it is written. Classical models cannot be exported.",
+        epilog="example: eegclf export --checkpoint runs/eegnet/best.safetensors --format onnx --out eegnet.onnx",
+    )
+    p.add_argument("--checkpoint", required=True, help="a best.safetensors or last.safetensors file")
+    p.add_argument("--format", required=True, choices=["onnx", "torchscript"], type=str.lower,
+                   help="onnx (ONNX Runtime and others) or torchscript (torch.jit.load, LibTorch)")
+    p.add_argument("--out", help="model file to write (default: the checkpoint's name with .onnx or .pt)")
+    p.set_defaults(func=run)

@@ -1,0 +1,75 @@
+"""Data sets behind one interface: ``load_dataset(name, data_dir=None, **options) -> EEGDataset``.
+
+Sets: ``bci3b`` (the lab's BCI IIIb npz files), ``eegmmidb`` (PhysioNet through MNE), ``synthetic``
+(generated, no download). ``dataset.options`` holds the resolved options (incl. ``data_dir``) so that
+``load_dataset(dataset.name, **dataset.options)`` reloads the same data.
+"""
+
+from __future__ import annotations
+
+import os
+
+from eegclf.data import bci3b, eegmmidb, synthetic
+from eegclf.data.base import EEGDataset, Split, data_root
+from eegclf.errors import DataError
+
+_LOADERS = {
+    "bci3b": (bci3b.load_bci3b, bci3b.DEFAULTS),
+    "eegmmidb": (eegmmidb.load_eegmmidb, eegmmidb.DEFAULTS),
+    "synthetic": (synthetic.load_synthetic, synthetic.DEFAULTS),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def list_datasets() -> list[str]:
+    """Names ``load_dataset`` accepts."""
+    return sorted(_LOADERS)
+
+
+def dataset_defaults(name: str) -> dict:
+    """The options of data set ``name`` with their default values (a copy)."""
+    return dict(_loader(name)[1])
+
+
+def _loader(name: str):
+    if name not in _LOADERS:
+        raise DataError(f"unknown data set {name!r}; valid: {', '.join(list_datasets())}")
+    return _LOADERS[name]
+
+
+def _as_bool(name: str, value) -> bool:
+    if isinstance(value, str):
+        if value.strip().lower() in _TRUE:
+            return True
+        if value.strip().lower() in _FALSE:
+            return False
+        raise DataError(f"option {name} must be true or false; got {value!r}")
+    return bool(value)
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **options) -> EEGDataset:
+    """Load data set ``name``. Options set to None mean "use the default"; unknown options are an error."""
+    loader, defaults = _loader(name)
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise DataError(
+            f"option(s) {', '.join(unknown)} do not apply to data set {name!r}; "
+            f"valid: {', '.join(sorted(defaults)) or 'none'}"
+        )
+    resolved = {**defaults, **given}
+    if "verify" in resolved:
+        resolved["verify"] = _as_bool("verify", resolved["verify"])
+    try:
+        dataset = loader(data_dir, **resolved)
+    except DataError:
+        raise
+    except ValueError as e:  # e.g. int("x") on an option, or MNE refusing a filter setting
+        raise DataError(f"bad option value for data set {name!r}: {e}") from None
+    dataset.options = {**dataset.options, "data_dir": None if data_dir is None else str(data_dir)}
+    return dataset
+
+
+__all__ = ["EEGDataset", "Split", "data_root", "dataset_defaults", "list_datasets", "load_dataset"]

@@ -1,0 +1,205 @@
+"""PhysioNet EEG Motor Movement/Imagery (EEGMMIDB), read through MNE.
+
+Local files in PhysioNet's layout ``ROOT/eegmmidb/S001/S001R04.edf`` are used first; missing ones are
+fetched with ``mne.datasets.eegbci.load_data`` into ``ROOT/eegmmidb`` (MNE's own sub-folders).
+
+Per run: read EDF (volts), standardise channel names, optional average reference (projection, applied),
+pick channels, optional FIR band-pass on the continuous signal, optional resampling, then epochs around the
+T1/T2 cues (T1 -> class 0, T2 -> class 1; window [tmin, tmax] inclusive, no baseline).
+Default split: train = the task's earlier runs, test = its last run (``test_run``).
+X float32 (n, 1, n_chans, n_times) in volts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from eegclf.data.base import EEGDataset, Split, data_root
+from eegclf.errors import DataError
+
+TASKS = {
+    "imagery_lr": ((4, 8, 12), ["left_fist", "right_fist"]),
+    "imagery_hf": ((6, 10, 14), ["both_fists", "both_feet"]),
+    "movement_lr": ((3, 7, 11), ["left_fist", "right_fist"]),
+    "movement_hf": ((5, 9, 13), ["both_fists", "both_feet"]),
+}
+DEFAULT_CHANNELS = ["C3", "Cz", "C4"]
+NATIVE_SFREQ = 160.0
+
+DEFAULTS = {
+    "subjects": [1],
+    "task": "imagery_lr",
+    "channels": "C3,Cz,C4",
+    "tmin": 0.0,
+    "tmax": 4.0,
+    "l_freq": None,
+    "h_freq": None,
+    "resample": None,
+    "reference": None,
+    "test_run": None,
+}
+
+
+def parse_subjects(subjects) -> list[int]:
+    """1 / "1,2" / [1, 2] -> [1, 2]; each in 1..109, no repeats."""
+    if isinstance(subjects, str):
+        items = [s for s in subjects.replace(" ", "").split(",") if s]
+    elif isinstance(subjects, (int, np.integer)):
+        items = [subjects]
+    else:
+        items = list(subjects)
+    try:
+        out = [int(s) for s in items]
+    except (TypeError, ValueError):
+        raise DataError(f"eegmmidb subjects must be integers 1-109 (e.g. 1,2,3); got {subjects!r}") from None
+    bad = [s for s in out if not 1 <= s <= 109]
+    if not out or bad or len(set(out)) != len(out):
+        raise DataError(f"eegmmidb subjects must be distinct integers 1-109; got {subjects!r}")
+    return out
+
+
+def parse_channels(channels):
+    """"all" -> "all"; "C3,Cz,C4" or a list -> list of names."""
+    if isinstance(channels, str):
+        if channels.strip().lower() == "all":
+            return "all"
+        channels = [c for c in channels.replace(" ", "").split(",") if c]
+    channels = [str(c) for c in channels]
+    if not channels:
+        raise DataError("eegmmidb channels must be 'all' or a non-empty list such as C3,Cz,C4")
+    return channels
+
+
+def edf_path(root: Path, subject: int, run: int) -> Path:
+    """Where the file lies in PhysioNet's layout below ROOT/eegmmidb."""
+    return root / "eegmmidb" / f"S{subject:03d}" / f"S{subject:03d}R{run:02d}.edf"
+
+
+def find_or_fetch(root: Path, subject: int, run: int) -> Path:
+    """The local EDF file, downloading it through MNE when it is missing; DataError if that fails."""
+    local = edf_path(root, subject, run)
+    if local.is_file():
+        return local
+    mne_copy = (root / "eegmmidb" / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0"
+                / f"S{subject:03d}" / local.name)
+    if mne_copy.is_file():
+        return mne_copy
+    import mne
+
+    try:
+        paths = mne.datasets.eegbci.load_data(subject, [run], path=str(root / "eegmmidb"),
+                                              update_path=False, verbose="error")
+        path = Path(paths[0])
+    except Exception as e:
+        raise DataError(
+            f"eegmmidb file missing: {local}, and downloading it with mne.datasets.eegbci.load_data failed "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); put PhysioNet's file there "
+            f"or connect to the internet"
+        ) from None
+    if not path.is_file():
+        raise DataError(f"eegmmidb file missing: {local} (MNE's download gave no file)")
+    return path
+
+
+def _resolve_channels(available: list[str], wanted) -> list[str]:
+    if wanted == "all":
+        return list(available)
+    lookup = {c.lower(): c for c in available}
+    missing = [c for c in wanted if c.lower() not in lookup]
+    if missing:
+        raise DataError(
+            f"eegmmidb channel(s) {missing} not found; available: {', '.join(available)}"
+        )
+    return [lookup[c.lower()] for c in wanted]
+
+
+def _epochs_of_run(path: Path, opts: dict):
+    """One run's trials: X (n, C, T) float64 volts, y (n,), channel names, sfreq, raw NaN count."""
+    import mne
+
+    try:
+        raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+    except Exception as e:
+        raise DataError(f"eegmmidb file {path} could not be read as EDF ({type(e).__name__}: {e})") from None
+    mne.datasets.eegbci.standardize(raw)
+    n_nans = int(np.isnan(raw.get_data()).sum())
+    if opts["reference"] == "average":
+        raw.set_eeg_reference("average", projection=True, verbose="error")
+        raw.apply_proj(verbose="error")
+    picks = _resolve_channels(raw.ch_names, opts["channels"])
+    raw.pick(picks)
+    if opts["l_freq"] is not None or opts["h_freq"] is not None:
+        raw.filter(opts["l_freq"], opts["h_freq"], fir_design="firwin",
+                   skip_by_annotation="edge", verbose="error")
+    if opts["resample"] is not None and float(opts["resample"]) != raw.info["sfreq"]:
+        raw.resample(float(opts["resample"]), verbose="error")
+    present = set(raw.annotations.description)
+    event_id = {k: v for k, v in (("T1", 1), ("T2", 2)) if k in present}
+    if not event_id:
+        raise DataError(f"eegmmidb file {path} holds no T1/T2 cue annotations")
+    events, _ = mne.events_from_annotations(raw, event_id=event_id, verbose="error")
+    epochs = mne.Epochs(raw, events, event_id=event_id, tmin=opts["tmin"], tmax=opts["tmax"],
+                        baseline=None, preload=True, proj=False, verbose="error")
+    X = epochs.get_data(copy=True)
+    y = epochs.events[:, 2].astype(np.int64) - 1
+    return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans
+
+
+def _check_options(task, tmin, tmax, l_freq, h_freq, resample, reference, test_run):
+    if task not in TASKS:
+        raise DataError(f"eegmmidb task {task!r} unknown; valid: {', '.join(TASKS)}")
+    runs = TASKS[task][0]
+    tmin, tmax = float(tmin), float(tmax)
+    if tmax <= tmin:
+        raise DataError(f"eegmmidb window must have tmax > tmin; got tmin={tmin}, tmax={tmax}")
+    l_freq = None if l_freq is None else float(l_freq)
+    h_freq = None if h_freq is None else float(h_freq)
+    if l_freq is not None and h_freq is not None and not 0 <= l_freq < h_freq:
+        raise DataError(f"eegmmidb band-pass needs 0 <= l_freq < h_freq; got {l_freq}, {h_freq}")
+    resample = None if resample is None else float(resample)
+    if resample is not None and resample <= 0:
+        raise DataError(f"eegmmidb resample must be a positive rate in Hz; got {resample}")
+    if reference not in (None, "average"):
+        raise DataError(f"eegmmidb reference must be 'average' or unset; got {reference!r}")
+    test_run = runs[-1] if test_run is None else int(test_run)
+    if test_run not in runs:
+        raise DataError(f"eegmmidb test_run {test_run} is not a run of task {task}; valid: {list(runs)}")
+    return dict(task=task, tmin=tmin, tmax=tmax, l_freq=l_freq, h_freq=h_freq, resample=resample,
+                reference=reference, test_run=test_run)
+
+
+def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq, h_freq,
+                  resample, reference, test_run) -> EEGDataset:
+    """Load the task's runs for the subjects; train = runs before/after test_run in run order, test = test_run."""
+    opts = _check_options(task, tmin, tmax, l_freq, h_freq, resample, reference, test_run)
+    opts["subjects"] = parse_subjects(subjects)
+    opts["channels"] = parse_channels(channels)
+    root = data_root(data_dir)
+    runs, class_names = TASKS[opts["task"]]
+
+    parts = {"train": [], "test": []}
+    ch_names, sfreq, n_nans = None, None, 0
+    for subject in opts["subjects"]:
+        for run in runs:
+            X, y, names, sf, nn = _epochs_of_run(find_or_fetch(root, subject, run), opts)
+            ch_names, sfreq, n_nans = names, sf, n_nans + nn
+            X = X[:, None].astype(np.float32)
+            split = Split(X, y, np.full(len(y), f"S{subject:03d}"), np.full(len(y), run, dtype=np.int64))
+            parts["test" if run == opts["test_run"] else "train"].append(split)
+
+    def join(splits):
+        out = splits[0]
+        for s in splits[1:]:
+            out = Split.concat(out, s)
+        return out
+
+    options = {
+        "subjects": opts["subjects"], "task": opts["task"], "channels": opts["channels"],
+        "tmin": opts["tmin"], "tmax": opts["tmax"], "l_freq": opts["l_freq"], "h_freq": opts["h_freq"],
+        "resample": opts["resample"], "reference": opts["reference"], "test_run": opts["test_run"],
+    }
+    info = {"n_nans": n_nans, "task_runs": list(runs), "test_run": opts["test_run"], "root": str(root)}
+    return EEGDataset("eegmmidb", join(parts["train"]), join(parts["test"]), sfreq, ch_names,
+                      list(class_names), options, info)

@@ -1,0 +1,175 @@
+"""The study grid: parallel runs, resumption, failures, and the kill-and-resume path through the CLI.
+
+Most tests swap the trainer for a fake one (study.RUNNER) so they test the grid, not training; one runs
+a tiny real grid, and one kills `eegclf compare` halfway and runs it again.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from eegclf import study
+from eegclf.config import RunConfig
+from eegclf.errors import ConfigError
+
+FAKE_RUNNER = '''
+import csv, json, os
+from pathlib import Path
+
+def run(config, run_dir, progress=None):
+    """Write what run_training writes, with numbers made from the run's name; fail where asked."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    name = f"{config.model}-{config.activation}-seed{config.seed}"
+    if name in config.model_kwargs.get("fail", []):
+        raise RuntimeError(f"planned failure of {name}")
+    acc = 0.6 + 0.01 * config.seed + 0.05 * len(config.activation) / 10
+    with open(run_dir / "history.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"])
+        for e in range(1, config.epochs + 1):
+            w.writerow([e, 0.5, acc + 0.01 * e, 0.6, acc, 0.6, acc])
+    summary = {"model": config.model, "activation": config.activation, "dataset": config.dataset,
+               "seed": config.seed, "epochs": config.epochs, "n_params": 1, "selected_epoch": 1,
+               "val_acc_selected": acc, "test_acc_val_selected": acc, "test_loss_val_selected": 0.6,
+               "test_acc_last": acc, "test_loss_last": 0.6, "lab_best_epoch": 1,
+               "test_acc_lab_best_epoch": acc, "seconds": 0.0, "threads": config.threads, "pid": os.getpid()}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    return summary
+'''
+
+
+@pytest.fixture
+def fake_runner(tmp_path, monkeypatch):
+    """Make the workers call a fake trainer (a module on sys.path, which spawned workers inherit)."""
+    mod_dir = tmp_path / "fake_mod"
+    mod_dir.mkdir()
+    (mod_dir / "fake_trainer.py").write_text(FAKE_RUNNER)
+    monkeypatch.syspath_prepend(str(mod_dir))
+    monkeypatch.setattr(study, "RUNNER", "fake_trainer:run")
+
+
+def summaries(out: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "runs").glob("*/summary.json"))}
+
+
+def test_grid_runs_every_combination_in_parallel_processes(fake_runner, tmp_path, capsys):
+    out = tmp_path / "study"
+    base = RunConfig(epochs=3, threads=None)
+    report = study.run_study(base, ["EEGNet", "DeepConvNet", "CSP_LDA"], ["relu", "LeakyReLU"], 2, out,
+                             jobs=2, progress=False)
+    runs = summaries(out)
+    expected = {f"{m}-{a}-seed{s}" for m in ("eegnet", "deepconvnet") for a in ("relu", "leaky_relu")
+                for s in (0, 1)} | {"csp_lda---seed0", "csp_lda---seed1"}
+    assert set(runs) == expected
+    assert len({r["pid"] for r in runs.values()}) >= 2 and os.getpid() not in {r["pid"] for r in runs.values()}
+    assert {r["threads"] for r in runs.values()} == {max(1, study.available_cores() // 2)}
+    spec = json.loads((out / "study.json").read_text())
+    assert spec["models"] == ["eegnet", "deepconvnet", "csp_lda"]
+    assert spec["activations"] == ["relu", "leaky_relu"] and spec["seeds"] == [0, 1]
+    assert spec["settings"]["epochs"] == 3 and "seed" not in spec["settings"]
+    assert report == out / "report.md" and report.is_file()
+    assert (out / "results.md").is_file() and not (out / "errors.log").exists()
+    assert "0 already complete" in capsys.readouterr().err
+
+
+def test_resume_skips_finished_runs_and_restarts_unfinished_ones(fake_runner, tmp_path, capsys):
+    out = tmp_path / "study"
+    base = RunConfig(epochs=2)
+    study.run_study(base, ["eegnet"], ["relu", "elu"], [0, 1], out, jobs=2, progress=False)
+    kept = out / "runs" / "eegnet-relu-seed0" / "summary.json"
+    kept_stat, kept_text = kept.stat().st_mtime_ns, kept.read_text()
+    interrupted = out / "runs" / "eegnet-elu-seed1"
+    (interrupted / "summary.json").unlink()
+    (interrupted / "leftover.tmp").write_text("half-written")
+    capsys.readouterr()
+    study.run_study(base, ["eegnet"], ["relu", "elu"], [0, 1], out, jobs=1, progress=False)
+    assert "3 already complete (skipped); running 1 in 1 process" in capsys.readouterr().err
+    assert kept.stat().st_mtime_ns == kept_stat and kept.read_text() == kept_text
+    assert (interrupted / "summary.json").is_file() and not (interrupted / "leftover.tmp").exists()
+    assert len(summaries(out)) == 4
+
+
+def test_failed_run_does_not_stop_the_others(fake_runner, tmp_path):
+    out = tmp_path / "study"
+    base = RunConfig(epochs=2, model_kwargs={"fail": ["eegnet-elu-seed0"]})
+    with pytest.raises(study.StudyError, match=r"1 of 4 runs failed \(first: eegnet-elu-seed0: RuntimeError: "
+                                               r"planned failure"):
+        study.run_study(base, ["eegnet"], ["relu", "elu"], 2, out, jobs=2, progress=False)
+    assert set(summaries(out)) == {"eegnet-relu-seed0", "eegnet-relu-seed1", "eegnet-elu-seed1"}
+    assert "planned failure of eegnet-elu-seed0" in (out / "errors.log").read_text()
+    assert (out / "results.md").is_file()  # the report covers the runs that finished
+
+
+def test_bad_names_and_changed_settings_are_refused_before_running(fake_runner, tmp_path):
+    out = tmp_path / "study"
+    with pytest.raises(ConfigError, match="unknown model 'nonet'"):
+        study.run_study(RunConfig(epochs=1), ["nonet"], ["relu"], 1, out)
+    with pytest.raises(ConfigError, match="unknown activation 'tanhh'"):
+        study.run_study(RunConfig(epochs=1), ["eegnet"], ["tanhh"], 1, out)
+    assert not out.exists()
+    study.run_study(RunConfig(epochs=1), ["eegnet"], ["relu"], 1, out, jobs=1, progress=False)
+    with pytest.raises(ConfigError, match=r"other settings \(epochs: 1 -> 2\)"):
+        study.run_study(RunConfig(epochs=2), ["eegnet"], ["relu"], 1, out, jobs=1, progress=False)
+
+
+def test_tiny_real_grid(tmp_path):
+    out = tmp_path / "study"
+    base = RunConfig(dataset="synthetic", dataset_options={"n_train": 64, "n_test": 64}, epochs=2)
+    study.run_study(base, ["eegnet"], ["relu", "elu"], 2, out, jobs=2, progress=False)
+    runs = summaries(out)
+    assert sorted(runs) == ["eegnet-elu-seed0", "eegnet-elu-seed1", "eegnet-relu-seed0", "eegnet-relu-seed1"]
+    for name, s in runs.items():
+        assert s["epochs"] == 2 and s["seed"] == int(name[-1])
+        assert len((out / "runs" / name / "history.csv").read_text().strip().splitlines()) == 3
+        assert json.loads((out / "runs" / name / "config.json").read_text())["threads"] >= 1
+    assert (out / "figures" / "filters_eegnet.png").stat().st_size > 10_000
+
+
+def _cli(out: Path, *extra) -> list[str]:
+    return [sys.executable, "-m", "eegclf", "compare", "--dataset", "synthetic", "--epochs", "5", "--seeds", "2",
+            "--n-train", "48", "--n-test", "48", "--models", "EEGNet,DeepConvNet", "--jobs", "1", "--quiet",
+            "--out", str(out), *extra]
+
+
+def test_killed_compare_resumes_only_the_missing_runs(tmp_path):
+    out = tmp_path / "D"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(_cli(out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 240
+    try:
+        while not list(out.glob("runs/*/summary.json")):
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            assert time.monotonic() < deadline, "no run finished in time"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and its worker processes, mid-study
+        proc.wait()
+    done = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("runs/*/summary.json")}
+    assert 1 <= len(done) < 12
+
+    result = subprocess.run(_cli(out), env=env, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr
+    assert f"12 runs in {out}; {len(done)} already complete (skipped); running {12 - len(done)}" in result.stderr
+    for p, (mtime, data) in done.items():
+        assert p.stat().st_mtime_ns == mtime and p.read_bytes() == data
+    assert len(list(out.glob("runs/*/summary.json"))) == 12
+    md = (out / "results.md").read_text()
+    assert len([line for line in md.splitlines() if line.startswith("| ")]) == 1 + 6  # header + 6 rows
+
+    before = md.encode()
+    report = subprocess.run([sys.executable, "-m", "eegclf", "report", str(out)], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert (out / "results.md").read_bytes() == before
+    for name in ("accuracy_eegnet", "accuracy_deepconvnet", "loss_eegnet", "test_accuracy", "filters_eegnet"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+
