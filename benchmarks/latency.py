@@ -55,7 +55,8 @@ def make_checkpoint(name: str, folder: Path, seed: int = 0) -> Path:
     mean, std = torch.tensor([2e-6, -1e-6]), torch.tensor([1.5e-5, 2.5e-5])
     model = Standardized(net, mean, std).eval()
     meta = {"model": name, "model_config": net.config, "activation": net.config["activation"],
-            "dataset": "latency-benchmark", "dataset_options": {}, "n_chans": N_CHANS, "n_times": N_TIMES, "sfreq": SFREQ,
+            "dataset": "latency-benchmark", "dataset_options": {}, "n_chans": N_CHANS, "n_times": N_TIMES,
+            "sfreq": SFREQ,
             "ch_names": ["C3", "C4"], "class_names": ["left", "right"],
             "normalization": {"kind": "per-channel z-score", "mean": mean.tolist(), "std": std.tolist()},
             "versions": package_versions()}

@@ -53,6 +53,7 @@ def ort_session(path):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("name", list_models("deep"))
 def test_onnx_and_torchscript_equal_eegclf_on_real_trials(name, checkpoints, dataset, tmp_path):
     X = np.ascontiguousarray(dataset.test.X)  # the 15 real trials of run 12, in volts

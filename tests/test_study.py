@@ -1,7 +1,7 @@
 """The study grid: parallel runs, resumption, failures, and the kill-and-resume path through the CLI.
 
-Most tests swap the trainer for a fake one (study.RUNNER) so they test the grid, not training; one runs
-a tiny real grid, and one kills `eegclf compare` halfway and runs it again.
+Most tests swap the trainer for a fake one (study.RUNNER) so they test the grid, not training; the last
+trains a tiny real study through `eegclf compare`, kills it halfway and runs it again.
 """
 
 import json
@@ -120,56 +120,55 @@ def test_bad_names_and_changed_settings_are_refused_before_running(fake_runner, 
         study.run_study(RunConfig(epochs=2), ["eegnet"], ["relu"], 1, out, jobs=1, progress=False)
 
 
-def test_tiny_real_grid(tmp_path):
-    out = tmp_path / "study"
-    base = RunConfig(dataset="synthetic", dataset_options={"n_train": 64, "n_test": 64}, epochs=2)
-    study.run_study(base, ["eegnet"], ["relu", "elu"], 2, out, jobs=2, progress=False)
-    runs = summaries(out)
-    assert sorted(runs) == ["eegnet-elu-seed0", "eegnet-elu-seed1", "eegnet-relu-seed0", "eegnet-relu-seed1"]
-    for name, s in runs.items():
-        assert s["epochs"] == 2 and s["seed"] == int(name[-1])
-        assert len((out / "runs" / name / "history.csv").read_text().strip().splitlines()) == 3
-        assert json.loads((out / "runs" / name / "config.json").read_text())["threads"] >= 1
-    assert (out / "figures" / "filters_eegnet.png").stat().st_size > 10_000
+def test_cli_compare_defaults_give_12_runs_6_rows_and_report_reproduces_them(fake_runner, tmp_path):
+    from eegclf.cli import main
+
+    out = tmp_path / "D"
+    assert main(["compare", "--dataset", "synthetic", "--epochs", "5", "--seeds", "2", "--quiet",
+                 "--out", str(out)]) == 0
+    assert len(summaries(out)) == 12
+    md = (out / "results.md").read_bytes()
+    assert len([line for line in md.decode().splitlines() if line.startswith("| ")]) == 1 + 6  # header + rows
+    (out / "results.md").unlink()
+    assert main(["report", str(out)]) == 0
+    assert (out / "results.md").read_bytes() == md
 
 
-def _cli(out: Path, *extra) -> list[str]:
-    return [sys.executable, "-m", "eegclf", "compare", "--dataset", "synthetic", "--epochs", "5", "--seeds", "2",
-            "--n-train", "48", "--n-test", "48", "--models", "EEGNet,DeepConvNet", "--jobs", "1", "--quiet",
-            "--out", str(out), *extra]
+def _compare(out: Path, jobs: int) -> list[str]:
+    """A small real study through the CLI: 3 activations x 2 seeds of EEGNet, 2 epochs, 32 trials."""
+    return [sys.executable, "-m", "eegclf", "compare", "--dataset", "synthetic", "--models", "EEGNet",
+            "--epochs", "2", "--seeds", "2", "--n-train", "32", "--n-test", "32", "--jobs", str(jobs), "--quiet",
+            "--out", str(out)]
 
 
 def test_killed_compare_resumes_only_the_missing_runs(tmp_path):
     out = tmp_path / "D"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(_cli(out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(_compare(out, jobs=1), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     deadline = time.monotonic() + 240
     try:
         while not list(out.glob("runs/*/summary.json")):
             assert proc.poll() is None, proc.communicate()[1].decode()
             assert time.monotonic() < deadline, "no run finished in time"
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the command and its worker processes, mid-study
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and its worker process, mid-study
         proc.wait()
     done = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("runs/*/summary.json")}
-    assert 1 <= len(done) < 12
+    assert 1 <= len(done) < 6
 
-    result = subprocess.run(_cli(out), env=env, capture_output=True, text=True, timeout=400)
+    result = subprocess.run(_compare(out, jobs=2), env=env, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr
-    assert f"12 runs in {out}; {len(done)} already complete (skipped); running {12 - len(done)}" in result.stderr
+    assert f"6 runs in {out}; {len(done)} already complete (skipped); running {6 - len(done)}" in result.stderr
     for p, (mtime, data) in done.items():
         assert p.stat().st_mtime_ns == mtime and p.read_bytes() == data
-    assert len(list(out.glob("runs/*/summary.json"))) == 12
-    md = (out / "results.md").read_text()
-    assert len([line for line in md.splitlines() if line.startswith("| ")]) == 1 + 6  # header + 6 rows
-
-    before = md.encode()
-    report = subprocess.run([sys.executable, "-m", "eegclf", "report", str(out)], env=env, capture_output=True,
-                            text=True, timeout=120)
-    assert report.returncode == 0, report.stderr
-    assert (out / "results.md").read_bytes() == before
-    for name in ("accuracy_eegnet", "accuracy_deepconvnet", "loss_eegnet", "test_accuracy", "filters_eegnet"):
+    runs = summaries(out)
+    assert sorted(runs) == [f"eegnet-{a}-seed{s}" for a in ("elu", "leaky_relu", "relu") for s in (0, 1)]
+    for name, summary in runs.items():
+        assert summary["epochs"] == 2 and summary["seed"] == int(name[-1]) and summary["model"] == "eegnet"
+        assert len((out / "runs" / name / "history.csv").read_text().strip().splitlines()) == 1 + 2
+    rows = [line for line in (out / "results.md").read_text().splitlines() if line.startswith("| EEGNet")]
+    assert len(rows) == 3
+    for name in ("accuracy_eegnet", "loss_eegnet", "test_accuracy", "filters_eegnet"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
-

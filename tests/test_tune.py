@@ -112,7 +112,8 @@ def test_two_workers_finish_one_postgres_study(pg_url, tmp_path):
 
 def test_killed_worker_leaves_the_study_usable(pg_url, tmp_path):
     n, name = 2, unique("kill")
-    args = ("--trials", str(n), "--epochs", "12", "--pruner", "none", "--heartbeat", "1", "--retries", "1")
+    args = ("--trials", str(n), "--epochs", "10", "--n-train", "64", "--pruner", "none", "--heartbeat", "1",
+            "--retries", "1")
     a = worker(pg_url, name, tmp_path / "a", *args)
     victim, deadline = None, time.monotonic() + 120
     try:
@@ -187,6 +188,15 @@ def test_sqlite_default_end_to_end_with_report(tmp_path, capsys):
     else:
         assert "Not available: " in report
     assert f"report: {out / 'tune_report.md'}" in captured.out
+
+    # --finalize alone: the study's recorded settings suffice; the finished final runs are reused
+    (out / "tune_report.md").unlink()
+    mtimes = [p.stat().st_mtime_ns for p in finals]
+    assert main(["tune", "--finalize", "--out", str(out), "--seeds", "2", "--quiet"]) == 0
+    assert "## Best setting" in (out / "tune_report.md").read_text()
+    assert [p.stat().st_mtime_ns for p in finals] == mtimes
+    assert main(["tune", "--finalize", "--out", str(tmp_path / "elsewhere")]) == 2
+    assert "no study storage at sqlite:///" in capsys.readouterr().err
 
 
 def test_surplus_rule_lets_at_most_n_trials_run(tmp_path):

@@ -51,8 +51,9 @@ def save_checkpoint(path, model, meta: dict) -> Path:
     return atomic_write_bytes(path, data)
 
 
-def _refuse_pickle(path: Path, head: bytes) -> None:
-    looks_pickle = head[:1] == b"\x80" or head[:2] == b"PK"
+def _refuse_pickle(path: Path, data: bytes) -> None:
+    """Refuse PyTorch/pickle files by name, or by content once safetensors parsing failed."""
+    looks_pickle = data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") or data[:2] == b"PK"
     if path.suffix.lower() in PICKLE_SUFFIXES or looks_pickle:
         raise CheckpointError(
             f"{path}: refused, this looks like a PyTorch/pickle file, and loading pickles can run "
@@ -67,8 +68,9 @@ def read_checkpoint(path) -> tuple[dict, dict]:
         raise CheckpointError(f"checkpoint {path} does not exist")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} is not a file")
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        _refuse_pickle(path, b"")
     data = path.read_bytes()
-    _refuse_pickle(path, data[:4])
     if not data:
         raise CheckpointError(f"checkpoint {path} is empty")
     try:
@@ -77,6 +79,7 @@ def read_checkpoint(path) -> tuple[dict, dict]:
         header = json.loads(data[8 : 8 + header_len])
         meta = json.loads(header.get("__metadata__", {}).get("eegclf", "null"))
     except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, json.JSONDecodeError) as exc:
+        _refuse_pickle(path, data)
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a safetensors file but not an eegclf checkpoint (no eegclf metadata)")

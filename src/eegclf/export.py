@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from eegclf.errors import CheckpointError, ConfigError
+from eegclf.errors import CheckpointError, ConfigError, EEGClfError
 from eegclf.fileio import atomic_write_json
 
 FORMATS = ("onnx", "torchscript")
@@ -105,7 +105,10 @@ def _temp_path(out: Path) -> Path:
 
 
 def _write_onnx(wrapped: nn.Module, example: torch.Tensor, tmp: Path, meta_json: str) -> None:
-    import onnx
+    try:
+        import onnx
+    except ImportError:
+        raise ConfigError("ONNX export needs the onnx package: pip install 'eegclf[export]'") from None
 
     kwargs = dict(input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=ONNX_OPSET,
                   dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
@@ -204,6 +207,8 @@ def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = 
     try:
         try:
             (_write_onnx if fmt == "onnx" else _write_torchscript)(wrapped, example, tmp, meta_json)
+        except EEGClfError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any exporter failure is reported on one line
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise CheckpointError(f"{source} ({meta.get('model')}) could not be exported to {fmt}: "
@@ -242,5 +247,5 @@ def fmt_suffix(fmt: str) -> str:
     return {"onnx": "onnx", "torchscript": "pt"}.get(fmt, fmt)
 
 
-__all__ = ["FORMATS", "INPUT_NAME", "OUTPUT_NAME", "ProbabilityModel", "export_checkpoint", "export_model", "metadata_path",
-           "probe_trials", "run_exported"]
+__all__ = ["FORMATS", "INPUT_NAME", "OUTPUT_NAME", "ProbabilityModel", "export_checkpoint", "export_model",
+           "metadata_path", "probe_trials", "run_exported"]

@@ -164,12 +164,14 @@ def _run_one(runner: str, config: dict, run_dir: str) -> str | None:
 
 def _stop_workers(executor: ProcessPoolExecutor) -> None:
     """Stop running workers now (on Ctrl-C or an unexpected error): their runs restart next time."""
-    executor.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
     if terminate is not None:
         terminate()
         return
-    for proc in list((getattr(executor, "_processes", None) or {}).values()):
+    # older Pythons: the worker processes (shutdown() forgets them, so take them first)
+    procs = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
         proc.terminate()
 
 

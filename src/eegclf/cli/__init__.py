@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except EEGClfError as exc:
         print(f"eegclf: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `eegclf data info synthetic | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("eegclf: interrupted" + getattr(args, "interrupt_hint", ""), file=sys.stderr)
         return EXIT_INTERRUPTED

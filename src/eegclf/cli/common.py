@@ -26,9 +26,10 @@ DATASET_FLAGS = [
     ("--reference", "reference", str, "eegmmidb: 'average' for an average reference (default none)"),
     ("--test-run", "test_run", int, "eegmmidb: run held out as test (default: the task's last run)"),
     ("--data-seed", "seed", int, "synthetic: seed of the generated data (default 0)"),
-    ("--difficulty", "difficulty", float, "synthetic: higher is harder (default 1.0)"),
+    ("--difficulty", "difficulty", float, "synthetic: 0 (easiest) to 1 (chance level); default 0.4"),
     ("--n-train", "n_train", int, "synthetic: training trials (default 1080)"),
     ("--n-test", "n_test", int, "synthetic: test trials (default 1080)"),
+    ("--no-verify", "verify", None, "bci3b: skip the check of the files' git blob ids"),
 ]
 
 
@@ -42,7 +43,10 @@ def add_dataset_args(p: argparse.ArgumentParser, dataset_default: str | None = "
     g.add_argument("--data-dir", default=None,
                    help="data root holding one folder per data set (default $EEGCLF_DATA, else ~/eegclf_data)")
     for flag, _, typ, help_text in DATASET_FLAGS:
-        g.add_argument(flag, type=typ, default=None, help=help_text)
+        if typ is None:  # an on/off switch that turns a loader default off
+            g.add_argument(flag, action="store_const", const=False, default=None, help=help_text)
+        else:
+            g.add_argument(flag, type=typ, default=None, help=help_text)
 
 
 def dataset_options(args: argparse.Namespace) -> dict:
@@ -53,3 +57,4 @@ def dataset_options(args: argparse.Namespace) -> dict:
         if value is not None:
             opts[name] = value
     return opts
+

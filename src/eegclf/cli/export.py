@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.export import export_checkpoint, fmt_suffix
 
-    out = args.out or f"{args.checkpoint.rsplit('.', 1)[0]}.{fmt_suffix(args.format)}"
+    out = args.out or Path(args.checkpoint).with_suffix(f".{fmt_suffix(args.format)}")
     model_path, meta_path = export_checkpoint(args.checkpoint, out, args.format)
     print(f"exported {args.format} model to {model_path} (metadata: {meta_path})")
     return 0

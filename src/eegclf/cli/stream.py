@@ -25,11 +25,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from eegclf.checkpoint import load_checkpoint
-    from eegclf.errors import CheckpointError
+    from eegclf.errors import CheckpointError, ConfigError
     from eegclf.models import is_classical
     from eegclf.progress import is_interactive
     from eegclf.streaming.runner import StreamRunner
 
+    if args.threads < 1:
+        raise ConfigError(f"--threads {args.threads} is invalid: expected an integer >= 1")
     torch.set_num_threads(args.threads)
     model, meta = load_checkpoint(args.checkpoint)
     if is_classical(meta.get("model", "")):

@@ -53,7 +53,7 @@ def format_info(dataset: EEGDataset) -> str:
         f"data set: {d.name}",
         f"options: {opts or '(defaults)'}",
         f"shape (trials, 1, channels, time): train {tuple(d.train.X.shape)}, test {tuple(d.test.X.shape)}",
-        f"sampling rate: {d.sfreq:g} Hz; {n_times} samples = {n_times / d.sfreq:.3f} s per trial",
+        f"sampling rate: {d.sfreq:g} Hz; {n_times} samples per trial ({n_times / d.sfreq:.2f} s)",
         f"channels ({d.n_chans}): {', '.join(d.ch_names)}",
         f"classes ({d.n_classes}): " + ", ".join(f"{k}={n}" for k, n in enumerate(d.class_names)),
         "trials per class:",

@@ -69,9 +69,11 @@ def _band_noise(rng, n, n_times, sfreq, shape):
     Each trial's series is scaled to unit variance.
     """
     freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
-    amp = shape(freqs)
-    spec = (rng.standard_normal((n, freqs.size)) + 1j * rng.standard_normal((n, freqs.size))) * amp
-    return _unit(np.fft.irfft(spec, n=n_times, axis=-1))
+    amp = shape(freqs).astype(np.float32)
+    spec = np.empty((n, freqs.size), dtype=np.complex64)
+    spec.real = rng.standard_normal((n, freqs.size), dtype=np.float32) * amp
+    spec.imag = rng.standard_normal((n, freqs.size), dtype=np.float32) * amp
+    return _unit(np.fft.irfft(spec, n=n_times, axis=-1)).astype(np.float64)
 
 
 def _rhythm(rng, n, n_times, sfreq, f_peak, bandwidth):

@@ -57,6 +57,12 @@ def _as_labels(y, n_trials: int, n_outputs: int, name: str) -> np.ndarray:
     return y
 
 
+def numerical_rank(X: np.ndarray, eps: float) -> int:
+    """Rank of trials X (n, C, T) taken together: singular values above ``eps * C * largest`` (MNE's rule)."""
+    sv = np.linalg.svd(np.concatenate(list(X), axis=1), compute_uv=False)
+    return max(1, int(np.sum(sv > sv[0] * X.shape[1] * eps)))
+
+
 def _linear_proba(scores: np.ndarray) -> np.ndarray:
     """Class probabilities from linear decision scores, as scikit-learn's LDA / logistic regression.
 
@@ -106,9 +112,11 @@ class _LinearHead:
     # ---- scikit-learn interface -------------------------------------------------------------------
     def fit(self, X, y) -> "_LinearHead":
         """Fit on trials X (n, 1, C, T) or (n, C, T) and labels y (n,) in 0..n_outputs-1."""
+        dtype = np.asarray(X).dtype
+        eps = float(np.finfo(dtype if np.issubdtype(dtype, np.floating) else np.float64).eps)
         X = _as_trials(X, self.n_chans, f"{self.model_name}.fit")
         y = _as_labels(y, len(X), self.n_outputs, f"{self.model_name}.fit")
-        feature_state, clf = self._fit_extractor(X, y)
+        feature_state, clf = self._fit_extractor(X, y, eps)
         coef = np.asarray(clf.coef_, dtype=np.float64)
         intercept = np.asarray(clf.intercept_, dtype=np.float64).reshape(-1)
         self._state = {
@@ -213,13 +221,21 @@ class CSPLDA(_LinearHead):
             raise ConfigError(f"csp_lda: reg={reg!r} is invalid: expected None, a number or an estimator name")
         super().__init__(n_chans, n_times, n_outputs, n_components=n_components, reg=reg, log=bool(log))
 
-    def _fit_extractor(self, X, y):
+    def _fit_extractor(self, X, y, eps):
+        """X (n, C, T) float64 (converted from the caller's dtype, whose precision is ``eps``).
+
+        The data rank (the average reference removes one dimension) is judged with the precision of the
+        caller's dtype: float32 trials keep rounding noise in the null direction that MNE's float64
+        tolerance would count as signal, and CSP would whiten that noise into its filters.
+        """
         from mne.decoding import CSP
         from mne.utils import use_log_level
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
         o = self.options
-        csp = CSP(n_components=o["n_components"], reg=o["reg"], log=o["log"], norm_trace=False)
+        rank = numerical_rank(X, eps)
+        csp = CSP(n_components=min(o["n_components"], rank), reg=o["reg"], log=o["log"], norm_trace=False,
+                  rank={"eeg": rank})
         try:
             with use_log_level("WARNING"):  # MNE reports rank and covariance steps at INFO
                 feats = csp.fit_transform(X, y)
@@ -285,7 +301,7 @@ class TangentSpaceLR(_LinearHead):
 
         return covariances(X, estimator=self.options["estimator"])
 
-    def _fit_extractor(self, X, y):
+    def _fit_extractor(self, X, y, eps):
         from pyriemann.tangentspace import TangentSpace
         from sklearn.linear_model import LogisticRegression
 

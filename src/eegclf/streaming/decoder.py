@@ -24,6 +24,9 @@ class Decoder:
     to 128 Hz), each window is resampled on its own (polyphase, :func:`scipy.signal.resample_poly`) to the
     model's ``n_times``; offline, the loader resampled the whole recording, so the window edges differ slightly.
 
+    For the lowest latency run torch on one thread (``torch.set_num_threads(1)``, as ``eegclf stream`` does):
+    on a loaded machine, intra-op threads of such small convolutions wait on each other.
+
     Args:
         model: the checkpoint's :class:`~eegclf.models.standardize.Standardized` network (normalisation inside).
         meta: the checkpoint's metadata (``n_times``, ``sfreq``).

@@ -24,8 +24,8 @@ def cued_trials(events: list[Event], event_classes: dict[str, int], sfreq: float
 
     A trial covers the samples ``round(onset * sfreq)`` up to ``round((onset + duration) * sfreq)`` (exclusive).
     """
-    trials = [Trial(int(round(e.onset * sfreq)), int(round((e.onset + e.duration) * sfreq)), event_classes[e.description])
-              for e in events if e.description in event_classes]
+    trials = [Trial(int(round(e.onset * sfreq)), int(round((e.onset + e.duration) * sfreq)),
+                    event_classes[e.description]) for e in events if e.description in event_classes]
     return sorted(trials, key=lambda t: t.start)
 
 

@@ -137,6 +137,10 @@ def tune(base: RunConfig, space: SearchSpace, n_trials: int, out_dir, storage: s
     space = space.validate()
     if not isinstance(n_trials, int) or n_trials < 1:
         raise ConfigError(f"--trials {n_trials!r} is invalid: expected an integer >= 1")
+    if not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"--retries {retries!r} is invalid: expected an integer >= 0")
+    if finalize and (not isinstance(seeds, int) or seeds < 1):
+        raise ConfigError(f"--seeds {seeds!r} is invalid: expected a number of seeds >= 1")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout {timeout} is invalid: expected seconds > 0")
     if out_dir.exists() and not out_dir.is_dir():
@@ -208,7 +212,7 @@ def finalize_study(out_dir, storage: str | None = None, study_name: str | None =
     out_dir = Path(out_dir)
     storage = storage or default_storage_url(out_dir)
     text = mask_url(storage)
-    if storage.startswith("sqlite") and not Path(storage.split("///", 1)[-1]).is_file():
+    if _sqlite_missing(storage):
         raise ConfigError(f"no study storage at {text}: give --storage URL, or the --out of the search")
     if study_name is None:
         names = optuna.get_all_study_names(open_storage(storage))
@@ -222,6 +226,17 @@ def finalize_study(out_dir, storage: str | None = None, study_name: str | None =
     base = RunConfig.from_dict({**settings["config"], "data_dir": data_dir, "threads": threads})
     space = SearchSpace.from_dict(settings["space"])
     return _finalize(study, out_dir, base, space, text, seeds, jobs, progress)
+
+
+def _sqlite_missing(url: str) -> bool:
+    """True for a sqlite URL whose file does not exist (opening it would create an empty database)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - open_storage reports malformed URLs
+        return False
+    return parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").expanduser().is_file()
 
 
 def _say(text: str) -> None:

@@ -70,7 +70,7 @@ def objective_value(config: RunConfig, dataset, trial) -> tuple[float, dict]:
     def on_epoch(epoch: int, row: dict) -> None:
         trial.report(row["val_acc"], epoch)
         if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {epoch} (validation accuracy {row['val_acc']:.3f})")
+            raise optuna.TrialPruned(f"at epoch {epoch} (validation accuracy {row['val_acc']:.3f})")
 
     summary = fit(config, search_dataset(dataset), run_dir=None, progress=False, on_epoch=on_epoch)
     return float(summary["val_acc_selected"]), summary
