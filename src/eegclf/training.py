@@ -87,6 +87,7 @@ def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std) -> d
         "activation": net.config.get("activation", "-"),
         "dataset": dataset.name,
         "dataset_options": dataset.options,
+        "test_fingerprint": dataset.test.fingerprint(),
         "n_chans": dataset.n_chans,
         "n_times": dataset.n_times,
         "sfreq": dataset.sfreq,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from eegclf.cli.common import add_dataset_args, dataset_options
 from eegclf.errors import CheckpointError
@@ -40,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
     if dataset.n_classes != len(meta["class_names"]):
         raise CheckpointError(f"checkpoint {args.checkpoint} has {len(meta['class_names'])} classes, "
                               f"{name} has {dataset.n_classes}")
+    if meta.get("test_fingerprint") not in (None, dataset.test.fingerprint()):
+        print(f"eegclf: note: these test trials differ from the ones {args.checkpoint} was measured on "
+              "(other data set options or loader version)", file=sys.stderr)
     print(model.net if hasattr(model, "net") else model)
     loss, acc = loss_and_accuracy(model, dataset.test.X, dataset.test.y)
     print(f"Test Loss: {loss:.4f}, Test Accuracy: {acc:.4f}")

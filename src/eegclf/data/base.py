@@ -55,6 +55,14 @@ class Split:
     def __len__(self) -> int:
         return len(self.X)
 
+    def fingerprint(self) -> str:
+        """A short hash of X and y: tells whether two loads gave the very same trials."""
+        import hashlib
+
+        h = hashlib.sha1(np.ascontiguousarray(self.X).tobytes())
+        h.update(np.ascontiguousarray(self.y).tobytes())
+        return h.hexdigest()[:16]
+
     def subset(self, idx) -> "Split":
         idx = np.asarray(idx)
         return Split(self.X[idx], self.y[idx], self.subjects[idx], self.runs[idx])

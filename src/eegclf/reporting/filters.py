@@ -13,11 +13,12 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from eegclf.reporting.collect import Run, display_name, group_runs
 from eegclf.reporting.figures import STYLE, save_png
 
-BANDS = (("mu 8–13 Hz", 8.0, 13.0, "#ffd92f"), ("beta 15–30 Hz", 15.0, 30.0, "#a6d854"))
+BANDS = (("mu band 8–13 Hz", 8.0, 13.0, "#4dd0e1"), ("beta band 15–30 Hz", 15.0, 30.0, "#76ff03"))
 FLOOR_DB = -40.0
 
 
@@ -25,8 +26,8 @@ def is_eegnet(model: str) -> bool:
     return model.startswith("eegnet")
 
 
-def temporal_kernels(checkpoint: Path) -> tuple[np.ndarray, float]:
-    """The first conv's kernels (F, K) and the sampling rate (Hz) from a checkpoint file.
+def temporal_kernels(checkpoint: Path) -> tuple[np.ndarray, float, int | None]:
+    """The first conv's kernels (F, K), the sampling rate (Hz) and the checkpoint's epoch.
 
     Raises CheckpointError (via load_checkpoint) for unreadable files, ValueError when the first
     convolution is not a bank of 1-D temporal kernels.
@@ -42,11 +43,12 @@ def temporal_kernels(checkpoint: Path) -> tuple[np.ndarray, float]:
     w = conv.weight.detach().cpu().numpy()
     if w.ndim != 4 or w.shape[1] != 1 or w.shape[2] != 1:
         raise ValueError(f"{checkpoint}: first Conv2d weight has shape {w.shape}, expected (F, 1, 1, K)")
-    return w[:, 0, 0, :].astype(np.float64), float(meta["sfreq"])
+    return w[:, 0, 0, :].astype(np.float64), float(meta["sfreq"]), meta.get("epoch")
 
 
 def responses_db(kernels: np.ndarray, sfreq: float, n_freqs: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies (n_freqs,) in Hz and magnitudes (F, n_freqs) in dB relative to each filter's peak."""
+    """Frequencies (n_freqs,) in Hz and magnitudes (F, n_freqs) in dB relative to each filter's peak,
+    floored at FLOOR_DB."""
     from scipy.signal import freqz
 
     mags = []
@@ -71,7 +73,9 @@ def pick_runs(runs: list[Run], model: str) -> dict[str, Run]:
 
 
 def filter_figure(runs: list[Run], model: str, path: Path) -> Path | None:
-    """One panel per activation: every first-layer filter's response, mu and beta bands shaded.
+    """One heat map per activation: rows are the first-layer filters (sorted by peak frequency), columns
+    frequency, colour the magnitude in dB re. each filter's peak; white dots mark the peaks, dashed lines
+    the mu and beta bands.
 
     Uses the validation-selected checkpoint (best.safetensors) of each activation's lowest seed.
     Returns None when no run of ``model`` has a checkpoint.
@@ -84,23 +88,31 @@ def filter_figure(runs: list[Run], model: str, path: Path) -> Path | None:
         ckpt = r.path / "best.safetensors"
         if not ckpt.is_file():
             ckpt = r.path / "last.safetensors"
-        kernels, sfreq = temporal_kernels(ckpt)
-        panels.append((act, r.seed, sfreq, *responses_db(kernels, sfreq), len(kernels), kernels.shape[1]))
+        kernels, sfreq, epoch = temporal_kernels(ckpt)
+        freqs, mags = responses_db(kernels, sfreq)
+        peaks = freqs[np.argmax(mags, axis=1)]
+        order = np.argsort(peaks, kind="stable")
+        panels.append((act, r.seed, epoch, sfreq, freqs, mags[order], peaks[order], kernels.shape[1]))
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(4.4 * len(panels) + 0.6, 4.9), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True, squeeze=False)[0])
-        for ax, (act, seed, sfreq, freqs, mags, n_filters, k) in zip(axes, panels):
-            for name, lo, hi, color in BANDS:
-                ax.axvspan(lo, hi, color=color, alpha=0.35, linewidth=0, label=name)
-            for i, mag in enumerate(mags):
-                ax.plot(freqs, mag, color="#4a6fa5", alpha=0.45, linewidth=1,
-                        label=f"one filter ({n_filters} filters, {k} taps)" if i == 0 else None)
-            ax.plot(freqs, np.median(mags, axis=0), color="black", linewidth=2.2, label="median over filters")
+        fig = Figure(figsize=(9, 1.2 + 2.6 * len(panels)), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0])
+        for ax, (act, seed, epoch, sfreq, freqs, mags, peaks, k) in zip(axes, panels):
+            n = len(mags)
+            image = ax.imshow(mags, aspect="auto", origin="lower", cmap="magma", vmin=FLOOR_DB, vmax=0,
+                              extent=(freqs[0], freqs[-1], 0.5, n + 0.5), interpolation="nearest")
+            ax.scatter(peaks, np.arange(1, n + 1), s=12, color="white", edgecolors="black", linewidths=0.5,
+                       label="peak of each filter")
+            for (name, lo, hi, color), style in zip(BANDS, ("--", ":")):
+                for i, edge in enumerate((lo, hi)):
+                    ax.axvline(edge, color=color, linestyle=style, linewidth=1.8, label=name if i == 0 else None)
+            at = f", epoch {epoch}" if epoch is not None else ""
+            ax.set_title(f"{act} (seed {seed}{at}): {n} filters of {k} taps", loc="left")
+            ax.set_ylabel("filter\n(by peak freq.)")
             ax.set_xlim(0, sfreq / 2)
-            ax.set_ylim(FLOOR_DB, 3)
-            ax.set_title(f"{act} (seed {seed})")
-            ax.set_xlabel("frequency (Hz)")
-        axes[0].set_ylabel("magnitude (dB re. each filter's peak)")
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+            ax.grid(False)
+        axes[-1].set_xlabel("frequency (Hz)")
+        fig.colorbar(image, ax=list(axes), label="magnitude (dB re. filter's peak)", shrink=0.9)
         fig.suptitle(f"{display_name(model)}: frequency responses of the first-layer temporal filters")
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3)
         return save_png(fig, path)
