@@ -4,6 +4,9 @@
 reachable from this machine only, unix socket inside the folder), then stops the server
 (``pg_ctl stop -m fast``) and deletes the folder. initdb refuses to run as root: as root the cluster is
 run by the ``postgres`` system user (Debian's package creates it), the folder chowned to it.
+
+As a script, ``python3 tests/pg.py COMMAND ...`` runs COMMAND with ``EEGCLF_TEST_PG_URL`` set to a fresh
+cluster and stops the cluster afterwards (standard library only).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def find_bindir() -> Path | None:
     if initdb:
         candidates.append(str(Path(initdb).resolve().parent))
     for c in candidates:
-        if c and all((Path(c) / exe).is_file() for exe in ("initdb", "pg_ctl", "postgres")):
+        if c and all((Path(c) / exe).is_file() for exe in ("initdb", "pg_ctl", "postgres", "createdb")):
             return Path(c)
     return None
 
@@ -78,24 +81,9 @@ def _check(proc: subprocess.CompletedProcess, what: str, log: Path | None = None
         raise RuntimeError(f"{what} failed ({proc.returncode}): {proc.stderr.strip()} {proc.stdout.strip()} {tail}")
 
 
-def _create_database(port: int) -> None:
-    import psycopg2
-
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            conn = psycopg2.connect(host="127.0.0.1", port=port, user=SUPERUSER, dbname="postgres")
-            break
-        except psycopg2.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {DATABASE}")
-    finally:
-        conn.close()
+def _create_database(bindir: Path, port: int) -> None:
+    cmd = [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER, DATABASE]
+    _check(subprocess.run(cmd, capture_output=True, text=True), "createdb")
 
 
 @contextmanager
@@ -125,9 +113,19 @@ def temporary_cluster():
                 started = True
                 break
         _check(proc, "pg_ctl start", log)
-        _create_database(port)
+        _create_database(bindir, port)
         yield f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{DATABASE}"
     finally:
         if started:
             _run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "60", "stop"])
         shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) < 2:
+        sys.exit("usage: python3 tests/pg.py COMMAND [ARGS...]  (runs COMMAND with EEGCLF_TEST_PG_URL set)")
+    with temporary_cluster() as url:
+        code = subprocess.call(sys.argv[1:], env={**os.environ, "EEGCLF_TEST_PG_URL": url})
+    sys.exit(code)

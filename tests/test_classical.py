@@ -187,3 +187,67 @@ def test_config_rebuilds_and_is_json():
         "n_chans": 64, "n_times": 161, "n_outputs": 2, "n_components": 6, "reg": "ledoit_wolf", "log": True}
     t = TangentSpaceLR(**TangentSpaceLR(8, 50, C=0.5).config)
     assert t.config["C"] == 0.5 and t.config["estimator"] == "oas"
+
+
+# ---- real EEG: protocol (1) of issue 7 --------------------------------------------------------------------
+
+PUBLISHED_CSP_LDA = 0.93  # MNE's example, documented mean accuracy (data README)
+README_TS_LR = 0.944  # pyRiemann tangent space + LR, 0.5-3.5 s, measured in the data README
+
+
+def load_hf(root, tmin, tmax):
+    from eegclf.data import load_dataset
+
+    return load_dataset("eegmmidb", data_dir=root, subjects=[1], task="imagery_hf", channels="all",
+                        l_freq=7.0, h_freq=30.0, tmin=tmin, tmax=tmax, reference="average")
+
+
+def split_scores(model_cls, dataset):
+    from eegclf.data.splits import shuffle_splits
+
+    folds = shuffle_splits(dataset, 10, 0.2, 42)
+    assert len(folds) == 10 and all(len(f.test) == 9 and len(f.train) == 36 for f in folds)
+    return [model_cls(dataset.n_chans, dataset.n_times).fit(f.train.X, f.train.y).score(f.test.X, f.test.y)
+            for f in folds]
+
+
+def mne_example_scores(root):
+    """MNE's "Motor imagery decoding ... CSP" example as published (epochs -1..4 s, then crop 1..2 s)."""
+    import mne
+    from mne.decoding import CSP
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.model_selection import ShuffleSplit, cross_val_score
+    from sklearn.pipeline import Pipeline
+
+    files = [root / "eegmmidb" / "S001" / f"S001R{r:02d}.edf" for r in (6, 10, 14)]
+    with mne.utils.use_log_level("ERROR"):
+        raw = mne.io.concatenate_raws([mne.io.read_raw_edf(f, preload=True) for f in files])
+        mne.datasets.eegbci.standardize(raw)
+        raw.set_montage(mne.channels.make_standard_montage("standard_1005"))
+        raw.annotations.rename(dict(T1="hands", T2="feet"))
+        raw.set_eeg_reference(projection=True)
+        raw.filter(7.0, 30.0, fir_design="firwin", skip_by_annotation="edge")
+        picks = mne.pick_types(raw.info, meg=False, eeg=True, stim=False, eog=False, exclude="bads")
+        epochs = mne.Epochs(raw, event_id=["hands", "feet"], tmin=-1.0, tmax=4.0, proj=True, picks=picks,
+                            baseline=None, preload=True)
+        X = epochs.copy().crop(tmin=1.0, tmax=2.0).get_data(copy=False)
+        labels = epochs.events[:, -1] - 2
+        clf = Pipeline([("CSP", CSP(n_components=4, reg=None, log=True, norm_trace=False)),
+                        ("LDA", LinearDiscriminantAnalysis())])
+        return cross_val_score(clf, X, labels, cv=ShuffleSplit(10, test_size=0.2, random_state=42))
+
+
+def test_protocol1_csp_lda_reproduces_mne(eegmmidb_root):
+    """Acceptance 1 of issue 7: eegclf's CSP + LDA on eegclf's loader and splits gives MNE's 0.93."""
+    dataset = load_hf(eegmmidb_root, 1.0, 2.0)
+    assert dataset.n_chans == 64 and dataset.n_times == 161 and dataset.sfreq == 160.0
+    scores = split_scores(CSPLDA, dataset)
+    assert abs(np.mean(scores) - PUBLISHED_CSP_LDA) <= 0.01, scores
+    # and split by split the same as MNE's example run here on the same files
+    np.testing.assert_allclose(scores, mne_example_scores(eegmmidb_root), atol=1e-12)
+
+
+def test_protocol1_ts_lr_reproduces_readme(eegmmidb_root):
+    """Tangent space + LR with the README's window (0.5-3.5 s) reproduces its 0.944."""
+    scores = split_scores(TangentSpaceLR, load_hf(eegmmidb_root, 0.5, 3.5))
+    assert abs(np.mean(scores) - README_TS_LR) <= 0.01, scores

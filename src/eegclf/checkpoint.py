@@ -28,14 +28,17 @@ PICKLE_SUFFIXES = {".pth", ".pt", ".pkl", ".pickle", ".ckpt", ".bin"}
 
 
 def package_versions() -> dict:
+    """Versions of the packages a result depends on (read from metadata: importing mne costs seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import eegclf
 
     versions = {"eegclf": eegclf.__version__, "python": platform.python_version(),
                 "torch": torch.__version__, "numpy": np.__version__}
-    for mod in ("mne", "sklearn", "pyriemann", "safetensors"):
+    for dist in ("mne", "scikit-learn", "pyriemann", "safetensors"):
         try:
-            versions[mod] = __import__(mod).__version__
-        except Exception:  # optional package missing or without a version
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
             pass
     return versions
 

@@ -59,9 +59,20 @@ def seed_curves(runs: list[Run], column: str) -> tuple[np.ndarray, np.ndarray, n
     return epochs, stack.mean(axis=0), std
 
 
-def _plot_band(ax, curve, color, label, linestyle="-", scale=1.0):
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+
+
+def _plot_band(ax, curve, color, label, linestyle="-", scale=1.0, index=0, n_curves=1):
+    """Mean line with a ±1 std band. Each activation (``index`` of ``n_curves``) gets its own marker, at
+    staggered epochs, and earlier ones are drawn wider underneath later ones, so curves that coincide
+    (ReLU and LeakyReLU often do) stay visible."""
     epochs, mean, std = curve
-    ax.plot(epochs, scale * mean, color=color, linestyle=linestyle, linewidth=2, label=label)
+    step = max(1, len(epochs) // 12)
+    start = (index * step) // max(1, n_curves) if step > 1 else 0
+    under = max(0, n_curves - 1 - index)  # how many curves are drawn on top of this one
+    ax.plot(epochs, scale * mean, color=color, linestyle=linestyle, linewidth=1.8 + 1.0 * under, label=label,
+            marker=MARKERS[index % len(MARKERS)], markersize=5 + 2.2 * under, markevery=(start, step),
+            markerfacecolor="white" if linestyle != "-" else color)
     if np.any(std > 0):
         ax.fill_between(epochs, scale * (mean - std), scale * (mean + std), color=color, alpha=0.15, linewidth=0)
 
@@ -82,19 +93,19 @@ def accuracy_figure(runs: list[Run], model: str, path: Path) -> Path:
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(8, 5.6), layout="constrained")
         ax = fig.subplots()
-        for act, rs in groups.items():
+        for i, (act, rs) in enumerate(groups.items()):
             color = activation_color(act, order)
             for column, style, part in (("train_acc", "--", "train"), ("test_acc", "-", "test")):
                 curve = seed_curves(rs, column)
                 if curve is not None:
-                    _plot_band(ax, curve, color, f"{act} {part}", style, scale=100)
+                    _plot_band(ax, curve, color, f"{act} {part}", style, scale=100, index=i, n_curves=len(order))
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{display_name(model)}: train and test accuracy per epoch\n"
                      f"(mean over {_n_seeds_text(groups)}, band = ±1 std)")
         fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=min(3, len(order)),
-                   title="activation and data (dashed = train, solid = test)")
+                   title="activation and data (dashed, open markers = train; solid = test)")
         return save_png(fig, path)
 
 
@@ -107,10 +118,10 @@ def loss_figure(runs: list[Run], model: str, path: Path) -> Path:
         fig = Figure(figsize=(12, 4.8), layout="constrained")
         axes = fig.subplots(1, 3, sharey=True)
         for ax, (column, label) in zip(axes, panels):
-            for act, rs in groups.items():
+            for i, (act, rs) in enumerate(groups.items()):
                 curve = seed_curves(rs, column)
                 if curve is not None:
-                    _plot_band(ax, curve, activation_color(act, order), act)
+                    _plot_band(ax, curve, activation_color(act, order), act, index=i, n_curves=len(order))
             ax.set_title(f"{label} loss")
             ax.set_xlabel("epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -89,9 +89,10 @@ def build_report(out_dir) -> Path:
             md += ["(No readable checkpoint was found, so the filter responses are not shown.)", ""]
             continue
         md += ["Magnitude response of each first-layer temporal filter (an FIR filter at the data's sampling "
-               "rate), from the validation-selected checkpoint of each activation's first seed. A BatchNorm "
-               "follows this layer, so each response is drawn relative to its own peak. Shaded: the mu "
-               "(8–13 Hz) and beta (15–30 Hz) bands where motor imagery changes the EEG.", "",
+               "rate), from the validation-selected checkpoint of each activation's first seed: one row per "
+               "filter, sorted by its peak frequency (white dots), colour in dB relative to the filter's own "
+               "peak (a BatchNorm follows this layer, so only the shape matters). The vertical lines mark the "
+               "mu (8–13 Hz) and beta (15–30 Hz) bands, where motor imagery changes the EEG.", "",
                _image(p, out_dir, f"{display_name(m)} first-layer filter responses"), ""]
 
     report = out_dir / "report.md"

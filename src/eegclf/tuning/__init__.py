@@ -87,11 +87,14 @@ def _check_settings(study, settings: dict, storage_text: str) -> None:
 
 
 def open_study(storage_url: str, study_name: str, heartbeat: int = 20, retries: int = 1,
-               sampler=None, pruner=None, create: bool = True):
-    """Load (or, with ``create``, create) study ``study_name``. StorageError/ConfigError on failure."""
+               sampler=None, pruner=None, create: bool = True, storage=None):
+    """Load (or, with ``create``, create) study ``study_name``. StorageError/ConfigError on failure.
+
+    ``storage``: an RDBStorage already opened on ``storage_url`` (else it is opened here).
+    """
     import optuna
 
-    storage = open_storage(storage_url, heartbeat=heartbeat, retries=retries)
+    storage = storage or open_storage(storage_url, heartbeat=heartbeat, retries=retries)
     text = mask_url(storage_url)
     if create:
         for attempt in range(3):
@@ -126,6 +129,8 @@ def tune(base: RunConfig, space: SearchSpace, n_trials: int, out_dir, storage: s
     the worker that finished its last trial retrains the best setting with ``seeds`` seeds in OUT/final
     and writes OUT/tune_report.md (see :func:`finalize_study`).
     """
+    import optuna
+
     from eegclf.models import canonical_name, is_classical
 
     _quiet_optuna()
@@ -149,13 +154,21 @@ def tune(base: RunConfig, space: SearchSpace, n_trials: int, out_dir, storage: s
     study_name = study_name or default_study_name(base)
     text = mask_url(storage)
     sampler, pruner_obj = _sampler_and_pruner(n_trials, space, pruner)
-    study = open_study(storage, study_name, heartbeat, retries, sampler, pruner_obj)
-    _check_settings(study, study_settings(base, space), text)
+    settings = study_settings(base, space)
+    rdb = open_storage(storage, heartbeat=heartbeat, retries=retries)  # bad URL or server: fail first
+    done = 0
+    if study_name in optuna.get_all_study_names(rdb):  # refuse other settings before loading any data
+        existing = open_study(storage, study_name, create=False, storage=rdb)
+        _check_settings(existing, settings, text)
+        done = finished(count_states(existing))
+    # the data load validates the data options before a new study records them
+    dataset = _load_dataset(base) if done < n_trials else None
+    study = open_study(storage, study_name, heartbeat, retries, sampler, pruner_obj, storage=rdb)
+    _check_settings(study, settings, text)
 
     counts = count_states(study)
     _say(f"study {study_name!r} in {text}: {finished(counts)} of {n_trials} trials finished; "
          f"worker {worker_id()} joins")
-    dataset = _load_dataset(base) if finished(counts) < n_trials else None
     log = run_worker(study, base, space, dataset, n_trials, heartbeat, timeout)
     counts = count_states(study)
     _say(f"worker {worker_id()} stops: it ran {sum(map(len, log.trials.values()))} trial(s) "
