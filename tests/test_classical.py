@@ -104,6 +104,23 @@ def test_ts_lr_matches_pyriemann_sklearn_pipeline(trials):
     np.testing.assert_array_equal(ours.predict(X), ref.predict(X3))
 
 
+def test_csp_rank_follows_input_precision():
+    """Average-referenced trials have rank C - 1; stored as float32 the null direction holds rounding
+    noise, which must not become a CSP filter: float32 and float64 copies give the same model."""
+    from eegclf.models.classical import numerical_rank
+
+    X, y = make_trials(n=60, n_chans=8, n_times=200, seed=3)
+    X64 = X.astype(np.float64)
+    X64 -= X64.mean(axis=2, keepdims=True)  # average reference
+    X32 = X64.astype(np.float32)
+    assert numerical_rank(X64[:, 0], np.finfo(np.float64).eps) == 7
+    assert numerical_rank(X32[:, 0].astype(np.float64), np.finfo(np.float32).eps) == 7
+    assert numerical_rank(X32[:, 0].astype(np.float64), np.finfo(np.float64).eps) == 8  # MNE's default tol
+    a = CSPLDA(8, 200).fit(X64[:40], y[:40])
+    b = CSPLDA(8, 200).fit(X32[:40], y[:40])
+    np.testing.assert_allclose(b.decision_function(X64[40:]), a.decision_function(X64[40:]), rtol=1e-3, atol=1e-3)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_three_classes(name):
     X, y = make_trials(n=60, n_classes=3, seed=1)

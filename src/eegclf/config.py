@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -37,24 +39,43 @@ class RunConfig:
         def bad(name, value, expected):
             raise ConfigError(f"{name}={value!r} is invalid: expected {expected}")
 
-        if not isinstance(self.epochs, int) or self.epochs < 1:
+        def is_int(v) -> bool:
+            return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+        def is_num(v) -> bool:  # a finite real number (bools, NaN and inf are not)
+            return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
             bad("epochs", self.epochs, "an integer >= 1")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
             bad("batch_size", self.batch_size, "an integer >= 1")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            bad("lr", self.lr, "a number > 0")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            bad("weight_decay", self.weight_decay, "a number >= 0")
-        if not (0.0 < self.val_fraction < 1.0):
+        if not (is_num(self.lr) and self.lr > 0):
+            bad("lr", self.lr, "a finite number > 0")
+        if not (is_num(self.weight_decay) and self.weight_decay >= 0):
+            bad("weight_decay", self.weight_decay, "a finite number >= 0")
+        if not (is_num(self.val_fraction) and 0.0 < self.val_fraction < 1.0):
             bad("val_fraction", self.val_fraction, "a number between 0 and 1 (exclusive)")
-        if self.dropout is not None and not (0.0 <= self.dropout < 1.0):
+        if self.dropout is not None and not (is_num(self.dropout) and 0.0 <= self.dropout < 1.0):
             bad("dropout", self.dropout, "a number in [0, 1)")
+        if not (is_int(self.seed) and self.seed >= 0):
+            bad("seed", self.seed, "an integer >= 0")
         if self.optimizer not in ("adam", "adamw", "sgd"):
             bad("optimizer", self.optimizer, "one of adam, adamw, sgd")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             bad("device", self.device, "auto, cpu, cuda or cuda:N")
-        if self.threads is not None and self.threads < 1:
+        if self.threads is not None and not (is_int(self.threads) and self.threads >= 1):
             bad("threads", self.threads, "an integer >= 1")
+        for name in ("max_norm", "bf16"):
+            if not isinstance(getattr(self, name), bool):
+                bad(name, getattr(self, name), "true or false")
+        for name in ("dataset_options", "model_kwargs"):
+            if not isinstance(getattr(self, name), dict):
+                bad(name, getattr(self, name), "a table of keys and values")
+        if not isinstance(self.dataset, str):
+            bad("dataset", self.dataset, "a data set name such as synthetic, bci3b or eegmmidb")
+        for name in ("data_dir", "out"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                bad(name, getattr(self, name), "a path (text)")
         return self
 
     def to_dict(self) -> dict:
@@ -62,8 +83,10 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
+        if not isinstance(d, dict):
+            raise ConfigError(f"a run configuration must be a table of keys, found {type(d).__name__}")
         known = {f.name for f in fields(cls)}
-        norm = {k.replace("-", "_"): v for k, v in d.items()}
+        norm = {str(k).replace("-", "_"): v for k, v in d.items()}
         # "act" is the study's spelling of the activation option
         if "act" in norm:
             norm["activation"] = norm.pop("act")
@@ -78,9 +101,9 @@ def read_config_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text()
     suffix = path.suffix.lower()
     try:
+        text = path.read_text(encoding="utf-8")
         if suffix == ".toml":
             import tomllib
 
@@ -95,7 +118,7 @@ def read_config_file(path: str | Path) -> dict:
             raise ConfigError(f"config file {path}: expected a .toml, .yaml, .yml or .json file")
     except ConfigError:
         raise
-    except Exception as exc:  # parse errors of any of the three formats
+    except Exception as exc:  # undecodable bytes, or parse errors of any of the three formats
         raise ConfigError(f"config file {path} could not be parsed: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path}: expected a table of keys, found {type(data).__name__}")

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-EVAL_BATCH = 1024  # large batches: evaluation has no gradients, so memory is small
+EVAL_BATCH = 256  # measured on CPU: 256 beats both 64 (call overhead) and 1024 (activations leave the cache)
 
 
 @torch.no_grad()

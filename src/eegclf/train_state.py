@@ -42,7 +42,8 @@ def save_state(path, model, opt, gen: torch.Generator, *, epoch: int, best: dict
 def load_state(path, model, opt, gen: torch.Generator) -> dict:
     """Restore model, optimiser, generator and global RNGs; return epoch, best and seconds."""
     try:
-        data = open(path, "rb").read()
+        with open(path, "rb") as f:
+            data = f.read()
         tensors = st_load(data)
         header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
         meta = json.loads(header["__metadata__"]["eegclf_state"])

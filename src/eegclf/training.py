@@ -46,6 +46,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def bf16_default(device: torch.device) -> bool:
+    """Whether bf16 autocast is on when ``RunConfig.bf16`` is None: where the hardware computes bf16 natively.
+
+    CPUs with AVX-512 BF16 or AMX (elsewhere bf16 is emulated and slower than fp32); CUDA GPUs with bf16.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = torch.cpu
+    return any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 def check_split(split: Split, part: str, n_classes: int) -> None:
     """Refuse data the loop cannot learn from or measure honestly, with a message saying why."""
     if len(split) == 0:
@@ -201,7 +212,8 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
     device = resolve_device(config.device)
     mean, std = channel_stats(train.X)
     net = build_model(config, dataset)
-    model = Standardized(net, mean, std).to(device)
+    # channels_last: oneDNN's convolutions run 1.5-2x faster on this layout (numbers are unchanged in meaning)
+    model = Standardized(net, mean, std).to(device, memory_format=torch.channels_last)
     opt = make_optimizer(config, model)
     meta_base = checkpoint_meta(config, dataset, net, mean, std)
 
@@ -217,7 +229,9 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
         st = load_state(run_dir / "state.safetensors", model, opt, gen)
         best, seconds = st["best"], st["seconds"]
         history = read_history(run_dir / "history.csv")[: st["epoch"]]
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
+    bf16 = bf16_default(device) if config.bf16 is None else config.bf16
+    # bf16 for the training pass only; validation and test are measured in fp32, as the saved model runs
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     n, bs = len(Xtr), config.batch_size
 
     bar = epoch_bar(len(history), config.epochs, progress, desc=f"{net.model_name}/{net.config.get('activation')}")

@@ -7,6 +7,7 @@ Each sub-command lives in its own module with ``add_parser(subparsers)``; errors
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
@@ -19,10 +20,22 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def one_line(text) -> str:
+    """A message on one line: a parser's multi-line text (YAML, MNE) would break the one-line contract."""
+    return " ".join(str(text).split())
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (plus where to find help), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="eegclf",
         description="Train, evaluate and compare deep networks (EEGNet, DeepConvNet, ...) for "
         "motor-imagery EEG classification.",
@@ -48,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except EEGClfError as exc:
-        print(f"eegclf: error: {exc}", file=sys.stderr)
+        print(f"eegclf: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `eegclf data info synthetic | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -58,11 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except OSError as exc:
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"eegclf: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk mid-run: say how to resume
+        hint = getattr(args, "interrupt_hint", "") if full else ""
+        print(f"eegclf: error:{where}: {one_line(exc.strerror or exc)}{hint}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
         if os.environ.get("EEGCLF_DEBUG"):
             raise
-        print(f"eegclf: internal error: {type(exc).__name__}: {exc} (set EEGCLF_DEBUG=1 for a traceback)",
+        print(f"eegclf: internal error: {type(exc).__name__}: {one_line(exc)} (set EEGCLF_DEBUG=1 for a traceback)",
               file=sys.stderr)
         return 1

@@ -48,6 +48,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     values: dict = {}
     if getattr(args, "config", None):
         values.update(read_config_file(args.config))
+        if not isinstance(values.get("dataset_options", {}), dict):
+            raise ConfigError(f"config file {args.config}: dataset_options must be a table of loader options, "
+                              f"found {values['dataset_options']!r}")
         values = RunConfig.from_dict(values).to_dict()  # validates key names early
     for flag, field in RUN_FLAGS.items():
         v = getattr(args, flag, None)

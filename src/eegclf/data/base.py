@@ -42,6 +42,17 @@ class Split:
     runs: np.ndarray | None = None
 
     def __post_init__(self):
+        X, y = np.asarray(self.X), np.asarray(self.y)
+        if X.dtype.kind != "f":
+            raise DataError(f"split X must hold floating-point samples (float32); found dtype {X.dtype}")
+        with np.errstate(over="ignore"):  # out-of-range values become inf, which the trainer refuses
+            self.X = X.astype(np.float32, copy=False)
+        if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
+            y = y.astype(np.int64)
+        if y.dtype.kind not in "biu":
+            raise DataError(f"split y must hold integer class labels 0..n_classes-1; found dtype {y.dtype}"
+                            + (f" with values {np.unique(y)[:5].tolist()}" if y.dtype.kind == "f" else ""))
+        self.y = y.astype(np.int64, copy=False)
         n = len(self.X)
         if self.runs is None:
             self.runs = np.full(n, -1, dtype=np.int64)
@@ -59,8 +70,8 @@ class Split:
         """A short hash of X and y: tells whether two loads gave the very same trials."""
         import hashlib
 
-        h = hashlib.sha1(np.ascontiguousarray(self.X).tobytes())
-        h.update(np.ascontiguousarray(self.y).tobytes())
+        h = hashlib.sha1(memoryview(np.ascontiguousarray(self.X)).cast("B"))  # no bytes copy of X
+        h.update(memoryview(np.ascontiguousarray(self.y)).cast("B"))
         return h.hexdigest()[:16]
 
     def subset(self, idx) -> "Split":
@@ -94,6 +105,12 @@ class EEGDataset:
     class_names: list[str]
     options: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        tr, te = self.train.X.shape[1:], self.test.X.shape[1:]
+        if self.train.X.ndim == self.test.X.ndim == 4 and len(self.train) and len(self.test) and tr != te:
+            raise DataError(f"data set {self.name!r}: train trials have shape {tr} but test trials {te}; "
+                            "expected the same (1, channels, time) for both parts")
 
     @property
     def n_chans(self) -> int:

@@ -101,7 +101,12 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(
             f"bci3b file {path}: expected 'label' values 1 (left) and 2 (right), found {values.tolist()}"
         )
-    return signal.astype(np.float64, copy=False), label.astype(np.int64)
+    signal = signal.astype(np.float64, copy=False)
+    n_inf = int(np.isinf(signal).sum() + (np.abs(signal[np.isfinite(signal)]) > np.finfo(np.float32).max).sum())
+    if n_inf:
+        raise DataError(f"bci3b file {path}: 'signal' holds {n_inf} infinite or out-of-float32-range values; "
+                        "expected finite samples (NaN marks a gap)")
+    return signal, label.astype(np.int64)
 
 
 def verify_files(folder: Path) -> dict:
@@ -143,9 +148,13 @@ def load_bci3b(data_dir=None, *, verify=True) -> EEGDataset:
         parts[part] = (X, np.concatenate(labels) - 1, np.concatenate(subjects))
 
     n_nans = {p: int(np.isnan(parts[p][0]).sum()) for p in PARTS}
-    fill = np.nanmean(parts["train"][0], axis=(0, 1, 3))  # per-channel training mean
+    with warnings.catch_warnings():  # an all-NaN channel is reported below, not as a RuntimeWarning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fill = np.nanmean(parts["train"][0], axis=(0, 1, 3))  # per-channel training mean
     if np.isnan(fill).any():
-        raise DataError(f"bci3b training data in {folder} has a channel with no finite value")
+        empty = [CH_NAMES[i] for i in np.flatnonzero(np.isnan(fill))]
+        raise DataError(f"bci3b training data in {folder}: channel(s) {', '.join(empty)} hold only NaN; "
+                        "expected some finite samples to fill the gaps with")
     splits = {}
     for p, (X, y, s) in parts.items():
         X = np.where(np.isnan(X), fill[None, None, :, None], X).astype(np.float32)

@@ -115,10 +115,37 @@ def _resolve_channels(available: list[str], wanted) -> list[str]:
     return [lookup[c.lower()] for c in wanted]
 
 
+def check_edf_size(path: Path) -> None:
+    """DataError when an EDF file is shorter than its header promises (a cut-off download or copy).
+
+    MNE would silently read what is there, giving fewer trials than the recording holds. The size is
+    header bytes + records x (sum of samples per record) x 2 bytes; unreadable headers are left to MNE.
+    """
+    with open(path, "rb") as f:
+        head = f.read(256)
+        try:
+            n_header, n_records, n_signals = int(head[184:192]), int(head[236:244]), int(head[252:256])
+        except ValueError:
+            return
+        if len(head) < 256 or n_records < 1 or n_signals < 1:
+            return  # -1 records (unknown length) is allowed by EDF; broken headers are MNE's to report
+        f.seek(256 + n_signals * 216)  # the "samples per record" field of each signal
+        field = f.read(8 * n_signals)
+    try:
+        samples = sum(int(field[8 * i : 8 * i + 8]) for i in range(n_signals))
+    except ValueError:
+        return
+    expected, size = n_header + n_records * samples * 2, path.stat().st_size
+    if size < expected:
+        raise DataError(f"eegmmidb file {path} is truncated: its header promises {n_records} records "
+                        f"({expected} bytes) but the file has {size} bytes; fetch it again from PhysioNet")
+
+
 def _epochs_of_run(path: Path, opts: dict):
     """One run's trials: X (n, C, T) float64 volts, y (n,), channel names, sfreq, raw NaN count."""
     import mne
 
+    check_edf_size(path)
     try:
         raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
     except Exception as e:
@@ -142,6 +169,10 @@ def _epochs_of_run(path: Path, opts: dict):
     events, _ = mne.events_from_annotations(raw, event_id=event_id, verbose="error")
     epochs = mne.Epochs(raw, events, event_id=event_id, tmin=opts["tmin"], tmax=opts["tmax"],
                         baseline=None, preload=True, proj=False, verbose="error")
+    if len(epochs) == 0:
+        raise DataError(f"eegmmidb file {path}: no trial fits the window tmin={opts['tmin']} s, "
+                        f"tmax={opts['tmax']} s around its {len(events)} cues (the recording is "
+                        f"{raw.times[-1]:.1f} s long)")
     X = epochs.get_data(copy=True)
     y = epochs.events[:, 2].astype(np.int64) - 1
     return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans
@@ -180,11 +211,18 @@ def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq
     runs, class_names = TASKS[opts["task"]]
 
     parts = {"train": [], "test": []}
-    ch_names, sfreq, n_nans = None, None, 0
+    ch_names, sfreq, n_times, n_nans = None, None, None, 0
     for subject in opts["subjects"]:
         for run in runs:
-            X, y, names, sf, nn = _epochs_of_run(find_or_fetch(root, subject, run), opts)
-            ch_names, sfreq, n_nans = names, sf, n_nans + nn
+            path = find_or_fetch(root, subject, run)
+            X, y, names, sf, nn = _epochs_of_run(path, opts)
+            if ch_names is not None and (names, sf, X.shape[-1]) != (ch_names, sfreq, n_times):
+                raise DataError(
+                    f"eegmmidb file {path} gives channels {names} at {sf:g} Hz ({X.shape[-1]} samples per "
+                    f"trial), but the runs before it gave {ch_names} at {sfreq:g} Hz ({n_times} samples); "
+                    "all runs must agree: use --channels and --resample to make them"
+                )
+            ch_names, sfreq, n_times, n_nans = names, sf, X.shape[-1], n_nans + nn
             X = X[:, None].astype(np.float32)
             split = Split(X, y, np.full(len(y), f"S{subject:03d}"), np.full(len(y), run, dtype=np.int64))
             parts["test" if run == opts["test_run"] else "train"].append(split)

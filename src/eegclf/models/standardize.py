@@ -28,12 +28,29 @@ class Standardized(nn.Module):
         self.net.apply_constraints()
 
 
-def channel_stats(X) -> tuple:
-    """Per-channel mean and std over trials and time of X (n, 1, C, T); std 0 becomes 1."""
+def channel_stats(X, chunk_bytes: int = 8 << 20) -> tuple:
+    """Per-channel mean and std over trials and time of X (n, 1, C, T); std 0 becomes 1.
+
+    Returns float32 arrays of shape (C,). Both passes accumulate in float64 over blocks of trials of about
+    ``chunk_bytes`` (as float64), so the extra memory stays fixed instead of a float64 copy of all of X.
+    """
     import numpy as np
 
-    X = np.asarray(X, dtype=np.float64)
-    mean = X.mean(axis=(0, 1, 3))
-    std = X.std(axis=(0, 1, 3))
+    X = np.asarray(X)
+    n, _, n_chans, _ = X.shape
+    count = X.size // n_chans if n_chans else 0
+    step = max(1, chunk_bytes // max(1, 8 * X[:1].size))
+    axes = (0, 1, 3)
+    total = np.zeros(n_chans)
+    for i in range(0, n, step):
+        total += X[i : i + step].sum(axis=axes, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    squares = np.zeros(n_chans)
+    for i in range(0, n, step):
+        d = X[i : i + step].astype(np.float64) - mean[None, None, :, None]
+        squares += np.einsum("abcd,abcd->c", d, d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(squares / count)
     std[~(std > 0)] = 1.0
     return mean.astype(np.float32), std.astype(np.float32)

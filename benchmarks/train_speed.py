@@ -1,0 +1,250 @@
+"""Training speed: eegclf's trainer against a plain PyTorch loop (and braindecode), side by side in one run.
+
+Run: ``python benchmarks/train_speed.py`` (full, 10 epochs, 3 seeds; ~6 min on 2 idle cores) or ``--quick``
+(3 epochs, 1 seed; < 2 min). All on synthetic data of the study's shape (``load_dataset("synthetic")``:
+1080 train / 1080 test trials, 2 channels x 750 samples, 2 classes), with the same hyper-parameters
+(Adam, lr 1e-3, batch 64, the same number of epochs) and the same modules (``create_model``, ELU):
+
+- (a) a plain loop in the study's style, written below: TensorDataset + DataLoader(shuffle=True), one
+  training pass (train loss/accuracy from it) and a test evaluation (DataLoader, batch 64) every epoch;
+- (b) braindecode 0.8.1's EEGClassifier (skorch) wrapping the same module, the test set as its validation
+  set, when braindecode is importable (it is not a dependency of eegclf; put it on PYTHONPATH to include it);
+- (c) ``eegclf.training.fit`` into a temporary run folder (checkpoints and state written every epoch).
+
+(a) and (b) train on the same training part that (c) uses (eegclf holds out 20 % for validation), so (c)
+does strictly more work per epoch: it also measures the validation part. Seconds per epoch are the wall
+time of a whole run (setup included) divided by its epochs; (a) and (c) alternate in every seed, in the
+same process, with the same torch thread count, so a change of machine load hits both. The ratios are
+medians of the per-seed ratios. Test accuracy: last epoch, mean +- std over seeds.
+
+The study: eegclf's ``run_study`` (2 models x 3 activations x 1 seed, its default processes and threads,
+report included) against (a) run six times in a row. The last line is ``study_speedup_vs_plain_loop: X.XX``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without install
+
+from eegclf.config import RunConfig  # noqa: E402
+from eegclf.data import load_dataset  # noqa: E402
+from eegclf.models import create_model  # noqa: E402
+from eegclf.training import bf16_default, fit, split_train_val  # noqa: E402
+
+MODELS = ("eegnet", "deepconvnet")
+ACTIVATIONS = ("relu", "leaky_relu", "elu")
+LR, BATCH = 1e-3, 64
+
+
+# ---- (a): the reference plain loop, in the study's style ----
+
+def plain_loop(model_name: str, activation: str, seed: int, epochs: int, train, test) -> dict:
+    """Train with DataLoader batches, measure the test set every epoch; return seconds and last test accuracy."""
+    t0 = time.perf_counter()
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    mean = train.X.mean(axis=(0, 1, 3), keepdims=True)
+    std = train.X.std(axis=(0, 1, 3), keepdims=True)
+    Xtr = torch.from_numpy((train.X - mean) / std).float()
+    Xte = torch.from_numpy((test.X - mean) / std).float()
+    train_loader = DataLoader(TensorDataset(Xtr, torch.from_numpy(train.y)), batch_size=BATCH, shuffle=True)
+    test_loader = DataLoader(TensorDataset(Xte, torch.from_numpy(test.y)), batch_size=BATCH)
+    model = create_model(model_name, train.X.shape[2], train.X.shape[3], 2, activation=activation)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    for _ in range(epochs):
+        model.train()
+        train_loss, train_correct = 0.0, 0
+        for xb, yb in train_loader:
+            optimizer.zero_grad()
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            loss.backward()
+            optimizer.step()
+            model.apply_constraints()  # the same max-norm as eegclf, for the same model
+            train_loss += loss.item() * len(yb)
+            train_correct += (out.argmax(1) == yb).sum().item()
+        model.eval()
+        test_loss, test_correct = 0.0, 0
+        with torch.no_grad():
+            for xb, yb in test_loader:
+                out = model(xb)
+                test_loss += F.cross_entropy(out, yb, reduction="sum").item()
+                test_correct += (out.argmax(1) == yb).sum().item()
+    return {"seconds": time.perf_counter() - t0, "test_acc": test_correct / len(test)}
+
+
+# ---- (b): braindecode's EEGClassifier (skorch), when installed ----
+
+def braindecode_fit(model_name: str, seed: int, epochs: int, train, test) -> dict:
+    from braindecode import EEGClassifier
+    from skorch.callbacks import Callback, EpochScoring
+    from skorch.dataset import Dataset
+    from skorch.helper import predefined_split
+
+    def accuracy(net, X, y):  # from skorch's cached predictions (sklearn's scorer API moved past skorch 0.15)
+        return float((net.predict(X) == np.asarray(y)).mean())
+
+    class MaxNorm(Callback):
+        def on_batch_end(self, net, batch=None, training=False, **kwargs):
+            if training:
+                net.module_.apply_constraints()
+
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    mean = train.X.mean(axis=(0, 1, 3), keepdims=True)
+    std = train.X.std(axis=(0, 1, 3), keepdims=True)
+    Xtr, Xte = ((train.X - mean) / std).astype(np.float32), ((test.X - mean) / std).astype(np.float32)
+    clf = EEGClassifier(
+        create_model(model_name, train.X.shape[2], train.X.shape[3], 2, activation="elu"),
+        criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, optimizer__lr=LR,
+        batch_size=BATCH, max_epochs=epochs, iterator_train__shuffle=True, device="cpu", classes=[0, 1],
+        train_split=predefined_split(Dataset(Xte, test.y)), verbose=0, callbacks__valid_acc=None,
+        callbacks=[("train_acc", EpochScoring(accuracy, name="train_acc", on_train=True, lower_is_better=False)),
+                   ("test_acc", EpochScoring(accuracy, name="test_acc", lower_is_better=False)),
+                   ("max_norm", MaxNorm())],
+    )
+    clf.fit(Xtr, train.y)
+    return {"seconds": time.perf_counter() - t0, "test_acc": clf.history[-1, "test_acc"]}
+
+
+def braindecode_available() -> bool:
+    try:
+        import braindecode  # noqa: F401
+        import skorch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ---- (c): eegclf ----
+
+def eegclf_fit(model_name: str, seed: int, epochs: int, dataset, bf16: bool | None = None) -> dict:
+    t0 = time.perf_counter()
+    config = RunConfig(model=model_name, activation="elu", epochs=epochs, batch_size=BATCH, lr=LR, seed=seed,
+                       device="cpu", bf16=bf16)
+    with tempfile.TemporaryDirectory(prefix="eegclf-speed-") as run_dir:
+        summary = fit(config, dataset, run_dir, progress=False)
+    return {"seconds": time.perf_counter() - t0, "test_acc": summary["test_acc_last"],
+            "test_acc_selected": summary["test_acc_val_selected"]}
+
+
+# ---- driver ----
+
+def load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def mean_std(values) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} +- {sd:.3f}"
+
+
+def per_epoch(args, dataset, use_b: bool) -> None:
+    rows = {}
+    test = dataset.test
+    for model_name in MODELS:
+        a, c, b = [], [], None
+        for i, seed in enumerate(range(args.seeds)):
+            train = training_part(dataset, seed)
+            runs = [("a", lambda: plain_loop(model_name, "elu", seed, args.epochs, train, test)),
+                    ("c", lambda: eegclf_fit(model_name, seed, args.epochs, dataset, args.bf16))]
+            for tag, run in (runs if i % 2 == 0 else runs[::-1]):  # alternate the order against load drift
+                (a if tag == "a" else c).append(run())
+            if use_b and seed == 0:
+                b = braindecode_fit(model_name, seed, args.epochs, train, test)
+            print(f"  {model_name} seed {seed}: (a) {a[-1]['seconds'] / args.epochs:.3f} s/epoch, "
+                  f"(c) {c[-1]['seconds'] / args.epochs:.3f} s/epoch"
+                  + (f", (b) {b['seconds'] / args.epochs:.3f} s/epoch" if b and seed == 0 else "")
+                  + f"  [load {load()}]", flush=True)
+        rows[model_name] = (a, b, c)
+
+    print(f"\nper epoch ({args.epochs} epochs, {args.seeds} seed{'s' if args.seeds > 1 else ''}, "
+          f"{torch.get_num_threads()} torch threads each):")
+    head = (f"{'model':<12} {'(a) plain':>10} {'(b) braind.':>11} {'(c) eegclf':>10} {'(a)/(c)':>8} "
+            f"{'(b)/(c)':>8}   {'test acc (a)':>15}   {'test acc (c)':>15}   {'(c) val-selected':>16}")
+    print(head)
+    print("-" * len(head))
+    for model_name, (a, b, c) in rows.items():
+        sa = statistics.median(r["seconds"] for r in a) / args.epochs
+        sc = statistics.median(r["seconds"] for r in c) / args.epochs
+        ratio_a = statistics.median(x["seconds"] / y["seconds"] for x, y in zip(a, c))
+        sb = b["seconds"] / args.epochs if b else None
+        ratio_b = b["seconds"] / c[0]["seconds"] if b else None
+        print(f"{model_name:<12} {sa:>10.3f} {(f'{sb:.3f}' if b else '-'):>11} {sc:>10.3f} {ratio_a:>7.2f}x "
+              f"{(f'{ratio_b:.2f}x' if b else '-'):>8}   {mean_std([r['test_acc'] for r in a]):>15}   "
+              f"{mean_std([r['test_acc'] for r in c]):>15}   {mean_std([r['test_acc_selected'] for r in c]):>16}")
+    print("(seconds per epoch; test acc: last epoch, mean +- std over seeds; (b): seed 0 only)")
+
+
+def training_part(dataset, seed: int):
+    """The trials eegclf trains on for this seed (it holds out a stratified 20 % for validation)."""
+    return split_train_val(RunConfig(seed=seed), dataset)[0]
+
+
+def study(args, dataset) -> float:
+    from eegclf.study import run_study
+
+    print(f"\nstudy: {len(MODELS)} models x {len(ACTIVATIONS)} activations x 1 seed, {args.epochs} epochs", flush=True)
+    t0 = time.perf_counter()
+    for model_name in MODELS:
+        for act in ACTIVATIONS:
+            plain_loop(model_name, act, 0, args.epochs, training_part(dataset, 0), dataset.test)
+    plain = time.perf_counter() - t0
+    print(f"(a) plain loop, six runs in a row ({torch.get_num_threads()} threads): {plain:8.1f} s  "
+          f"[load {load()}]", flush=True)
+    base = RunConfig(dataset="synthetic", epochs=args.epochs, batch_size=BATCH, lr=LR, device="cpu", bf16=args.bf16)
+    with tempfile.TemporaryDirectory(prefix="eegclf-speed-study-") as out:
+        t0 = time.perf_counter()
+        run_study(base, list(MODELS), list(ACTIVATIONS), 1, Path(out) / "study", progress=False)
+        ours = time.perf_counter() - t0
+    print(f"(c) eegclf compare (run_study, default jobs, report included): {ours:8.1f} s  [load {load()}]")
+    return plain / ours
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="3 epochs, 1 seed (< 2 minutes)")
+    p.add_argument("--epochs", type=int, help="epochs of every run (default 10, --quick 3)")
+    p.add_argument("--seeds", type=int, help="seeds of the per-epoch part (default 3, --quick 1)")
+    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                   help="eegclf's bf16 autocast (default auto: on where the CPU computes bf16 natively)")
+    p.add_argument("--no-braindecode", action="store_true", help="skip (b) even when braindecode is installed")
+    args = p.parse_args(argv)
+    args.epochs = args.epochs or (3 if args.quick else 10)
+    args.seeds = args.seeds or (1 if args.quick else 3)
+    args.bf16 = {"auto": None, "on": True, "off": False}[args.bf16]
+    bf16 = bf16_default(torch.device("cpu")) if args.bf16 is None else args.bf16
+
+    torch.use_deterministic_algorithms(True, warn_only=True)  # as eegclf's runs do, for (a) and (b) too
+    dataset = load_dataset("synthetic")
+    train, test = training_part(dataset, 0), dataset.test
+    use_b = not args.no_braindecode and braindecode_available()
+    print(f"train_speed: synthetic {len(dataset.train)} train ({len(train)} trained on) / {len(test)} test trials, "
+          f"{dataset.n_chans} x {dataset.n_times}; Adam lr {LR}, batch {BATCH}, {args.epochs} epochs; "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+          f"eegclf bf16 autocast {'on' if bf16 else 'off'}{' (auto)' if args.bf16 is None else ''}; "
+          f"load {load()}", flush=True)
+    if not use_b:
+        print("(b) skipped: braindecode not installed")
+    per_epoch(args, dataset, use_b)
+    speedup = study(args, dataset)
+    print(f"study_speedup_vs_plain_loop: {speedup:.2f}")
+
+
+if __name__ == "__main__":
+    main()
