@@ -659,6 +659,23 @@ def test_resume_of_a_broken_run_folder(break_it, words, finished_run, tmp_path, 
     assert not (run / "summary.json").exists()
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--dataset", "mnist"], ["mnist", "synthetic"]),
+    (["--model", "resnet"], ["resnet"]),
+    (["--act", "tanhh"], ["tanhh"]),
+    (["--n-test", "0"], ["n_test"]),
+])
+def test_eval_bad_names_and_numbers(args, words, finished_run, capsys):
+    rc, out, lines = cli(capsys, "eval", "--checkpoint", finished_run / "best.safetensors", *args)
+    assert_one_line(rc, lines, *words)
+    assert "Test Accuracy" not in out
+
+
+def test_eval_of_a_folder(finished_run, capsys):
+    rc, _, lines = cli(capsys, "eval", "--checkpoint", finished_run)
+    assert_one_line(rc, lines, "not a file")
+
+
 # ------------------------------------------------------------------ output folders and a full disk
 
 @pytest.mark.parametrize("model", ["eegnet", "csp_lda"])

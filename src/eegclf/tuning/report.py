@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def history_figure(trials, path: Path) -> Path:
                              ("PRUNED", dict(marker="x", color="#7f7f7f", linestyle="none"))):
             pts = [(t.number, 100 * t.value) for t in done if t.state.name == state]
             if pts:
-                ax.plot(*zip(*pts), label=f"{state.lower()} ({len(pts)})", **style)
+                what = "complete" if state == "COMPLETE" else "pruned, at its last epoch"
+                ax.plot(*zip(*pts), label=f"{what} ({len(pts)})", **style)
         best, xs, ys = -math.inf, [], []
         for t in done:
             if t.state.name == "COMPLETE":
@@ -55,10 +57,10 @@ def history_figure(trials, path: Path) -> Path:
             ax.step(xs, ys, where="post", color="#d62728", linewidth=2, label="best so far")
         ax.set_xlabel("trial number")
         ax.set_ylabel("validation accuracy (%)")
-        ax.set_title("Tuning history (validation accuracy; pruned: last reported epoch)")
+        ax.set_title("Tuning history: validation accuracy per trial")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if done:
-            ax.legend(loc="lower right")
+            ax.legend(loc="best")
         fig.tight_layout()
         return save_png(fig, path)
 
@@ -86,7 +88,7 @@ def _prepare_final_dir(final_dir: Path, marker: dict) -> None:
         except (OSError, json.JSONDecodeError):
             same = False
         if not same:
-            print(f"tune: replacing {final_dir} (it held the retraining of another setting)")
+            print(f"tune: replacing {final_dir} (it held the retraining of another setting)", file=sys.stderr)
             shutil.rmtree(final_dir)
     atomic_write_json(path, marker)
 
@@ -209,6 +211,7 @@ def finalize(study, out_dir: Path, base: RunConfig, space: SearchSpace, storage_
     best = study.best_trial
     config = apply_params(base, {k: v for k, v in best.params.items() if k in PARAMS})
     final_dir = out_dir / "final"
-    print(f"tune: retraining the best setting (trial {best.number}) with {seeds} seed(s) in {final_dir}")
+    print(f"tune: retraining the best setting (trial {best.number}) with {seeds} seed(s) in {final_dir}",
+          file=sys.stderr, flush=True)
     summaries = retrain_best(config, best.number, final_dir, seeds, jobs, progress)
     return write_report(study, out_dir, base, space, storage_text, summaries, final_dir)
