@@ -421,9 +421,14 @@ def test_eegmmidb_any_truncated_edf_is_a_data_error(keep, eegmmidb_root):
 
 
 def test_eegmmidb_missing_edf_without_network_is_one_line(tmp_path, capsys, monkeypatch):
+    import logging
+
     import mne
+    import pooch
 
     def offline(*args, **kwargs):
+        # pooch logs its download attempts and retries to stderr; they must not precede the one-line error
+        assert pooch.get_logger().getEffectiveLevel() >= logging.ERROR
         raise OSError("Network is unreachable\nwith a second line")
 
     monkeypatch.setattr(mne.datasets.eegbci, "load_data", offline)
@@ -814,3 +819,24 @@ def test_subprocess_file_size_limit_stops_cleanly(tmp_path):
     assert_no_tmp(run)
     assert sorted(p.name for p in run.iterdir()) == ["config.json"]
 
+
+
+# ------------------------------------------------------------------ the memory fix these runs rely on
+
+@pytest.mark.parametrize("chunk_bytes", [1, 5000, 8 << 20])
+def test_channel_stats_in_blocks_equals_a_float64_copy(chunk_bytes):
+    """channel_stats accumulates in float64 block by block instead of copying X to float64 (memory)."""
+    from eegclf.models.standardize import channel_stats
+
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((37, 1, 3, 50)) * [[[[2.0], [1e-4], [0.0]]]] + 1e3).astype(np.float32)
+    X64 = X.astype(np.float64)
+    std = X64.std(axis=(0, 1, 3))
+    std[std == 0] = 1.0
+    mean, got_std = channel_stats(X, chunk_bytes=chunk_bytes)
+    np.testing.assert_allclose(mean, X64.mean(axis=(0, 1, 3)), rtol=1e-7)
+    np.testing.assert_allclose(got_std, std, rtol=1e-6)
+    assert got_std[2] == 1.0  # a constant channel keeps unit scale
+    idx = np.array([0, 3, 4, 10, 36])
+    for a, b in zip(channel_stats(X, idx, chunk_bytes=chunk_bytes), channel_stats(X[idx])):
+        np.testing.assert_array_equal(a, b)

@@ -22,11 +22,12 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from eegclf.checkpoint import package_versions, save_checkpoint
 from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
-from eegclf.errors import ConfigError, DataError
+from eegclf.errors import CheckpointError, ConfigError, DataError
 from eegclf.evaluation import evaluate_tensors, loss_and_accuracy
 from eegclf.fileio import atomic_write_csv, atomic_write_json
 from eegclf.models import create_model, is_classical
@@ -55,6 +56,25 @@ def bf16_default(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     cpu = torch.cpu
     return any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
+class FastDropout(nn.Dropout):
+    """nn.Dropout whose keep-mask comes from one ``torch.rand`` draw: the same distribution (keep with
+    probability 1 - p, scale by 1 / (1 - p)), about 4x cheaper than ``bernoulli_`` on CPU, where the masks
+    were a quarter of DeepConvNet's training step."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.rand_like(x, dtype=torch.float32).ge_(self.p)
+        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
+
+
+def use_fast_dropout(net: nn.Module) -> None:
+    """Switch every plain nn.Dropout of ``net`` to :class:`FastDropout` in place (no parameters change)."""
+    for module in net.modules():
+        if type(module) is nn.Dropout:
+            module.__class__ = FastDropout
 
 
 def check_split(split: Split, part: str, n_classes: int) -> None:
@@ -122,8 +142,16 @@ def write_history(run_dir: Path, history: list[dict]) -> None:
 
 
 def read_history(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="") as f:
+            rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} does not exist") from None
+    except (ValueError, TypeError, csv.Error) as exc:
+        raise CheckpointError(f"{path} is corrupt ({exc})") from None
+    if any(set(r) != set(HISTORY_COLUMNS) for r in rows):
+        raise CheckpointError(f"{path} is corrupt: expected the columns {','.join(HISTORY_COLUMNS)}")
+    return rows
 
 
 def summarize(config: RunConfig, net, history: list[dict], selected_epoch: int, seconds: float) -> dict:
@@ -212,6 +240,7 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
     device = resolve_device(config.device)
     mean, std = channel_stats(train.X)
     net = build_model(config, dataset)
+    use_fast_dropout(net)
     # channels_last: oneDNN's convolutions run 1.5-2x faster on this layout (numbers are unchanged in meaning)
     model = Standardized(net, mean, std).to(device, memory_format=torch.channels_last)
     opt = make_optimizer(config, model)

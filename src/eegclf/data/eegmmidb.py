@@ -86,8 +86,17 @@ def find_or_fetch(root: Path, subject: int, run: int) -> Path:
                 / f"S{subject:03d}" / local.name)
     if mne_copy.is_file():
         return mne_copy
+    import logging
+
     import mne
 
+    try:  # pooch's "Downloading..."/"Failed, retrying" lines would precede the one-line error
+        from pooch import get_logger  # its own logger object, not registered with logging.getLogger
+        pooch_log = get_logger()
+    except ImportError:
+        pooch_log = logging.getLogger("pooch")
+    level = pooch_log.level
+    pooch_log.setLevel(logging.ERROR)  # verbose="error" quiets MNE's own messages the same way
     try:
         paths = mne.datasets.eegbci.load_data(subject, [run], path=str(root / "eegmmidb"),
                                               update_path=False, verbose="error")
@@ -98,6 +107,8 @@ def find_or_fetch(root: Path, subject: int, run: int) -> Path:
             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); put PhysioNet's file there "
             f"or connect to the internet"
         ) from None
+    finally:
+        pooch_log.setLevel(level)
     if not path.is_file():
         raise DataError(f"eegmmidb file missing: {local} (MNE's download gave no file)")
     return path

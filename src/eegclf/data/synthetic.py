@@ -109,7 +109,9 @@ def _subject_trials(rng, subject, n, n_chans, n_times, sfreq, difficulty, mixing
     depth = np.clip(p["depth"] * (1.0 + 0.3 * rng.standard_normal(n)), 0.0, 0.95)
     depth *= (rng.random(n) >= p["lapse"]) * (1.0 - difficulty)
 
-    sources = []
+    # The products and sums below run in place on (n, T) arrays: the same IEEE operations (x * y == y * x,
+    # x + y == y + x) as the plain expressions, so the same values, with a few (n, T) arrays less alive.
+    src = np.empty((n, 2, n_times))
     for side in (0, 1):  # 0: left hemisphere (C3, ERD for right hand), 1: right hemisphere (C4)
         contra = y == (1 - side)
         d = np.where(contra, depth, 0.25 * depth)
@@ -119,19 +121,29 @@ def _subject_trials(rng, subject, n, n_chans, n_times, sfreq, difficulty, mixing
         amp_mu = p["mu_amp"] * np.exp(AMP_SD * rng.standard_normal(n))[:, None]
         amp_beta = p["beta_amp"] * np.exp(AMP_SD * rng.standard_normal(n))[:, None]
         mu = _rhythm(rng, n, n_times, sfreq, mu_f, 1.0)
+        mu *= amp_mu
+        mu *= env  # amp_mu * mu * env
+        del env
         beta = _rhythm(rng, n, n_times, sfreq, beta_f, 2.5)
-        beta_env = 1.0 - 0.6 * d[:, None] * onset
-        sources.append(amp_mu * mu * env + amp_beta * beta * beta_env)
-    src = np.stack(sources, axis=1)  # (n, 2, T)
+        beta *= amp_beta
+        beta *= 1.0 - 0.6 * d[:, None] * onset  # amp_beta * beta * beta_env
+        np.add(mu, beta, out=src[:, side])
+        del mu, beta
+    del onset
 
     mix = mixing.copy()
     mix[:2] = [[1.0, p["mix"]], [p["mix"], 1.0]] if n_chans >= 2 else [[1.0, p["mix"]]]
     X = np.einsum("cs,nst->nct", mix, src)
+    del src
 
     common = _pink(rng, n, n_times, sfreq, p["alpha"])
     own = _pink(rng, n * n_chans, n_times, sfreq, p["alpha"]).reshape(n, n_chans, n_times)
     bg_scale = np.exp(0.2 * rng.standard_normal((n, 1, 1)))
-    X += bg_scale * (0.6 * common[:, None, :] + 0.8 * own)
+    own *= 0.8
+    common *= 0.6
+    own += common[:, None, :]
+    own *= bg_scale  # bg_scale * (0.6 * common + 0.8 * own)
+    X += own
 
     gains = np.ones(n_chans)
     gains[: min(2, n_chans)] = p["gains"][: min(2, n_chans)]
@@ -192,16 +204,25 @@ def load_synthetic(data_dir=None, *, seed, difficulty, n_train, n_test, n_chans,
     if n_times < int(2 * sfreq):
         raise DataError(f"synthetic n_times must cover at least 2 s ({int(2 * sfreq)} samples); got {n_times}")
 
-    Xtr, ytr, str_ = generate_part(seed, 0, n_train, n_chans, n_times, sfreq, difficulty)
-    Xte, yte, ste = generate_part(seed, 1, n_test, n_chans, n_times, sfreq, difficulty)
-    n_nans = {"train": int(np.isnan(Xtr).sum()), "test": int(np.isnan(Xte).sum())}
-    fill = np.nanmean(Xtr, axis=(0, 2))  # per-channel training mean
-    for X in (Xtr, Xte):
+    def split(X, y, s):
+        return Split(X[:, None].astype(np.float32), y, s, np.full(len(y), -1, dtype=np.int64))
+
+    def fill_nans(X):
         idx = np.where(np.isnan(X))
         X[idx] = fill[idx[1]]
 
-    def split(X, y, s):
-        return Split(X[:, None].astype(np.float32), y, s, np.full(len(y), -1, dtype=np.int64))
+    # One part at a time, float64 dropped once it is float32: the generator's peak memory is one part's.
+    Xtr, ytr, str_ = generate_part(seed, 0, n_train, n_chans, n_times, sfreq, difficulty)
+    n_nans = {"train": int(np.isnan(Xtr).sum())}
+    fill = np.nanmean(Xtr, axis=(0, 2))  # per-channel training mean
+    fill_nans(Xtr)
+    train = split(Xtr, ytr, str_)
+    del Xtr
+    Xte, yte, ste = generate_part(seed, 1, n_test, n_chans, n_times, sfreq, difficulty)
+    n_nans["test"] = int(np.isnan(Xte).sum())
+    fill_nans(Xte)
+    test = split(Xte, yte, ste)
+    del Xte
 
     options = dict(seed=seed, difficulty=difficulty, n_train=n_train, n_test=n_test,
                    n_chans=n_chans, n_times=n_times, sfreq=sfreq)
@@ -212,5 +233,5 @@ def load_synthetic(data_dir=None, *, seed, difficulty, n_train, n_test, n_chans,
         "cue_time_s": CUE_FRACTION * n_times / sfreq,
         "description": "synthetic Graz-like motor imagery (1/f noise + mu/beta ERD after the cue)",
     }
-    return EEGDataset("synthetic", split(Xtr, ytr, str_), split(Xte, yte, ste), sfreq,
+    return EEGDataset("synthetic", train, test, sfreq,
                       channel_names(n_chans), list(CLASS_NAMES), options, info)

@@ -28,27 +28,34 @@ class Standardized(nn.Module):
         self.net.apply_constraints()
 
 
-def channel_stats(X, chunk_bytes: int = 8 << 20) -> tuple:
+def channel_stats(X, index=None, chunk_bytes: int = 8 << 20) -> tuple:
     """Per-channel mean and std over trials and time of X (n, 1, C, T); std 0 becomes 1.
 
+    ``index`` (optional, 1-D) picks the trials to use, as ``X[index]`` would, without copying them all.
     Returns float32 arrays of shape (C,). Both passes accumulate in float64 over blocks of trials of about
     ``chunk_bytes`` (as float64), so the extra memory stays fixed instead of a float64 copy of all of X.
     """
     import numpy as np
 
     X = np.asarray(X)
-    n, _, n_chans, _ = X.shape
-    count = X.size // n_chans if n_chans else 0
+    rows = np.arange(len(X)) if index is None else np.asarray(index)
+    n, n_chans = len(rows), X.shape[2]
+    count = n * (X[:1].size // n_chans) if n_chans else 0
     step = max(1, chunk_bytes // max(1, 8 * X[:1].size))
+
+    def blocks():
+        for i in range(0, n, step):
+            yield X[i : i + step] if index is None else X[rows[i : i + step]]
+
     axes = (0, 1, 3)
     total = np.zeros(n_chans)
-    for i in range(0, n, step):
-        total += X[i : i + step].sum(axis=axes, dtype=np.float64)
+    for block in blocks():
+        total += block.sum(axis=axes, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
     squares = np.zeros(n_chans)
-    for i in range(0, n, step):
-        d = X[i : i + step].astype(np.float64) - mean[None, None, :, None]
+    for block in blocks():
+        d = block.astype(np.float64) - mean[None, None, :, None]
         squares += np.einsum("abcd,abcd->c", d, d)
     with np.errstate(invalid="ignore", divide="ignore"):
         std = np.sqrt(squares / count)
