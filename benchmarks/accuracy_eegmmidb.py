@@ -31,7 +31,7 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ TASK_TITLES = {"hf": "hands vs feet", "lr": "left vs right"}
 DEEP_MODELS = ["eegnet", "eegnet_8_2", "deepconvnet", "shallowconvnet"]
 CLASSICAL_MODELS = ["csp_lda", "ts_lr"]
 # The deep model of each task that --quick runs (the best of the full table, chosen before --quick exists).
-QUICK_DEEP = {"hf": "eegnet", "lr": "eegnet"}
+QUICK_DEEP = {"hf": "eegnet_8_2", "lr": "eegnet_8_2"}
 PROTOCOLS = {"2": "10 x ShuffleSplit(0.2, 42)", "3": "leave one run out"}
 
 COMMON = dict(subjects=[1], channels="all", reference="average")
@@ -240,7 +240,8 @@ def main(argv=None) -> int:
 
     t0, results = time.perf_counter(), []
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for r in pool.map(run_fold, jobs):
+        for future in as_completed([pool.submit(run_fold, j) for j in jobs]):
+            r = future.result()
             results.append(r)
             print(f"  {r['model']:>14} {r['task']} p{r['protocol']} fold {r['fold_index']}: "
                   f"{r['acc_last']:.3f} ({r['seconds']:.0f}s)", flush=True)

@@ -136,7 +136,7 @@ def braindecode_available() -> bool:
 def eegclf_fit(model_name: str, seed: int, epochs: int, dataset, bf16: bool | None = None) -> dict:
     t0 = time.perf_counter()
     config = RunConfig(model=model_name, activation="elu", epochs=epochs, batch_size=BATCH, lr=LR, seed=seed,
-                       device="cpu", bf16=bf16)
+                       device="cpu", bf16=bf16, threads=torch.get_num_threads())
     with tempfile.TemporaryDirectory(prefix="eegclf-speed-") as run_dir:
         summary = fit(config, dataset, run_dir, progress=False)
     return {"seconds": time.perf_counter() - t0, "test_acc": summary["test_acc_last"],
@@ -223,6 +223,7 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", type=int, help="seeds of the per-epoch part (default 3, --quick 1)")
     p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                    help="eegclf's bf16 autocast (default auto: on where the CPU computes bf16 natively)")
+    p.add_argument("--threads", type=int, help="torch threads of (a), (b) and (c)'s single runs (default: torch's)")
     p.add_argument("--no-braindecode", action="store_true", help="skip (b) even when braindecode is installed")
     args = p.parse_args(argv)
     args.epochs = args.epochs or (3 if args.quick else 10)
@@ -230,6 +231,8 @@ def main(argv=None) -> None:
     args.bf16 = {"auto": None, "on": True, "off": False}[args.bf16]
     bf16 = bf16_default(torch.device("cpu")) if args.bf16 is None else args.bf16
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)  # as eegclf's runs do, for (a) and (b) too
     dataset = load_dataset("synthetic")
     train, test = training_part(dataset, 0), dataset.test

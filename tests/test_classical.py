@@ -182,6 +182,8 @@ def test_bad_state_raises_checkpoint_error(name, trials):
         fresh.set_state(dict(state, coef=state["coef"][:, :-1]))
     with pytest.raises(CheckpointError):
         CLASSICAL_MODELS[name](7, 100).set_state(state)  # built for another channel count
+    with pytest.raises(CheckpointError, match="NaN"):
+        fresh.set_state(dict(state, intercept=state["intercept"] * np.nan))
     assert not fresh.is_fitted
 
 

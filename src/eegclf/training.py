@@ -48,7 +48,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def bf16_default(device: torch.device) -> bool:
-    """Whether bf16 autocast is on when ``RunConfig.bf16`` is None: where the hardware computes bf16 natively.
+    """Whether bf16 autocast is on when ``RunConfig.bf16`` is None: where the hardware computes it natively.
 
     CPUs with AVX-512 BF16 or AMX (elsewhere bf16 is emulated and slower than fp32); CUDA GPUs with bf16.
     """
@@ -303,7 +303,7 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
         if on_epoch is not None:
             on_epoch(epoch, row)
     bar.close()
-    return summarize(config, net, history, best["epoch"], seconds)
+    return dict(summarize(config, net, history, best["epoch"], seconds), bf16=bf16)
 
 
 def make_optimizer(config: RunConfig, model) -> torch.optim.Optimizer:

@@ -47,7 +47,8 @@ def _as_labels(y, n_trials: int, n_outputs: int, name: str) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n_trials:
         raise DataError(f"{name}: y of shape {y.shape} expected ({n_trials},), one label per trial")
-    if not (np.issubdtype(y.dtype, np.integer) or np.all(np.mod(y, 1) == 0)):
+    if not (np.issubdtype(y.dtype, np.integer)
+            or (np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(np.mod(y, 1) == 0))):
         raise DataError(f"{name}: y must hold integer class labels")
     y = y.astype(np.int64)
     if y.min() < 0 or y.max() >= n_outputs:
@@ -77,7 +78,9 @@ def _linear_proba(scores: np.ndarray) -> np.ndarray:
     scores: (n, 1) for two classes (sigmoid) or (n, n_classes) (softmax). Returns (n, n_classes).
     """
     if scores.shape[1] == 1:
-        p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+        from scipy.special import expit
+
+        p = expit(scores[:, 0])
         return np.stack([1.0 - p, p], axis=1)
     z = scores - scores.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -87,8 +90,9 @@ def _linear_proba(scores: np.ndarray) -> np.ndarray:
 class _LinearHead:
     """Shared parts: validation, the linear classifier on features, state handling.
 
-    Subclasses define ``_fit_features(X, y) -> (features, classifier)``, ``_features(X)`` (from state
-    arrays) and their feature-extractor state keys.
+    Subclasses define ``_fit_extractor(X, y, eps) -> (feature state arrays, fitted scikit-learn linear
+    classifier)``, ``_features(X, state)`` (features from the state arrays alone), the state checks
+    ``_check_feature_state`` / ``_n_features`` and their state keys ``_feature_keys``.
     """
 
     model_name = ""
@@ -176,7 +180,12 @@ class _LinearHead:
         if missing:
             raise CheckpointError(f"{self.model_name}: state lacks {missing}; expected keys {sorted(keys)}")
         new = {k: np.array(state[k], dtype=np.int64 if k == "classes" else np.float64) for k in keys}
+        bad = sorted(k for k, v in new.items() if not np.all(np.isfinite(v)))
+        if bad:
+            raise CheckpointError(f"{self.model_name}: state arrays {bad} hold NaN or infinite values")
         classes, coef, intercept = new["classes"], new["coef"], new["intercept"]
+        if classes.ndim != 1 or len(np.unique(classes)) != len(classes):
+            raise CheckpointError(f"{self.model_name}: state classes {classes.tolist()} must be distinct labels")
         n_cls = len(classes)
         if n_cls < 2 or classes.min() < 0 or classes.max() >= self.n_outputs:
             raise CheckpointError(f"{self.model_name}: state classes {classes.tolist()} do not fit n_outputs={self.n_outputs}")
