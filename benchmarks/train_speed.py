@@ -233,7 +233,9 @@ def main(argv=None) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)  # as eegclf's runs do, for (a) and (b) too
+    # as eegclf's runs do, for (a) and (b) too (without the NaN fill of new tensors, as eegclf)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False
     dataset = load_dataset("synthetic")
     train, test = training_part(dataset, 0), dataset.test
     use_b = not args.no_braindecode and braindecode_available()

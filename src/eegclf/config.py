@@ -36,6 +36,10 @@ class RunConfig:
     # bf16 natively (AVX-512 BF16/AMX CPUs, CUDA). Off by default: with channels_last, oneDNN's bf16 path
     # for EEGNet-8,2 at 64 channels ran over 100x slower than fp32 on this CPU.
     bf16: bool | None = False
+    # Re-estimate BatchNorm running statistics on the training part after every epoch, before measuring.
+    # With a few dozen trials an epoch is 2-3 optimiser steps and the running averages trail far behind
+    # the weights (see eegclf.batchnorm); off by default, as the study trained.
+    bn_recalibrate: bool = False
     out: str | None = None
 
     def validate(self) -> "RunConfig":
@@ -70,6 +74,8 @@ class RunConfig:
             bad("threads", self.threads, "an integer >= 1")
         if not isinstance(self.max_norm, bool):
             bad("max_norm", self.max_norm, "true or false")
+        if not isinstance(self.bn_recalibrate, bool):
+            bad("bn_recalibrate", self.bn_recalibrate, "true or false")
         if self.bf16 is not None and not isinstance(self.bf16, bool):
             bad("bf16", self.bf16, "true, false, or null (automatic: on where the hardware computes bf16)")
         for name in ("dataset_options", "model_kwargs"):

@@ -14,6 +14,7 @@ without it (an interrupted run) is deleted and that run starts from scratch.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import sys
@@ -29,7 +30,7 @@ from eegclf.errors import ConfigError, EEGClfError
 from eegclf.fileio import atomic_write_json, atomic_write_text
 
 # what each worker calls: "module:function" taking (config, run_dir, progress=...); tests may swap it
-RUNNER = "eegclf.training:run_training"
+RUNNER = "eegclf.study:train_with_cached_data"
 NO_ACTIVATION = "-"  # the activation of classical models in run names and tables
 # settings that may differ between the first start of a study and its resumption
 _RESUMABLE_KEYS = ("model", "activation", "seed", "threads", "device", "out")
@@ -145,6 +146,23 @@ def _init_worker(threads: int, parent_pid: int) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+_DATA_CACHE: dict = {}
+
+
+def train_with_cached_data(config: RunConfig, run_dir: Path, progress: bool = False) -> dict:
+    """:func:`~eegclf.training.fit` with the data set loaded once per worker process: the runs of a grid
+    share it, and reading and filtering EEG files can take longer than a short run's training."""
+    from eegclf.data import load_dataset
+    from eegclf.training import fit
+
+    config.validate()
+    key = json.dumps([config.dataset, config.data_dir, config.dataset_options], sort_keys=True, default=str)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()  # one data set per study: keep at most one in memory
+        _DATA_CACHE[key] = load_dataset(config.dataset, data_dir=config.data_dir, **config.dataset_options)
+    return fit(config, _DATA_CACHE[key], run_dir, progress=progress)
 
 
 def _run_one(runner: str, config: dict, run_dir: str) -> str | None:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eegclf.batchnorm import recalibrate_batchnorm
 from eegclf.checkpoint import package_versions, save_checkpoint
 from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
@@ -70,11 +71,24 @@ class FastDropout(nn.Dropout):
         return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
 
-def use_fast_dropout(net: nn.Module) -> None:
-    """Switch every plain nn.Dropout of ``net`` to :class:`FastDropout` in place (no parameters change)."""
+class Fp32GroupedConv2d(nn.Conv2d):
+    """A grouped (e.g. depthwise) Conv2d that stays fp32 under bf16 autocast. oneDNN 3.12 never finishes
+    compiling its bf16 channels_last depthwise kernel for some shapes (<= 16 channels with kernels >= 15
+    wide, as in EEGNet-8,2); in fp32 these convolutions cost the same here."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float())
+
+
+def adapt_modules(net: nn.Module) -> None:
+    """Switch plain Dropout and grouped Conv2d modules of ``net`` to the two classes above, in place:
+    the parameters, the state dict and the checkpoints stay exactly those of the model."""
     for module in net.modules():
         if type(module) is nn.Dropout:
             module.__class__ = FastDropout
+        elif type(module) is nn.Conv2d and module.groups > 1:
+            module.__class__ = Fp32GroupedConv2d
 
 
 def check_split(split: Split, part: str, n_classes: int) -> None:
@@ -240,7 +254,7 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
     device = resolve_device(config.device)
     mean, std = channel_stats(train.X)
     net = build_model(config, dataset)
-    use_fast_dropout(net)
+    adapt_modules(net)
     # channels_last: oneDNN's convolutions run 1.5-2x faster on this layout (numbers are unchanged in meaning)
     model = Standardized(net, mean, std).to(device, memory_format=torch.channels_last)
     opt = make_optimizer(config, model)
@@ -283,6 +297,8 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
             loss_sum += loss.detach() * len(idx)
             correct += (out.detach().argmax(1) == yb).sum()
         row = {"epoch": epoch, "train_loss": loss_sum.item() / n, "train_acc": correct.item() / n}
+        if config.bn_recalibrate:
+            recalibrate_batchnorm(model, Xtr)
         row["val_loss"], row["val_acc"] = evaluate_tensors(model, Xva, yva)
         row["test_loss"], row["test_acc"] = evaluate_tensors(model, Xte, yte)
         history.append(row)

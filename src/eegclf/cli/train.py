@@ -37,6 +37,9 @@ def add_run_args(p: argparse.ArgumentParser, with_model: bool = True) -> None:
                    "subject and class (default 0.2)")
     g.add_argument("--dropout", type=float, help="dropout probability (default: the model's, 0.25 for EEGNet)")
     g.add_argument("--no-max-norm", action="store_true", help="switch off the spec's max-norm constraints")
+    g.add_argument("--bn-recalibrate", action="store_true",
+                   help="re-estimate BatchNorm statistics on the training trials after every epoch "
+                        "(helps with few dozen trials, where an epoch is a few steps)")
     g.add_argument("--bf16", action="store_true", help="bf16 autocast in the forward pass (faster on CPUs with AVX-512 BF16/AMX)")
     g.add_argument("--device", help="auto (CUDA when present, default), cpu or cuda")
     g.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
@@ -58,6 +61,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             values[field] = v
     if getattr(args, "no_max_norm", False):
         values["max_norm"] = False
+    if getattr(args, "bn_recalibrate", False):
+        values["bn_recalibrate"] = True
     if getattr(args, "bf16", False):
         values["bf16"] = True
     if getattr(args, "dataset", None):
