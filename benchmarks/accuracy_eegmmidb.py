@@ -11,9 +11,11 @@ Protocols:
 Preprocessing is fixed in advance per model family (published settings, never chosen on test folds):
 deep models 4-38 Hz, 0-4 s after the cue, 128 Hz (the data README's deep peers); CSP + LDA 7-30 Hz,
 1-2 s (MNE's example); tangent space + LR 7-30 Hz, 0.5-3.5 s (the data README's pyRiemann peer).
-Deep models train with eegclf's trainer (AdamW, batch 16, 150 epochs, one seed per split); reported is the
-last-epoch test accuracy (and, as a second column, the test accuracy of the epoch chosen on a validation
-part carved from the training fold). The test fold is never used to choose anything.
+Deep models train with eegclf's trainer (AdamW, batch 16, 150 epochs, one seed per fold, 20 % of the
+training fold held out for validation). Reported is the last-epoch model with its BatchNorm statistics
+re-estimated on its training trials (``eegclf train --bn-recalibrate`` gives the same model); two more
+tables give the last epoch without re-estimation and the epoch chosen on the validation part. The test
+fold is never used to choose anything inside a fit; ``best_*`` lines take the best model of a kind.
 
     python benchmarks/accuracy_eegmmidb.py                  # the full table (hours on 2 CPU cores)
     python benchmarks/accuracy_eegmmidb.py --quick          # best deep model per task + classical, protocol 2

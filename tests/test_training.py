@@ -88,3 +88,11 @@ def test_classical_models_train_through_the_same_loop(tmp_path, small_data, mode
     clf, meta = load_checkpoint(tmp_path / "best.safetensors")
     _, acc = loss_and_accuracy(clf, small_data.test.X, small_data.test.y)
     assert acc == pytest.approx(s["test_acc_val_selected"], abs=1e-9)
+
+
+def test_diverging_run_stops_with_a_clear_error(tmp_path, small_data):
+    from eegclf.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="diverged in epoch 1.*lower learning rate"):
+        fit(_config(optimizer="sgd", lr=1e30, max_norm=False), small_data, tmp_path / "r", progress=False)
+    assert not (tmp_path / "r" / "history.csv").exists()

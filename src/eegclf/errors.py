@@ -19,3 +19,7 @@ class CheckpointError(EEGClfError, ValueError):
 
 class ConfigError(EEGClfError, ValueError):
     """A configuration value is out of range or unknown."""
+
+
+class TrainingError(EEGClfError, RuntimeError):
+    """Training could not go on with these settings (e.g. the loss diverged)."""

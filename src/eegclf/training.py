@@ -28,7 +28,7 @@ from eegclf.batchnorm import recalibrate_batchnorm
 from eegclf.checkpoint import package_versions, save_checkpoint
 from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
-from eegclf.errors import CheckpointError, ConfigError, DataError
+from eegclf.errors import CheckpointError, ConfigError, DataError, TrainingError
 from eegclf.evaluation import evaluate_tensors, loss_and_accuracy
 from eegclf.fileio import atomic_write_csv, atomic_write_json
 from eegclf.models import create_model, is_classical
@@ -297,6 +297,9 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
             loss_sum += loss.detach() * len(idx)
             correct += (out.detach().argmax(1) == yb).sum()
         row = {"epoch": epoch, "train_loss": loss_sum.item() / n, "train_acc": correct.item() / n}
+        if not math.isfinite(row["train_loss"]):  # every later epoch would be NaN too: stop and say why
+            raise TrainingError(f"training diverged in epoch {epoch}: the training loss is {row['train_loss']}; "
+                                f"try a lower learning rate than lr={config.lr:g}")
         if config.bn_recalibrate:
             recalibrate_batchnorm(model, Xtr)
         row["val_loss"], row["val_acc"] = evaluate_tensors(model, Xva, yva)

@@ -42,6 +42,13 @@ class DeepModel(nn.Module):
         self.config: dict = {}
         self._max_norm_bounds: dict[str, float] = {}
 
+    def _int_options(self, **values) -> tuple[int, ...]:
+        """Check each ``name=value`` as an integer >= 1, record them in ``self.config``, return them in order."""
+        label = type(self).__name__
+        checked = {name: check_int(label, name, v) for name, v in values.items()}
+        self.config.update(checked)
+        return tuple(checked.values())
+
     def _setup(self, n_chans, n_times, n_outputs, activation, activation_kwargs, dropout,
                default_dropout: float, max_norm, extra_activations=None) -> ActivationSpec:
         """Check the shared arguments, fill ``self.config`` with them, return the resolved activation."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eegclf.models.constraints import DeepModel, check_int, check_length, out_len
+from eegclf.models.constraints import DeepModel, check_length, out_len
 
 
 class EEGNet(DeepModel):
@@ -53,10 +53,8 @@ class EEGNet(DeepModel):
         super().__init__()
         act = self._setup(n_chans, n_times, n_outputs, activation, activation_kwargs, dropout, 0.25, max_norm)
         label = type(self).__name__
-        F1, D, F2 = check_int(label, "F1", F1), check_int(label, "D", D), check_int(label, "F2", F2)
-        k1 = check_int(label, "kernel_length", kernel_length)
-        k2 = check_int(label, "separable_kernel_length", separable_kernel_length)
-        self.config.update(F1=F1, D=D, F2=F2, kernel_length=k1, separable_kernel_length=k2)
+        F1, D, F2, k1, k2 = self._int_options(F1=F1, D=D, F2=F2, kernel_length=kernel_length,
+                                              separable_kernel_length=separable_kernel_length)
         c = self.config
         p = c["dropout"]
 
