@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) -m eegclf compare --dataset synthetic --epochs 40 --seeds 3 --out demo
+	$(PY) -m eegclf compare --dataset synthetic --epochs 30 --seeds 3 --out demo
 	@echo "Report: demo/report.md (figures in demo/figures/)"
 
 test: install

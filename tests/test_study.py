@@ -19,7 +19,7 @@ from eegclf.config import RunConfig
 from eegclf.errors import ConfigError
 
 FAKE_RUNNER = '''
-import csv, json, os
+import csv, json, os, time
 from pathlib import Path
 
 def run(config, run_dir, progress=None):
@@ -28,6 +28,7 @@ def run(config, run_dir, progress=None):
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
     name = f"{config.model}-{config.activation}-seed{config.seed}"
+    time.sleep(0.2)  # a run takes time: one worker must not drain the whole queue before the other starts
     if name in config.model_kwargs.get("fail", []):
         raise RuntimeError(f"planned failure of {name}")
     acc = 0.6 + 0.01 * config.seed + 0.05 * len(config.activation) / 10
@@ -172,3 +173,11 @@ def test_killed_compare_resumes_only_the_missing_runs(tmp_path):
     assert len(rows) == 3
     for name in ("accuracy_eegnet", "loss_eegnet", "test_accuracy", "filters_eegnet"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+
+
+def test_expensive_runs_start_first():
+    """The grid is started longest first (by forward FLOPs), grid order kept within a model."""
+    grid = study.expand_grid(RunConfig(), ["csp_lda", "EEGNet", "DeepConvNet"], ["relu", "elu"], 2)
+    order = [g.name for g in study._longest_first(grid)]
+    assert [n.split("-")[0] for n in order] == ["deepconvnet"] * 4 + ["eegnet"] * 4 + ["csp_lda"] * 2
+    assert order[:4] == [g.name for g in grid if g.config.model == "deepconvnet"]
