@@ -1,6 +1,6 @@
 """Training speed: eegclf's trainer against a plain PyTorch loop (and braindecode), side by side in one run.
 
-Run: ``python benchmarks/train_speed.py`` (full, 10 epochs, 3 seeds; ~6 min on 2 idle cores) or ``--quick``
+Run: ``python benchmarks/train_speed.py`` (full, 10 epochs, 3 seeds; ~7 min on 2 idle cores) or ``--quick``
 (3 epochs, 1 seed; < 2 min). All on synthetic data of the study's shape (``load_dataset("synthetic")``:
 1080 train / 1080 test trials, 2 channels x 750 samples, 2 classes), with the same hyper-parameters
 (Adam, lr 1e-3, batch 64, the same number of epochs) and the same modules (``create_model``, ELU):

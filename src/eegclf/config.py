@@ -32,10 +32,10 @@ class RunConfig:
     max_norm: bool = True  # the spec's max-norm constraints, where the model has them
     model_kwargs: dict = field(default_factory=dict)
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
-    # bf16 autocast in the training pass (evaluation stays fp32). None: on where the hardware computes
-    # bf16 natively (AVX-512 BF16/AMX CPUs, CUDA). Off by default: with channels_last, oneDNN's bf16 path
-    # for EEGNet-8,2 at 64 channels ran over 100x slower than fp32 on this CPU.
-    bf16: bool | None = False
+    # bf16 autocast in the training pass (evaluation stays fp32). None (default): on where the hardware
+    # computes bf16 natively (AVX-512 BF16/AMX CPUs, CUDA); test accuracy stays within the seed spread of
+    # fp32 (benchmarks/train_speed.py). Grouped convolutions stay fp32 (see training.Fp32GroupedConv2d).
+    bf16: bool | None = None
     # Re-estimate BatchNorm running statistics on the training part after every epoch, before measuring.
     # With a few dozen trials an epoch is 2-3 optimiser steps and the running averages trail far behind
     # the weights (see eegclf.batchnorm); off by default, as the study trained.

@@ -40,7 +40,9 @@ def add_run_args(p: argparse.ArgumentParser, with_model: bool = True) -> None:
     g.add_argument("--bn-recalibrate", action="store_true",
                    help="re-estimate BatchNorm statistics on the training trials after every epoch "
                         "(helps with few dozen trials, where an epoch is a few steps)")
-    g.add_argument("--bf16", action="store_true", help="bf16 autocast in the forward pass (faster on CPUs with AVX-512 BF16/AMX)")
+    g.add_argument("--bf16", choices=["auto", "on", "off"],
+                   help="bf16 autocast in the training pass (default auto: on where the CPU/GPU computes bf16 "
+                        "natively, e.g. AVX-512 BF16/AMX; evaluation is always fp32)")
     g.add_argument("--device", help="auto (CUDA when present, default), cpu or cuda")
     g.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     g.add_argument("--config", help="a TOML, YAML or JSON file with the same keys; flags override it")
@@ -63,8 +65,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         values["max_norm"] = False
     if getattr(args, "bn_recalibrate", False):
         values["bn_recalibrate"] = True
-    if getattr(args, "bf16", False):
-        values["bf16"] = True
+    if getattr(args, "bf16", None):
+        values["bf16"] = {"auto": None, "on": True, "off": False}[args.bf16]
     if getattr(args, "dataset", None):
         values["dataset"] = args.dataset
     if getattr(args, "data_dir", None):
