@@ -104,6 +104,25 @@ def check_same_trials(folds: dict) -> None:
             raise SystemExit(f"the {name} windows give other trials than the rest: folds would differ")
 
 
+def euclidean_align(fold):
+    """Euclidean alignment (He & Wu 2019) from the training fold only: every trial becomes R^-1/2 X, with R
+    the mean spatial covariance of the training trials. The average reference makes R rank-deficient, so the
+    inverse square root leaves out eigenvalues below 1e-8 of the largest (a pseudo-inverse)."""
+    from eegclf.data.base import Split
+
+    X = fold.train.X[:, 0].astype(np.float64)  # (n, C, T)
+    R = np.einsum("nct,nkt->ck", X, X) / (X.shape[0] * X.shape[2])
+    vals, vecs = np.linalg.eigh(R)
+    keep = vals > 1e-8 * vals.max()
+    W = (vecs[:, keep] / np.sqrt(vals[keep])) @ vecs[:, keep].T
+
+    def apply(split):
+        Xa = np.einsum("ck,nkt->nct", W, split.X[:, 0]).astype(np.float32)[:, None]
+        return Split(Xa, split.y, split.subjects, split.runs)
+
+    return dataclasses.replace(fold, train=apply(fold.train), test=apply(fold.test))
+
+
 def run_fold(job: dict) -> dict:
     """Train and test one model on one fold; returns the job plus accuracies and seconds.
 
@@ -125,6 +144,8 @@ def run_fold(job: dict) -> dict:
         clf.fit(fold.train.X, fold.train.y)  # nothing to select: the whole training fold
         acc = clf.score(fold.test.X, fold.test.y)
         return dict(job, acc=acc, acc_last=acc, acc_val=acc, seconds=time.perf_counter() - t0)
+    if job.get("align"):
+        fold = euclidean_align(fold)
     from eegclf.batchnorm import recalibrate_batchnorm
     from eegclf.checkpoint import load_checkpoint
     from eegclf.config import RunConfig
@@ -182,6 +203,8 @@ def command_line(args) -> str:
     parts = ["python benchmarks/accuracy_eegmmidb.py"]
     if args.quick:
         parts.append("--quick")
+    if args.align:
+        parts.append("--align")
     for flag, value, default in (("--models", args.models, None), ("--tasks", args.tasks, "hf,lr"),
                                  ("--protocols", args.protocols, None),
                                  ("--epochs", args.epochs, DEEP_TRAINING["epochs"])):
@@ -246,6 +269,8 @@ def parse_args(argv=None):
     p.add_argument("--tasks", default="hf,lr", help="comma-separated: hf, lr")
     p.add_argument("--protocols", default=None, help="comma-separated: 2, 3 (default both; --quick: 2)")
     p.add_argument("--epochs", type=int, default=DEEP_TRAINING["epochs"], help="deep training epochs")
+    p.add_argument("--align", action="store_true",
+                   help="deep models: Euclidean alignment fitted on each training fold (an experiment; off in the table)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes")
     p.add_argument("--data-dir", default=None, help="data root (default $EEGCLF_DATA)")
     p.add_argument("--out", default="accuracy_eegmmidb.md", help="Markdown output path")
@@ -279,7 +304,7 @@ def main(argv=None) -> int:
                     continue
                 for i, fold in enumerate(folds[family(m)]):
                     jobs.append(dict(model=m, task=t, protocol=p, fold_index=i, fold=fold,
-                                     trainer_options=opts, epochs=args.epochs))
+                                     trainer_options=opts, epochs=args.epochs, align=args.align))
     jobs.sort(key=lambda j: family(j["model"]) != "deep")  # long jobs first
     print(f"{len(jobs)} fits, {args.jobs} processes; trainer options {opts}", flush=True)
 
