@@ -127,8 +127,8 @@ def run_fold(job: dict) -> dict:
     """Train and test one model on one fold; returns the job plus accuracies and seconds.
 
     ``acc``: the headline number. Classical: the model fitted on the whole training fold. Deep: the
-    last-epoch model with its BatchNorm statistics re-estimated on its training trials (by the trainer
-    when it has ``bn_recalibrate``, else here from ``last.safetensors``). ``acc_last``: the last-epoch model
+    last-epoch model with its BatchNorm statistics re-estimated here on its training trials (what
+    ``eegclf train --bn-recalibrate`` does after every epoch). ``acc_last``: the last-epoch model
     as the trainer measured it; ``acc_val``: the epoch chosen on the validation part of the training fold.
     """
     import tempfile
@@ -157,15 +157,12 @@ def run_fold(job: dict) -> dict:
     with tempfile.TemporaryDirectory() as run_dir:
         summary = fit(cfg, fold, run_dir=run_dir, progress=False)
         out = dict(job, acc_last=summary["test_acc_last"], acc_val=summary["test_acc_val_selected"])
-        if opts.get("bn_recalibrate"):
-            out["acc"] = out["acc_last"]
-        else:
-            net, _ = load_checkpoint(Path(run_dir) / "last.safetensors")
-            train = split_train_val(cfg, fold)[0] if cfg.val_fraction > 0 else fold.train
-            recalibrate_batchnorm(net, train.X)
-            with torch.no_grad():
-                pred = net(torch.from_numpy(fold.test.X)).argmax(1).numpy()
-            out["acc"] = float(np.mean(pred == fold.test.y))
+        net, _ = load_checkpoint(Path(run_dir) / "last.safetensors")
+        train = split_train_val(cfg, fold)[0] if cfg.val_fraction > 0 else fold.train
+        recalibrate_batchnorm(net, train.X)
+        with torch.no_grad():
+            pred = net(torch.from_numpy(fold.test.X)).argmax(1).numpy()
+        out["acc"] = float(np.mean(pred == fold.test.y))
     return dict(out, seconds=time.perf_counter() - t0)
 
 
@@ -215,7 +212,6 @@ def command_line(args) -> str:
 
 def markdown(results, models, tasks, protocols, opts, args, seconds) -> str:
     deep = [m for m in models if family(m) == "deep"]
-    recal_by = "the trainer" if opts.get("bn_recalibrate") else "the benchmark, from last.safetensors"
     parts = [
         "# Accuracy on PhysioNet EEGMMIDB, subject 1 (eegclf)",
         "",
@@ -224,7 +220,7 @@ def markdown(results, models, tasks, protocols, opts, args, seconds) -> str:
         "Test accuracy, mean ± std over folds. Protocol 2: MNE's 10 ShuffleSplit splits (test_size 0.2,"
         " random_state 42) of the 45 trials, 9 test trials each; protocol 3: leave one run out, 15 test"
         " trials each. Deep models: the last-epoch model with BatchNorm statistics re-estimated on its"
-        f" training trials (by {recal_by}); classical: fitted on the whole training fold.",
+        f" training trials (by the benchmark, from last.safetensors); classical: fitted on the whole training fold.",
         "",
         tables(results, models, tasks, protocols),
         "",
