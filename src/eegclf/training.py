@@ -211,7 +211,7 @@ def _fit_classical(config, dataset, train, val, run_dir, meta_base) -> dict:
         save_checkpoint(run_dir / "best.safetensors", clf, meta)
         save_checkpoint(run_dir / "last.safetensors", clf, dict(meta, kind="last"))
         write_history(run_dir, history)
-    return summarize(config, clf, history, 1, time.perf_counter() - t0)
+    return summarize(config, clf, history, 1, time.perf_counter() - t0), clf
 
 
 def fit(
@@ -228,6 +228,14 @@ def fit(
     and (last) summary.json. ``on_epoch(epoch, row)`` is called after each epoch (it may raise to
     stop, e.g. a pruned tuning trial). ``resume`` continues from ``run_dir/state.safetensors``.
     """
+    return train_model(config, dataset, run_dir, progress=progress, resume=resume, on_epoch=on_epoch)[0]
+
+
+def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | None = None,
+                progress: bool | None = None, resume: bool = False,
+                on_epoch: Callable[[int, dict], None] | None = None):
+    """:func:`fit`, returning ``(summary, model)``: the model of the last epoch, in eval mode (a
+    :class:`~eegclf.models.standardize.Standardized` deep net, normalisation inside, or a classical estimator)."""
     config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -242,12 +250,12 @@ def fit(
     if is_classical(config.model):
         clf_probe = build_model(config, dataset)
         meta_base = checkpoint_meta(config, dataset, clf_probe, [], [])
-        summary = _fit_classical(config, dataset, train, val, run_dir, meta_base)
+        summary, model = _fit_classical(config, dataset, train, val, run_dir, meta_base)
     else:
-        summary = _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch)
+        summary, model = _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch)
     if run_dir is not None:
         atomic_write_json(run_dir / "summary.json", summary)
-    return summary
+    return summary, model
 
 
 def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) -> dict:
@@ -322,7 +330,7 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
         if on_epoch is not None:
             on_epoch(epoch, row)
     bar.close()
-    return dict(summarize(config, net, history, best["epoch"], seconds), bf16=bf16)
+    return dict(summarize(config, net, history, best["epoch"], seconds), bf16=bf16), model.eval()
 
 
 def make_optimizer(config: RunConfig, model) -> torch.optim.Optimizer:
