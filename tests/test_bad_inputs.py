@@ -34,7 +34,8 @@ from eegclf.config import RunConfig
 from eegclf.data import bci3b, load_dataset
 from eegclf.data.base import EEGDataset, Split
 from eegclf.errors import ConfigError, DataError
-from eegclf.training import fit, read_history
+from eegclf.rundir import RunDir
+from eegclf.training import fit
 
 SMALL = ["--dataset", "synthetic", "--n-train", "48", "--n-test", "32", "--epochs", "1", "--batch-size", "16",
          "--quiet"]
@@ -765,7 +766,7 @@ def test_full_disk_mid_run_keeps_a_resumable_run_and_no_partial_file(tmp_path, c
     assert str(run) in line
     assert not (run / "summary.json").exists()
     assert_no_tmp(run)
-    history = read_history(run / "history.csv")
+    history = RunDir(run).read_history()
     assert [r["epoch"] for r in history] == [1]
     for name in ("best.safetensors", "last.safetensors"):  # whatever is left loads: nothing is truncated
         model, meta = load_checkpoint(run / name)

@@ -100,14 +100,15 @@ def test_trainer_option_equals_recalibrating_the_last_model(tmp_path):
     from eegclf.checkpoint import load_checkpoint
     from eegclf.config import RunConfig
     from eegclf.data import load_dataset
-    from eegclf.training import fit, read_history, split_train_val
+    from eegclf.rundir import RunDir
+    from eegclf.training import fit, split_train_val
 
     data = load_dataset("synthetic", n_train=96, n_test=64)
     cfg = RunConfig(model="eegnet_8_2", dataset="synthetic", epochs=3, batch_size=32, seed=0)
     fit(cfg, data, tmp_path / "plain", progress=False)
     recal_cfg = RunConfig(**{**cfg.to_dict(), "bn_recalibrate": True})
     fit(recal_cfg, data, tmp_path / "recal", progress=False)
-    plain_h, recal_h = read_history(tmp_path / "plain" / "history.csv"), read_history(tmp_path / "recal" / "history.csv")
+    plain_h, recal_h = RunDir(tmp_path / "plain").read_history(), RunDir(tmp_path / "recal").read_history()
     assert [r["train_loss"] for r in plain_h] == [r["train_loss"] for r in recal_h]
     assert [r["test_loss"] for r in plain_h] != [r["test_loss"] for r in recal_h]
 

@@ -11,7 +11,7 @@ import pytest
 from eegclf.errors import DataError
 from eegclf.reporting import build_report
 from eegclf.reporting.collect import display_name
-from eegclf.reporting.filters import responses_db
+from eegclf.reporting.filter_responses import responses_db
 from eegclf.reporting.stats import compare_paired, mean_std
 
 HIST_COLS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]

@@ -19,30 +19,26 @@ from eegclf.config import RunConfig
 from eegclf.errors import ConfigError
 
 FAKE_RUNNER = '''
-import csv, json, os, time
-from pathlib import Path
+import os, time
+from eegclf.rundir import RunDir
 
 def run(config, run_dir, progress=None):
     """Write what run_training writes, with numbers made from the run's name; fail where asked."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    run_dir = RunDir(run_dir).create()
+    run_dir.write_config(config.to_dict())
     name = f"{config.model}-{config.activation}-seed{config.seed}"
     time.sleep(0.2)  # a run takes time: one worker must not drain the whole queue before the other starts
     if name in config.model_kwargs.get("fail", []):
         raise RuntimeError(f"planned failure of {name}")
     acc = 0.6 + 0.01 * config.seed + 0.05 * len(config.activation) / 10
-    with open(run_dir / "history.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"])
-        for e in range(1, config.epochs + 1):
-            w.writerow([e, 0.5, acc + 0.01 * e, 0.6, acc, 0.6, acc])
+    run_dir.write_history([dict(epoch=e, train_loss=0.5, train_acc=acc + 0.01 * e, val_loss=0.6, val_acc=acc,
+                                test_loss=0.6, test_acc=acc) for e in range(1, config.epochs + 1)])
     summary = {"model": config.model, "activation": config.activation, "dataset": config.dataset,
                "seed": config.seed, "epochs": config.epochs, "n_params": 1, "selected_epoch": 1,
                "val_acc_selected": acc, "test_acc_val_selected": acc, "test_loss_val_selected": 0.6,
                "test_acc_last": acc, "test_loss_last": 0.6, "lab_best_epoch": 1,
                "test_acc_lab_best_epoch": acc, "seconds": 0.0, "threads": config.threads, "pid": os.getpid()}
-    (run_dir / "summary.json").write_text(json.dumps(summary))
+    run_dir.write_summary(summary)
     return summary
 '''
 

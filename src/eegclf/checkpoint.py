@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from eegclf.errors import CheckpointError
-from eegclf.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: F401
+from eegclf.fileio import atomic_write_bytes
+from eegclf.rundir import read_safetensors
 
 FORMAT = "eegclf-checkpoint/1"
 PICKLE_SUFFIXES = {".pth", ".pt", ".pkl", ".pickle", ".ckpt", ".bin"}
@@ -46,10 +46,10 @@ def package_versions() -> dict:
 def save_checkpoint(path, model, meta: dict) -> Path:
     """Write ``model`` (a Standardized deep net, or a classical model) with ``meta`` atomically."""
     meta = dict(meta, format=FORMAT)
-    if hasattr(model, "get_state"):
-        tensors = {f"clf.{k}": torch.as_tensor(np.ascontiguousarray(v)) for k, v in model.get_state().items()}
-    else:
+    if isinstance(model, torch.nn.Module):
         tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    else:  # a classical model: its fitted state is a few numpy arrays
+        tensors = {f"clf.{k}": torch.as_tensor(np.ascontiguousarray(v)) for k, v in model.get_state().items()}
     data = st_save(tensors, metadata={"eegclf": json.dumps(meta, sort_keys=True)})
     return atomic_write_bytes(path, data)
 
@@ -77,10 +77,7 @@ def read_checkpoint(path) -> tuple[dict, dict]:
     if not data:
         raise CheckpointError(f"checkpoint {path} is empty")
     try:
-        tensors = st_load(data)
-        header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + header_len])
-        meta = json.loads(header.get("__metadata__", {}).get("eegclf", "null"))
+        tensors, meta = read_safetensors(data, "eegclf")
     except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, json.JSONDecodeError) as exc:
         _refuse_pickle(path, data)
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({exc})") from None
@@ -95,7 +92,7 @@ def load_checkpoint(path):
     Deep models come back as :class:`~eegclf.models.standardize.Standardized` (normalisation inside),
     classical models as their estimator with the fitted state restored.
     """
-    from eegclf.models import create_model, is_classical
+    from eegclf.models import get_model
     from eegclf.models.standardize import Standardized
 
     tensors, meta = read_checkpoint(path)
@@ -107,8 +104,9 @@ def load_checkpoint(path):
             # a "module:Class" activation would be imported and called: code named by the file itself
             raise CheckpointError(f"checkpoint {path} names the custom activation {cfg['activation']!r}; "
                                   "only built-in activations are loaded from files")
-        net = create_model(name, n_chans, n_times, n_outputs, **cfg)
-        if is_classical(name):
+        entry = get_model(name)
+        net = entry.build(n_chans, n_times, n_outputs, **cfg)
+        if not entry.is_deep:
             net.set_state({k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("clf.")})
             return net, meta
         model = Standardized(net, torch.zeros(n_chans), torch.ones(n_chans))

@@ -29,7 +29,7 @@ class RunConfig:
     val_fraction: float = 0.2
     device: str = "auto"
     dropout: float | None = None  # None: the model's default
-    max_norm: bool = True  # the spec's max-norm constraints, where the model has them
+    max_norm: bool | None = None  # max-norm constraints on/off; None: the model's own default
     model_kwargs: dict = field(default_factory=dict)
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
     # bf16 autocast in the training pass (evaluation stays fp32). None (default): on where the hardware
@@ -72,8 +72,8 @@ class RunConfig:
             bad("device", self.device, "auto, cpu, cuda or cuda:N")
         if self.threads is not None and not (is_int(self.threads) and self.threads >= 1):
             bad("threads", self.threads, "an integer >= 1")
-        if not isinstance(self.max_norm, bool):
-            bad("max_norm", self.max_norm, "true or false")
+        if self.max_norm is not None and not isinstance(self.max_norm, bool):
+            bad("max_norm", self.max_norm, "true, false, or null (the model's default)")
         if not isinstance(self.bn_recalibrate, bool):
             bad("bn_recalibrate", self.bn_recalibrate, "true or false")
         if self.bf16 is not None and not isinstance(self.bf16, bool):

@@ -33,7 +33,7 @@ def evaluate_tensors(model, X: torch.Tensor, y: torch.Tensor, batch_size: int = 
 @torch.no_grad()
 def predict_proba(model, X, batch_size: int = EVAL_BATCH, device="cpu") -> np.ndarray:
     """Class probabilities (n, n_classes) of a deep or classical model for raw trials X (n, 1, C, T)."""
-    if hasattr(model, "predict_proba"):
+    if not isinstance(model, torch.nn.Module):  # a classical model (scikit-learn interface)
         return np.asarray(model.predict_proba(np.asarray(X)))
     model.eval()
     X = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
@@ -44,7 +44,7 @@ def predict_proba(model, X, batch_size: int = EVAL_BATCH, device="cpu") -> np.nd
 def loss_and_accuracy(model, X, y, device="cpu") -> tuple[float, float]:
     """Cross-entropy and accuracy of any model (deep or classical) on numpy arrays."""
     y = np.asarray(y, dtype=np.int64)
-    if not hasattr(model, "predict_proba"):
+    if isinstance(model, torch.nn.Module):
         Xt = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
         return evaluate_tensors(model, Xt, torch.as_tensor(y, device=device))
     proba = predict_proba(model, X)

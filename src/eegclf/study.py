@@ -3,12 +3,12 @@
 Layout of a study folder::
 
     OUT/study.json                          the grid and the shared settings (written atomically)
-    OUT/runs/{model}-{activation}-seed{seed}/  one run_training folder per combination
+    OUT/runs/{model}-{activation}-seed{seed}/  one run folder (eegclf.rundir) per combination
     OUT/errors.log                          tracebacks of failed runs (only when some failed)
     OUT/results.csv, results.md, figures/, report.md   from eegclf.reporting.build_report
 
-A run folder with ``summary.json`` is complete and is skipped when the study runs again; a folder
-without it (an interrupted run) is deleted and that run starts from scratch.
+A complete run folder is skipped when the study runs again; an incomplete one (an interrupted run) is
+deleted and that run starts from scratch.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
 import sys
 import threading
 import traceback
@@ -28,10 +27,11 @@ from pathlib import Path
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError, EEGClfError
 from eegclf.fileio import atomic_write_json, atomic_write_text
+from eegclf.models import NO_ACTIVATION
+from eegclf.rundir import RunDir, completed_runs
 
 # what each worker calls: "module:function" taking (config, run_dir, progress=...); tests may swap it
 RUNNER = "eegclf.study:train_with_cached_data"
-NO_ACTIVATION = "-"  # the activation of classical models in run names and tables
 # settings that may differ between the first start of a study and its resumption
 _RESUMABLE_KEYS = ("model", "activation", "seed", "threads", "device", "out")
 
@@ -69,24 +69,24 @@ def expand_grid(base: RunConfig, models: list[str], activations: list[str], seed
 
     Model names are canonicalised (``EEGNet`` -> ``eegnet``), activation names too (``LeakyReLU`` ->
     ``leaky_relu``); unknown names raise ConfigError before anything runs. ``seeds``: a count N means
-    seeds 0..N-1. Classical models have no activation: they run once per seed with activation ``-``.
+    seeds 0..N-1. Models that take no activation (classical) run once per seed with activation ``-``.
     """
-    from eegclf.models import canonical_name, is_classical, resolve_activation
+    from eegclf.models import get_model, resolve_activation
 
     if isinstance(seeds, int):
         if seeds < 1:
             raise ConfigError(f"seeds={seeds} is invalid: expected a number of seeds >= 1")
         seeds = list(range(seeds))
     seeds = _unique(int(s) for s in seeds)
-    models = _unique(canonical_name(m) for m in models)
+    entries = [get_model(name) for name in _unique(get_model(m).name for m in models)]
     acts = _unique(resolve_activation(a).name for a in activations)
-    if not (models and seeds):
+    if not (entries and seeds):
         raise ConfigError("the study grid is empty: give at least one model and one seed")
-    if not acts and not all(is_classical(m) for m in models):
+    if not acts and any(e.takes_activation for e in entries):
         raise ConfigError("the study grid is empty: give at least one activation for the deep models")
     grid = []
-    for model in models:
-        for act in ([NO_ACTIVATION] if is_classical(model) else acts):
+    for model in (e.name for e in entries):
+        for act in (acts if get_model(model).takes_activation else [NO_ACTIVATION]):
             for seed in seeds:
                 config = replace(base, model=model, activation=act, seed=seed, out=None)
                 grid.append(GridRun(run_name(model, act, seed), config))
@@ -105,7 +105,7 @@ def _check_same_study(out_dir: Path, base: RunConfig) -> None:
     import json
 
     spec_path = out_dir / "study.json"
-    if not spec_path.is_file() or not any((out_dir / "runs").glob("*/summary.json")):
+    if not spec_path.is_file() or not completed_runs(out_dir / "runs"):
         return
     try:
         old = json.loads(spec_path.read_text()).get("settings", {})
@@ -194,16 +194,13 @@ def _stop_workers(executor: ProcessPoolExecutor) -> None:
 
 
 def _pending_runs(grid: list[GridRun], runs_dir: Path) -> list[GridRun]:
-    """The runs without summary.json; their half-written folders are deleted so they start from scratch."""
+    """The runs not complete yet; their half-written folders are deleted so they start from scratch."""
     pending = []
     for g in grid:
-        run_dir = runs_dir / g.name
-        if (run_dir / "summary.json").is_file():
+        run_dir = RunDir(runs_dir / g.name)
+        if run_dir.is_complete():
             continue
-        if run_dir.is_dir():
-            shutil.rmtree(run_dir)
-        elif run_dir.exists():
-            run_dir.unlink()
+        run_dir.remove()
         pending.append(g)
     return pending
 
@@ -213,12 +210,13 @@ def _forward_flops(model: str, model_kwargs: dict) -> int:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from eegclf.models import create_model, is_classical
+    from eegclf.models import get_model
 
-    if is_classical(model):
+    entry = get_model(model)
+    if not entry.is_deep:
         return 0
     try:
-        net = create_model(model, 8, 500, 2, **model_kwargs).eval()
+        net = entry.build(8, 500, 2, **model_kwargs).eval()
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             net(torch.zeros(1, 1, 8, 500))
         return counter.get_total_flops()
@@ -279,7 +277,7 @@ def run_study(base: RunConfig, models: list[str], activations: list[str], seeds:
     seeds: a count N (seeds 0..N-1) or an explicit list. jobs: parallel processes (default: one per
     core); each run gets ``base.threads`` or else ``max(1, cores // jobs)`` torch threads.
     progress: a bar over finished runs (default: only when stderr is a terminal).
-    Finished runs (with summary.json) are skipped; unfinished folders are restarted from scratch.
+    Finished runs are skipped; unfinished folders are restarted from scratch.
     Returns the path of ``out_dir/report.md``. Raises StudyError after the report when runs failed
     (tracebacks in ``out_dir/errors.log``), ConfigError for bad names or settings before anything runs.
     """

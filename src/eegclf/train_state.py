@@ -9,11 +9,11 @@ import json
 
 import numpy as np
 import torch
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from eegclf.errors import CheckpointError
 from eegclf.fileio import atomic_write_bytes
+from eegclf.rundir import read_safetensors
 from eegclf.seeding import get_rng_state, set_rng_state
 
 
@@ -44,9 +44,9 @@ def load_state(path, model, opt, gen: torch.Generator) -> dict:
     try:
         with open(path, "rb") as f:
             data = f.read()
-        tensors = st_load(data)
-        header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
-        meta = json.loads(header["__metadata__"]["eegclf_state"])
+        tensors, meta = read_safetensors(data, "eegclf_state")
+        if meta is None:
+            raise KeyError("no eegclf_state metadata")
     except FileNotFoundError:
         raise CheckpointError(f"cannot resume: {path} does not exist (no epoch was completed)") from None
     except Exception as exc:  # any corruption of the state file

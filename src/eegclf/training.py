@@ -6,38 +6,32 @@ Why the loop looks the way it does:
 - validation and test are measured every epoch in large no-grad batches;
 - the test set is only measured; the checkpoint is chosen on validation accuracy (ties: lower loss);
 - after every epoch the full training state (weights, optimiser, RNGs, selection) is written
-  atomically to ``state.safetensors``, so a killed run resumes to the identical result.
+  atomically into the run folder, so a killed run resumes to the identical result.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from eegclf.batchnorm import recalibrate_batchnorm
-from eegclf.checkpoint import package_versions, save_checkpoint
+from eegclf.checkpoint import package_versions
 from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
-from eegclf.errors import CheckpointError, ConfigError, DataError, TrainingError
+from eegclf.errors import ConfigError, DataError, TrainingError
 from eegclf.evaluation import evaluate_tensors, loss_and_accuracy
-from eegclf.fileio import atomic_write_csv, atomic_write_json
-from eegclf.models import create_model, is_classical
+from eegclf.fast_modules import use_fast_modules
+from eegclf.models import NO_ACTIVATION, get_model
 from eegclf.models.standardize import Standardized, channel_stats
 from eegclf.progress import epoch_bar
+from eegclf.rundir import RunDir
 from eegclf.seeding import seed_everything
-from eegclf.train_state import load_state, save_state
-
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -57,38 +51,6 @@ def bf16_default(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     cpu = torch.cpu
     return any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-
-
-class FastDropout(nn.Dropout):
-    """nn.Dropout whose keep-mask comes from one ``torch.rand`` draw: the same distribution (keep with
-    probability 1 - p, scale by 1 / (1 - p)), about 4x cheaper than ``bernoulli_`` on CPU, where the masks
-    were a quarter of DeepConvNet's training step."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = torch.rand_like(x, dtype=torch.float32).ge_(self.p)
-        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
-
-
-class Fp32GroupedConv2d(nn.Conv2d):
-    """A grouped (e.g. depthwise) Conv2d that stays fp32 under bf16 autocast. oneDNN 3.12 never finishes
-    compiling its bf16 channels_last depthwise kernel for some shapes (<= 16 channels with kernels >= 15
-    wide, as in EEGNet-8,2); in fp32 these convolutions cost the same here."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, enabled=False):
-            return super().forward(x.float())
-
-
-def adapt_modules(net: nn.Module) -> None:
-    """Switch plain Dropout and grouped Conv2d modules of ``net`` to the two classes above, in place:
-    the parameters, the state dict and the checkpoints stay exactly those of the model."""
-    for module in net.modules():
-        if type(module) is nn.Dropout:
-            module.__class__ = FastDropout
-        elif type(module) is nn.Conv2d and module.groups > 1:
-            module.__class__ = Fp32GroupedConv2d
 
 
 def check_split(split: Split, part: str, n_classes: int) -> None:
@@ -116,20 +78,23 @@ def split_train_val(config: RunConfig, dataset: EEGDataset) -> tuple[Split, Spli
 
 
 def build_model(config: RunConfig, dataset: EEGDataset):
+    """The untrained model of ``config`` for ``dataset``'s shape. Settings left at None (activation, max-norm,
+    dropout) are the model's own defaults: ShallowConvNet keeps its square nonlinearity unless asked."""
+    entry = get_model(config.model)
     kwargs = dict(config.model_kwargs)
-    if not is_classical(config.model):
-        kwargs.setdefault("activation", config.activation)
-        kwargs.setdefault("max_norm", config.max_norm)
-        if config.dropout is not None:
-            kwargs.setdefault("dropout", config.dropout)
-    return create_model(config.model, dataset.n_chans, dataset.n_times, dataset.n_classes, **kwargs)
+    if entry.is_deep:
+        for key, value in (("activation", config.activation), ("max_norm", config.max_norm),
+                           ("dropout", config.dropout)):
+            if value is not None:
+                kwargs.setdefault(key, value)
+    return entry.build(dataset.n_chans, dataset.n_times, dataset.n_classes, **kwargs)
 
 
 def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std) -> dict:
     return {
         "model": net.model_name,
         "model_config": net.config,
-        "activation": net.config.get("activation", "-"),
+        "activation": net.config.get("activation", NO_ACTIVATION),
         "dataset": dataset.name,
         "dataset_options": dataset.options,
         "test_fingerprint": dataset.test.fingerprint(),
@@ -146,36 +111,14 @@ def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std) -> d
     }
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.6f}"
-
-
-def write_history(run_dir: Path, history: list[dict]) -> None:
-    rows = [[r["epoch"]] + [_fmt(r[c]) for c in HISTORY_COLUMNS[1:]] for r in history]
-    atomic_write_csv(run_dir / "history.csv", HISTORY_COLUMNS, rows)
-
-
-def read_history(path: Path) -> list[dict]:
-    try:
-        with open(path, newline="") as f:
-            rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} does not exist") from None
-    except (ValueError, TypeError, csv.Error) as exc:
-        raise CheckpointError(f"{path} is corrupt ({exc})") from None
-    if any(set(r) != set(HISTORY_COLUMNS) for r in rows):
-        raise CheckpointError(f"{path} is corrupt: expected the columns {','.join(HISTORY_COLUMNS)}")
-    return rows
-
-
 def summarize(config: RunConfig, net, history: list[dict], selected_epoch: int, seconds: float) -> dict:
     sel = history[selected_epoch - 1]
     last = history[-1]
     lab = max(history, key=lambda r: r["test_acc"])  # first epoch with the highest test accuracy
-    n_params = sum(p.numel() for p in net.parameters()) if hasattr(net, "parameters") else 0
+    n_params = sum(p.numel() for p in net.parameters()) if get_model(net.model_name).is_deep else 0
     return {
         "model": net.model_name,
-        "activation": net.config.get("activation", "-"),
+        "activation": net.config.get("activation", NO_ACTIVATION),
         "dataset": config.dataset,
         "seed": config.seed,
         "epochs": len(history),
@@ -207,10 +150,10 @@ def _fit_classical(config, dataset, train, val, run_dir, meta_base) -> dict:
         row[f"{part}_loss"], row[f"{part}_acc"] = loss_and_accuracy(clf, s.X, s.y)
     history = [row]
     if run_dir is not None:
-        meta = dict(meta_base, epoch=1, metrics=row, kind="best")
-        save_checkpoint(run_dir / "best.safetensors", clf, meta)
-        save_checkpoint(run_dir / "last.safetensors", clf, dict(meta, kind="last"))
-        write_history(run_dir, history)
+        meta = dict(meta_base, epoch=1, metrics=row)
+        run_dir.save_checkpoint("best", clf, meta)
+        run_dir.save_checkpoint("last", clf, meta)
+        run_dir.write_history(history)
     return summarize(config, clf, history, 1, time.perf_counter() - t0), clf
 
 
@@ -224,9 +167,9 @@ def fit(
 ) -> dict:
     """Train ``config.model`` on ``dataset`` and return the summary dict.
 
-    With ``run_dir``, writes config.json, history.csv, best/last.safetensors, state.safetensors
-    and (last) summary.json. ``on_epoch(epoch, row)`` is called after each epoch (it may raise to
-    stop, e.g. a pruned tuning trial). ``resume`` continues from ``run_dir/state.safetensors``.
+    With ``run_dir``, writes the run folder (:mod:`eegclf.rundir`): config, history, best and last
+    checkpoints, training state, and last the summary. ``on_epoch(epoch, row)`` is called after each epoch (it may raise to
+    stop, e.g. a pruned tuning trial). ``resume`` continues from the run folder's training state.
     """
     return train_model(config, dataset, run_dir, progress=progress, resume=resume, on_epoch=on_epoch)[0]
 
@@ -242,19 +185,18 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     train, val = split_train_val(config, dataset)
     build_model(config, dataset)  # bad names or shapes fail here, before anything is written
     seed_everything(config.seed)
-    run_dir = Path(run_dir) if run_dir is not None else None
+    run_dir = RunDir(run_dir).create() if run_dir is not None else None
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(run_dir / "config.json", config.to_dict())
+        run_dir.write_config(config.to_dict())
 
-    if is_classical(config.model):
+    if get_model(config.model).is_deep:
+        summary, model = _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch)
+    else:
         clf_probe = build_model(config, dataset)
         meta_base = checkpoint_meta(config, dataset, clf_probe, [], [])
         summary, model = _fit_classical(config, dataset, train, val, run_dir, meta_base)
-    else:
-        summary, model = _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch)
     if run_dir is not None:
-        atomic_write_json(run_dir / "summary.json", summary)
+        run_dir.write_summary(summary)
     return summary, model
 
 
@@ -262,7 +204,7 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
     device = resolve_device(config.device)
     mean, std = channel_stats(train.X)
     net = build_model(config, dataset)
-    adapt_modules(net)
+    use_fast_modules(net)
     # channels_last: oneDNN's convolutions run 1.5-2x faster on this layout (numbers are unchanged in meaning)
     model = Standardized(net, mean, std).to(device, memory_format=torch.channels_last)
     opt = make_optimizer(config, model)
@@ -277,9 +219,9 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
     best = {"epoch": 0, "val_acc": -1.0, "val_loss": math.inf}
     seconds = 0.0
     if resume:
-        st = load_state(run_dir / "state.safetensors", model, opt, gen)
+        st = run_dir.load_state(model, opt, gen)
         best, seconds = st["best"], st["seconds"]
-        history = read_history(run_dir / "history.csv")[: st["epoch"]]
+        history = run_dir.read_history()[: st["epoch"]]
     bf16 = bf16_default(device) if config.bf16 is None else config.bf16
     # bf16 for the training pass only; validation and test are measured in fp32, as the saved model runs
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
@@ -321,11 +263,11 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch) 
         if run_dir is not None:
             meta = dict(meta_base, epoch=epoch, metrics=row)
             if improved:
-                save_checkpoint(run_dir / "best.safetensors", model, dict(meta, kind="best"))
-            save_checkpoint(run_dir / "last.safetensors", model, dict(meta, kind="last"))
-            write_history(run_dir, history)
+                run_dir.save_checkpoint("best", model, meta)
+            run_dir.save_checkpoint("last", model, meta)
+            run_dir.write_history(history)
             # the state file is written last: it is what --resume trusts
-            save_state(run_dir / "state.safetensors", model, opt, gen, epoch=epoch, best=best, seconds=seconds)
+            run_dir.save_state(model, opt, gen, epoch=epoch, best=best, seconds=seconds)
         bar.update(row)
         if on_epoch is not None:
             on_epoch(epoch, row)
@@ -353,13 +295,8 @@ def run_training(config: RunConfig, run_dir, progress: bool | None = None, resum
 
 
 def load_run_config(run_dir) -> RunConfig:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a run folder: {path} is missing")
-    try:
-        return RunConfig.from_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc})") from None
+    """The RunConfig saved in ``run_dir``."""
+    return RunDir(run_dir).read_config()
 
 
-__all__ = ["fit", "run_training", "read_history", "HISTORY_COLUMNS", "load_run_config", "replace"]
+__all__ = ["fit", "train_model", "run_training", "load_run_config"]

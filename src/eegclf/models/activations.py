@@ -1,5 +1,7 @@
 """Activation functions by name, plus the two fixed nonlinearities of ShallowConvNet (square, safe log).
 
+Model-specific names (ShallowConvNet's ``square``) are declared by the model, not listed here.
+
 Names are case-insensitive and underscores are optional (``LeakyReLU``, ``leaky_relu`` and ``leakyrelu``
 are the same). Settings go in ``activation_kwargs``:
 
@@ -22,6 +24,7 @@ returns a new module, so each activation site of a network has its own instance.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -44,7 +47,6 @@ _ALLOWED_KWARGS: dict[str, frozenset[str]] = {
     "elu": frozenset({"alpha"}),
     "gelu": frozenset({"approximate"}),
     "silu": frozenset(),
-    "square": frozenset(),
 }
 
 
@@ -74,8 +76,9 @@ def list_activations() -> list[str]:
     return sorted(ACTIVATIONS)
 
 
-def _compact(name: str) -> str:
-    return name.strip().lower().replace("_", "").replace("-", "")
+def compact_name(name: str) -> str:
+    """A name reduced for matching: lower case, without ``_``, ``-``, ``,`` and spaces (models and activations)."""
+    return re.sub(r"[\s_\-,]", "", name.lower())
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,8 @@ def resolve_activation(activation, activation_kwargs: dict | None = None,
     if ":" in activation:
         return resolve_activation(_import_class(activation), kwargs, extra)
 
-    by_compact = {_compact(n): n for n in table}
-    name = by_compact.get(_compact(activation))
+    by_compact = {compact_name(n): n for n in table}
+    name = by_compact.get(compact_name(activation))
     if name is None:
         raise ConfigError(
             f"unknown activation {activation!r}; valid names: {', '.join(sorted(table))}"

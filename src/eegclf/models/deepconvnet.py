@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sized
 
 import torch
 from torch import nn
 
 from eegclf.errors import ConfigError
-from eegclf.models.constraints import DeepModel, check_int, check_length, out_len
+from eegclf.models.base import DeepModel, check_int, out_len
 
 CONV_MAX_NORM = 2.0
 DENSE_MAX_NORM = 0.5
@@ -45,31 +46,30 @@ class DeepConvNet(DeepModel):
     """
 
     model_name = "deepconvnet"
+    default_dropout = 0.5
 
     def __init__(self, n_chans: int, n_times: int, n_outputs: int = 2, *, activation="elu",
                  activation_kwargs: dict | None = None, dropout: float | None = 0.5, max_norm: bool = True,
                  n_filters=(25, 50, 100, 200), kernel_length: int = 5, pool_length: int = 2):
-        super().__init__()
-        act = self._setup(n_chans, n_times, n_outputs, activation, activation_kwargs, dropout, 0.5, max_norm)
+        super().__init__(n_chans, n_times, n_outputs, activation=activation, activation_kwargs=activation_kwargs,
+                         dropout=dropout, max_norm=max_norm, kernel_length=kernel_length, pool_length=pool_length)
         label = type(self).__name__
-        if isinstance(n_filters, (str, bytes)) or not hasattr(n_filters, "__len__") or len(n_filters) != 4:
+        if isinstance(n_filters, (str, bytes)) or not isinstance(n_filters, Sized) or len(n_filters) != 4:
             raise ConfigError(f"{label}: n_filters={n_filters!r} is invalid: expected 4 integers")
         F = [check_int(label, "n_filters", f) for f in n_filters]
-        k = check_int(label, "kernel_length", kernel_length)
-        m = check_int(label, "pool_length", pool_length)
-        self.config.update(n_filters=F, kernel_length=k, pool_length=m)
+        self.config["n_filters"] = F
         c = self.config
-        p = c["dropout"]
+        k, m, p = c["kernel_length"], c["pool_length"], c["dropout"]
 
         def final_len(t: int) -> int:
             for _ in range(4):
                 t = out_len(out_len(t, k), m, stride=m)
             return t
 
-        n_flat = F[3] * check_length(label, c["n_times"], final_len)
+        n_flat = F[3] * self.flat_length(final_len)
 
         def tail(n: int) -> list:
-            return [("bn", nn.BatchNorm2d(n)), ("act", act.make()),
+            return [("bn", nn.BatchNorm2d(n)), ("act", self.make_activation()),
                     ("pool", nn.MaxPool2d((1, m))), ("drop", nn.Dropout(p))]
 
         self.block1 = nn.Sequential(OrderedDict([

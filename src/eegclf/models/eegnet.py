@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eegclf.models.constraints import DeepModel, check_length, out_len
+from eegclf.models.base import DeepModel, out_len
+
+DEPTHWISE_MAX_NORM = 1.0  # the published EEGNet's bounds, used only with max_norm=True
+DENSE_MAX_NORM = 0.25
 
 
 class EEGNet(DeepModel):
@@ -24,9 +27,8 @@ class EEGNet(DeepModel):
 
     The flatten size follows from (n_chans, n_times); n_times must be >= 32. BatchNorm uses PyTorch's defaults
     (eps 1e-5, momentum 0.1). The state-dict keys (``firstconv.0.weight`` ... ``classify.0.weight``) are the
-    study's. The study's table lists no max-norm for this network, so ``apply_constraints()`` is a no-op here;
-    ``max_norm`` is accepted (and recorded) only to keep one signature across models. For the published
-    network with its max-norm constraints, use ``EEGNet82`` (``"eegnet_8_2"``).
+    study's. The original study's table lists no max-norm for this network, so it is off by default;
+    ``max_norm=True`` adds the published EEGNet's bounds (1 on the depthwise kernel, 0.25 on the dense layer).
 
     Args:
         n_chans: EEG channels (rows of the input).
@@ -35,7 +37,7 @@ class EEGNet(DeepModel):
         activation: a name (relu, leaky_relu, elu, gelu, silu; case-insensitive) or an nn.Module class.
         activation_kwargs: options of the activation, e.g. ``{"negative_slope": 0.01}`` or ``{"alpha": 1.0}``.
         dropout: dropout probability (the study's spec: 0.25; its best run used 0.5). None gives 0.25.
-        max_norm: accepted for a uniform signature; this variant has no constraints.
+        max_norm: add the published EEGNet's max-norm constraints (off by default, as in the original study).
         F1, D, F2: temporal filters, depth multiplier, separable-conv filters (16, 2, 32 in the study).
         kernel_length: first temporal kernel (51 samples in the study).
         separable_kernel_length: kernel of the separable conv (15 in the study).
@@ -45,18 +47,17 @@ class EEGNet(DeepModel):
     """
 
     model_name = "eegnet"
+    default_dropout = 0.25
 
     def __init__(self, n_chans: int, n_times: int, n_outputs: int = 2, *, activation="elu",
-                 activation_kwargs: dict | None = None, dropout: float | None = 0.25, max_norm: bool = True,
+                 activation_kwargs: dict | None = None, dropout: float | None = 0.25, max_norm: bool = False,
                  F1: int = 16, D: int = 2, F2: int = 32, kernel_length: int = 51,
                  separable_kernel_length: int = 15):
-        super().__init__()
-        act = self._setup(n_chans, n_times, n_outputs, activation, activation_kwargs, dropout, 0.25, max_norm)
-        label = type(self).__name__
-        F1, D, F2, k1, k2 = self._int_options(F1=F1, D=D, F2=F2, kernel_length=kernel_length,
-                                              separable_kernel_length=separable_kernel_length)
+        super().__init__(n_chans, n_times, n_outputs, activation=activation, activation_kwargs=activation_kwargs,
+                         dropout=dropout, max_norm=max_norm, F1=F1, D=D, F2=F2, kernel_length=kernel_length,
+                         separable_kernel_length=separable_kernel_length)
         c = self.config
-        p = c["dropout"]
+        F1, D, F2, k1, k2, p = (c[k] for k in ("F1", "D", "F2", "kernel_length", "separable_kernel_length", "dropout"))
 
         def final_len(t: int) -> int:
             t = out_len(t, k1, padding=k1 // 2)
@@ -64,7 +65,7 @@ class EEGNet(DeepModel):
             t = out_len(t, k2, padding=k2 // 2)
             return out_len(t, 8, stride=8)
 
-        n_flat = F2 * check_length(label, c["n_times"], final_len)
+        n_flat = F2 * self.flat_length(final_len)
 
         self.firstconv = nn.Sequential(
             nn.Conv2d(1, F1, (1, k1), padding=(0, k1 // 2), bias=False),
@@ -73,19 +74,22 @@ class EEGNet(DeepModel):
         self.depthwiseConv = nn.Sequential(
             nn.Conv2d(F1, F1 * D, (c["n_chans"], 1), groups=F1, bias=False),
             nn.BatchNorm2d(F1 * D),
-            act.make(),
+            self.make_activation(),
             nn.AvgPool2d((1, 4)),
             nn.Dropout(p),
         )
         self.separableConv = nn.Sequential(
             nn.Conv2d(F1 * D, F2, (1, k2), padding=(0, k2 // 2), bias=False),
             nn.BatchNorm2d(F2),
-            act.make(),
+            self.make_activation(),
             nn.AvgPool2d((1, 8)),
             nn.Dropout(p),
         )
         self.flatten = nn.Flatten()
         self.classify = nn.Sequential(nn.Linear(n_flat, c["n_outputs"]))
+        if c["max_norm"]:
+            self.add_max_norm("depthwiseConv.0.weight", DEPTHWISE_MAX_NORM)
+            self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eegclf.models.constraints import DeepModel, check_length, out_len
+from eegclf.models.base import DeepModel, out_len
 
 DEPTHWISE_MAX_NORM = 1.0
 DENSE_MAX_NORM = 0.25
@@ -54,23 +54,22 @@ class EEGNet82(DeepModel):
     """
 
     model_name = "eegnet_8_2"
+    default_dropout = 0.25
 
     def __init__(self, n_chans: int, n_times: int, n_outputs: int = 2, *, activation="elu",
                  activation_kwargs: dict | None = None, dropout: float | None = 0.25, max_norm: bool = True,
                  F1: int = 8, D: int = 2, F2: int = 16, kernel_length: int = 64,
                  separable_kernel_length: int = 16):
-        super().__init__()
-        act = self._setup(n_chans, n_times, n_outputs, activation, activation_kwargs, dropout, 0.25, max_norm)
-        label = type(self).__name__
-        F1, D, F2, k1, k2 = self._int_options(F1=F1, D=D, F2=F2, kernel_length=kernel_length,
-                                              separable_kernel_length=separable_kernel_length)
+        super().__init__(n_chans, n_times, n_outputs, activation=activation, activation_kwargs=activation_kwargs,
+                         dropout=dropout, max_norm=max_norm, F1=F1, D=D, F2=F2, kernel_length=kernel_length,
+                         separable_kernel_length=separable_kernel_length)
         c = self.config
-        p = c["dropout"]
+        F1, D, F2, k1, k2, p = (c[k] for k in ("F1", "D", "F2", "kernel_length", "separable_kernel_length", "dropout"))
 
         def final_len(t: int) -> int:  # "same" convs keep the length; only the pools shrink it
             return out_len(out_len(t, 4, stride=4), 8, stride=8)
 
-        n_flat = F2 * check_length(label, c["n_times"], final_len)
+        n_flat = F2 * self.flat_length(final_len)
 
         def bn(n: int) -> nn.BatchNorm2d:
             return nn.BatchNorm2d(n, eps=1e-3, momentum=0.01)
@@ -83,7 +82,7 @@ class EEGNet82(DeepModel):
         self.depthwiseConv = nn.Sequential(
             nn.Conv2d(F1, F1 * D, (c["n_chans"], 1), groups=F1, bias=False),
             bn(F1 * D),
-            act.make(),
+            self.make_activation(),
             nn.AvgPool2d((1, 4)),
             nn.Dropout(p),
         )
@@ -92,7 +91,7 @@ class EEGNet82(DeepModel):
             nn.Conv2d(F1 * D, F1 * D, (1, k2), groups=F1 * D, bias=False),
             nn.Conv2d(F1 * D, F2, 1, bias=False),
             bn(F2),
-            act.make(),
+            self.make_activation(),
             nn.AvgPool2d((1, 8)),
             nn.Dropout(p),
         )

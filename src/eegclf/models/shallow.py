@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from eegclf.models.activations import SafeLog, Square
-from eegclf.models.constraints import DeepModel, check_int, check_length, out_len
+from eegclf.models.base import DeepModel, out_len
 
 CONV_MAX_NORM = 2.0
 DENSE_MAX_NORM = 0.5
@@ -51,30 +51,27 @@ class ShallowConvNet(DeepModel):
     """
 
     model_name = "shallowconvnet"
+    default_dropout = 0.5
+    extra_activations = {"square": Square}  # the paper's nonlinearity, a name only this model takes
 
     def __init__(self, n_chans: int, n_times: int, n_outputs: int = 2, *, activation="square",
                  activation_kwargs: dict | None = None, dropout: float | None = 0.5, max_norm: bool = True,
                  n_filters: int = 40, kernel_length: int = 25, pool_length: int = 75, pool_stride: int = 15):
-        super().__init__()
-        act = self._setup(n_chans, n_times, n_outputs, activation, activation_kwargs, dropout, 0.5, max_norm,
-                          extra_activations={"square": Square})
-        label = type(self).__name__
-        F = check_int(label, "n_filters", n_filters)
-        k = check_int(label, "kernel_length", kernel_length)
-        m = check_int(label, "pool_length", pool_length)
-        s = check_int(label, "pool_stride", pool_stride)
-        self.config.update(n_filters=F, kernel_length=k, pool_length=m, pool_stride=s)
+        super().__init__(n_chans, n_times, n_outputs, activation=activation, activation_kwargs=activation_kwargs,
+                         dropout=dropout, max_norm=max_norm, n_filters=n_filters, kernel_length=kernel_length,
+                         pool_length=pool_length, pool_stride=pool_stride)
         c = self.config
+        F, k, m, s = (c[key] for key in ("n_filters", "kernel_length", "pool_length", "pool_stride"))
 
         def final_len(t: int) -> int:
             return out_len(out_len(t, k), m, stride=s)
 
-        n_flat = F * check_length(label, c["n_times"], final_len)
+        n_flat = F * self.flat_length(final_len)
 
         self.conv_time = nn.Conv2d(1, F, (1, k))
         self.conv_spat = nn.Conv2d(F, F, (c["n_chans"], 1), bias=False)
         self.bn = nn.BatchNorm2d(F)
-        self.nonlin = act.make()
+        self.nonlin = self.make_activation()
         self.pool = nn.AvgPool2d((1, m), stride=(1, s))
         self.pool_nonlin = SafeLog()
         self.drop = nn.Dropout(c["dropout"])

@@ -1,13 +1,11 @@
-"""Reading a study folder: every finished run's summary.json and history.csv, in a stable order.
+"""Reading a study folder: every finished run's summary and history, in a stable order.
 
-A study folder looks like ``OUT/study.json`` plus ``OUT/runs/{model}-{activation}-seed{seed}/`` with the
-files written by :func:`eegclf.training.run_training`. Only runs with a ``summary.json`` (complete runs)
-are read; nothing is retrained.
+A study folder looks like ``OUT/study.json`` plus ``OUT/runs/{model}-{activation}-seed{seed}/``, each a run
+folder (:mod:`eegclf.rundir`). Only complete runs are read; nothing is retrained.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -16,23 +14,19 @@ from pathlib import Path
 import numpy as np
 
 from eegclf.errors import DataError
+from eegclf.models import NO_ACTIVATION, get_model
+from eegclf.rundir import RunDir, completed_runs
 
-NO_ACTIVATION = "-"  # classical models have no activation
 # order used when study.json does not say (the original study's order first)
 DEFAULT_ACTIVATION_ORDER = ["relu", "leaky_relu", "elu", "gelu", "silu"]
-DISPLAY_NAMES = {
-    "eegnet": "EEGNet",
-    "eegnet_8_2": "EEGNet-8,2",
-    "deepconvnet": "DeepConvNet",
-    "shallowconvnet": "ShallowConvNet",
-    "csp_lda": "CSP+LDA",
-    "ts_lr": "TS+LR",
-}
 
 
 def display_name(model: str) -> str:
     """The name users know (``eegnet`` -> ``EEGNet``); unknown names are returned unchanged."""
-    return DISPLAY_NAMES.get(model, model)
+    try:
+        return get_model(model).display_name
+    except ValueError:
+        return model
 
 
 @dataclass
@@ -67,21 +61,6 @@ def to_float(value) -> float:
     return v
 
 
-def read_history(path: Path) -> dict[str, np.ndarray]:
-    """history.csv as column -> float array, rows sorted by epoch. Empty cells become NaN."""
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return {}
-    cols = {k: np.array([to_float(r.get(k)) for r in rows]) for k in rows[0] if k is not None}
-    if "epoch" in cols:
-        order = np.argsort(cols["epoch"], kind="stable")
-        cols = {k: v[order] for k, v in cols.items()}
-    return cols
-
-
 def read_study_spec(out_dir: Path) -> dict:
     """OUT/study.json as a dict ({} when absent)."""
     path = Path(out_dir) / "study.json"
@@ -95,28 +74,28 @@ def read_study_spec(out_dir: Path) -> dict:
 
 
 def _normalise_activation(model: str, activation) -> str:
-    if activation in (None, "", NO_ACTIVATION) or model in ("csp_lda", "ts_lr"):
+    if activation in (None, "", NO_ACTIVATION):
         return NO_ACTIVATION
-    return str(activation)
-
-
-def _read_run(run_dir: Path) -> Run:
-    path = run_dir / "summary.json"
     try:
-        summary = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not valid JSON ({exc}); delete the run folder and run the study again") from None
-    if not isinstance(summary, dict) or "model" not in summary or "seed" not in summary:
-        raise DataError(f"{path}: expected a run summary with at least 'model' and 'seed' keys")
+        takes_activation = get_model(model).takes_activation
+    except ValueError:  # a model this version does not know: keep what the run recorded
+        takes_activation = True
+    return str(activation) if takes_activation else NO_ACTIVATION
+
+
+def _read_run(run: RunDir) -> Run:
+    summary = run.read_summary()
+    if "model" not in summary or "seed" not in summary:
+        raise DataError(f"{run.summary_path}: expected a run summary with at least 'model' and 'seed' keys")
     model = str(summary["model"]).lower()
     return Run(
-        name=run_dir.name,
-        path=run_dir,
+        name=run.path.name,
+        path=run.path,
         model=model,
         activation=_normalise_activation(model, summary.get("activation")),
         seed=int(summary["seed"]),
         summary=summary,
-        history=read_history(run_dir / "history.csv"),
+        history=run.history_columns(),
     )
 
 
@@ -132,9 +111,9 @@ def load_runs(out_dir) -> list[Run]:
     """
     out_dir = Path(out_dir)
     runs_dir = out_dir / "runs"
-    runs = [_read_run(p.parent) for p in sorted(runs_dir.glob("*/summary.json"))]
+    runs = [_read_run(r) for r in completed_runs(runs_dir)]
     if not runs:
-        raise DataError(f"no finished runs in {runs_dir} (expected {runs_dir}/*/summary.json)")
+        raise DataError(f"no finished runs in {runs_dir} (expected one complete run folder per run)")
     spec = read_study_spec(out_dir)
     model_order = [str(m).lower() for m in spec.get("models", [])]
     act_order = [str(a) for a in spec.get("activations", [])] + DEFAULT_ACTIVATION_ORDER

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,14 +9,15 @@ from eegclf.errors import EEGClfError
 from eegclf.fileio import atomic_write_csv, atomic_write_text
 from eegclf.reporting.collect import Run, display_name, load_runs, models_in
 from eegclf.reporting.figures import accuracy_bars, accuracy_figure, loss_figure
-from eegclf.reporting.filters import filter_figure, is_eegnet
+from eegclf.models import get_model
+from eegclf.reporting.filter_responses import filter_figure
+from eegclf.rundir import RunDir
 from eegclf.reporting.tables import CSV_COLUMNS, csv_rows, results_markdown
 
 
 def _val_fraction(runs: list[Run]) -> float | None:
-    path = runs[0].path / "config.json"
     try:
-        return float(json.loads(path.read_text())["val_fraction"])
+        return float(RunDir(runs[0].path).read_config_dict()["val_fraction"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -30,10 +30,17 @@ def _protocol(runs: list[Run]) -> str:
         f"{held} as a validation set (stratified, per subject where subjects are known), keeps the "
         "checkpoint of the epoch with the best validation accuracy, and measures the test set at that "
         "epoch: this *validation-selected* test accuracy is the headline number. The last-epoch test "
-        "accuracy is shown beside it; the original lab's best-epoch test accuracy (the epoch chosen on the "
+        "accuracy is shown beside it; the original study's best-epoch test accuracy (the epoch chosen on the "
         "test set itself) is shown only as a labelled, optimistic reference. Nothing here was retrained "
-        "to build the report: it is read from each run's `summary.json` and `history.csv`."
+        "to build the report: it is read from each run's saved summary and history."
     )
+
+
+def _has_temporal_kernels(model: str) -> bool:
+    try:
+        return get_model(model).temporal_kernels is not None
+    except ValueError:
+        return False
 
 
 def _image(path: Path, out_dir: Path, alt: str) -> str:
@@ -78,7 +85,7 @@ def build_report(out_dir) -> Path:
            "Validation-selected test accuracy, mean ± std over seeds; the dots are the single seeds.", "",
            _image(p, out_dir, "test accuracy per model and activation"), ""]
 
-    for m in [m for m in models_in(runs) if is_eegnet(m)]:
+    for m in [m for m in models_in(runs) if _has_temporal_kernels(m)]:
         md += [f"## What {display_name(m)} listens to", ""]
         try:
             p = filter_figure(runs, m, fig_dir / f"filters_{m}.png")

@@ -25,6 +25,7 @@ from eegclf.config import RunConfig
 from eegclf.errors import ConfigError
 from eegclf.fileio import atomic_write_json, atomic_write_text
 from eegclf.reporting.collect import display_name
+from eegclf.rundir import RunDir
 from eegclf.reporting.figures import STYLE, save_png
 from eegclf.reporting.stats import mean_std
 from eegclf.tuning.space import PARAMS, SearchSpace, apply_params
@@ -105,8 +106,7 @@ def retrain_best(best_config: RunConfig, trial_number: int, final_dir: Path, see
     run_study(best_config, [best_config.model], [best_config.activation], seeds, final_dir, jobs=jobs,
               progress=progress)
     runs = final_dir / "runs"
-    return [json.loads((runs / run_name(best_config.model, best_config.activation, s) / "summary.json").read_text())
-            for s in range(seeds)]
+    return [RunDir(runs / run_name(best_config.model, best_config.activation, s)).read_summary() for s in range(seeds)]
 
 
 def _pct(x: float) -> str:

@@ -17,13 +17,10 @@ from matplotlib.ticker import MaxNLocator
 
 from eegclf.reporting.collect import Run, display_name, group_runs
 from eegclf.reporting.figures import STYLE, save_png
+from eegclf.rundir import RunDir
 
 BANDS = (("mu band 8–13 Hz", 8.0, 13.0, "#4dd0e1"), ("beta band 15–30 Hz", 15.0, 30.0, "#76ff03"))
 FLOOR_DB = -40.0
-
-
-def is_eegnet(model: str) -> bool:
-    return model.startswith("eegnet")
 
 
 def temporal_kernels(checkpoint: Path) -> tuple[np.ndarray, float, int | None]:
@@ -66,7 +63,7 @@ def pick_runs(runs: list[Run], model: str) -> dict[str, Run]:
         if m != model:
             continue
         for r in sorted(rs, key=lambda r: r.seed):
-            if (r.path / "best.safetensors").is_file() or (r.path / "last.safetensors").is_file():
+            if RunDir(r.path).has_checkpoint():
                 chosen[act] = r
                 break
     return chosen
@@ -77,7 +74,7 @@ def filter_figure(runs: list[Run], model: str, path: Path) -> Path | None:
     frequency, colour the magnitude in dB re. each filter's peak; white dots mark the peaks, dashed lines
     the mu and beta bands.
 
-    Uses the validation-selected checkpoint (best.safetensors) of each activation's lowest seed.
+    Uses the validation-selected checkpoint of each activation's lowest seed (the last one if it has none).
     Returns None when no run of ``model`` has a checkpoint.
     """
     chosen = pick_runs(runs, model)
@@ -85,9 +82,10 @@ def filter_figure(runs: list[Run], model: str, path: Path) -> Path | None:
         return None
     panels = []
     for act, r in chosen.items():
-        ckpt = r.path / "best.safetensors"
+        run = RunDir(r.path)
+        ckpt = run.checkpoint_path("best")
         if not ckpt.is_file():
-            ckpt = r.path / "last.safetensors"
+            ckpt = run.checkpoint_path("last")
         kernels, sfreq, epoch = temporal_kernels(ckpt)
         freqs, mags = responses_db(kernels, sfreq)
         peaks = freqs[np.argmax(mags, axis=1)]
