@@ -134,7 +134,7 @@ def summarize(config: RunConfig, net, history: list[dict], selected_epoch: int, 
         "metric_notes": {
             "test_acc_val_selected": "test accuracy of the epoch with the best validation accuracy (honest)",
             "test_acc_last": "test accuracy after the last epoch (honest)",
-            "test_acc_lab_best_epoch": "the lab's metric: epoch chosen on the test set itself (optimistic)",
+            "test_acc_lab_best_epoch": "the original study's metric: epoch chosen on the test set itself (optimistic)",
         },
         "seconds": round(seconds, 3),
         "versions": package_versions(),

@@ -1,4 +1,4 @@
-"""DeepConvNet as the study builds it (SYSTEM.md §2): registry name ``"deepconvnet"``."""
+"""DeepConvNet as the original study builds it (with the max-norm its spec lists): registry name ``"deepconvnet"``."""
 
 from __future__ import annotations
 

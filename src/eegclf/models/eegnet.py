@@ -1,4 +1,4 @@
-"""EEGNet as the study builds it (SYSTEM.md §2): the default ``"eegnet"`` of eegclf."""
+"""EEGNet as the original study builds it (its EEGNet variant): the default ``"eegnet"`` of eegclf."""
 
 from __future__ import annotations
 
