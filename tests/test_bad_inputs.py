@@ -538,7 +538,7 @@ def test_fit_accepts_any_integer_valued_labels(y, tmp_path):
     (["--batch-size", "-8"], ["batch_size"]),
     (["--weight-decay", "-1"], ["weight_decay"]),
     (["--weight-decay", "inf"], ["weight_decay"]),
-    (["--val-fraction", "0"], ["val_fraction"]),
+    (["--val-fraction", "-0.1"], ["val_fraction"]),
     (["--val-fraction", "1"], ["val_fraction"]),
     (["--val-fraction", "nan"], ["val_fraction"]),
     (["--dropout", "1"], ["dropout"]),

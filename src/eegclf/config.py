@@ -26,7 +26,7 @@ class RunConfig:
     weight_decay: float = 0.0
     optimizer: str = "adam"
     seed: int = 0
-    val_fraction: float = 0.2
+    val_fraction: float = 0.2  # 0: no validation part, the last epoch is the checkpoint
     device: str = "auto"
     dropout: float | None = None  # None: the model's default
     max_norm: bool | None = None  # max-norm constraints on/off; None: the model's own default
@@ -60,8 +60,8 @@ class RunConfig:
             bad("lr", self.lr, "a finite number > 0")
         if not (is_num(self.weight_decay) and self.weight_decay >= 0):
             bad("weight_decay", self.weight_decay, "a finite number >= 0")
-        if not (is_num(self.val_fraction) and 0.0 < self.val_fraction < 1.0):
-            bad("val_fraction", self.val_fraction, "a number between 0 and 1 (exclusive)")
+        if not (is_num(self.val_fraction) and 0.0 <= self.val_fraction < 1.0):
+            bad("val_fraction", self.val_fraction, "a number in [0, 1): 0 trains on every training trial, keeping the last epoch")
         if self.dropout is not None and not (is_num(self.dropout) and 0.0 <= self.dropout < 1.0):
             bad("dropout", self.dropout, "a number in [0, 1)")
         if not (is_int(self.seed) and self.seed >= 0):
