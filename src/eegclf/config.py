@@ -16,7 +16,7 @@ class RunConfig:
     """Everything that defines one training run. Saved as ``RUN_DIR/config.json``."""
 
     model: str = "eegnet"
-    activation: str = "elu"
+    activation: str | None = None  # None: the model's own default (elu; ShallowConvNet: square)
     dataset: str = "synthetic"
     dataset_options: dict = field(default_factory=dict)
     data_dir: str | None = None

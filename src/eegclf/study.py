@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
-import threading
-import traceback
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
 
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError, EEGClfError
 from eegclf.fileio import atomic_write_json, atomic_write_text
 from eegclf.models import NO_ACTIVATION
+from eegclf.parallel import available_cores, cached_dataset, run_tasks
 from eegclf.rundir import RunDir, completed_runs
 
 # what each worker calls: "module:function" taking (config, run_dir, progress=...); tests may swap it
@@ -46,14 +42,6 @@ class GridRun:
 
     name: str
     config: RunConfig
-
-
-def available_cores() -> int:
-    """CPU cores this process may use (its affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def run_name(model: str, activation: str, seed: int) -> str:
@@ -102,7 +90,6 @@ def _shared_settings(config: RunConfig) -> dict:
 
 def _check_same_study(out_dir: Path, base: RunConfig) -> None:
     """Refuse to mix runs of different settings in one folder (resuming with other epochs, data, ...)."""
-    import json
 
     spec_path = out_dir / "study.json"
     if not spec_path.is_file() or not completed_runs(out_dir / "runs"):
@@ -132,66 +119,21 @@ def _write_spec(out_dir: Path, base: RunConfig, grid: list[GridRun], models, act
 
 # ---- worker side (runs in spawned processes) ----
 
-def _watch_parent(parent_pid: int) -> None:
-    """Exit this worker when the study process is gone (killed), instead of training on as an orphan."""
-    import time
-
-    while True:
-        if os.getppid() != parent_pid:
-            os._exit(1)
-        time.sleep(0.5)
-
-
-def _init_worker(threads: int, parent_pid: int) -> None:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-
-
-_DATA_CACHE: dict = {}
-
-
 def train_with_cached_data(config: RunConfig, run_dir: Path, progress: bool = False) -> dict:
-    """:func:`~eegclf.training.fit` with the data set loaded once per worker process: the runs of a grid
-    share it, and reading and filtering EEG files can take longer than a short run's training."""
-    from eegclf.data import load_dataset
+    """:func:`~eegclf.training.fit` with the data set loaded once per worker process (the runs of a grid share it)."""
     from eegclf.training import fit
 
-    config.validate()
-    key = json.dumps([config.dataset, config.data_dir, config.dataset_options], sort_keys=True, default=str)
-    if key not in _DATA_CACHE:
-        _DATA_CACHE.clear()  # one data set per study: keep at most one in memory
-        _DATA_CACHE[key] = load_dataset(config.dataset, data_dir=config.data_dir, **config.dataset_options)
-    return fit(config, _DATA_CACHE[key], run_dir, progress=progress)
+    dataset = cached_dataset(config.dataset, config.data_dir, config.dataset_options)
+    return fit(config, dataset, run_dir, progress=progress)
 
 
-def _run_one(runner: str, config: dict, run_dir: str) -> str | None:
-    """Run one grid cell; return None on success or the error's traceback text."""
-    try:
-        module, _, func = runner.partition(":")
-        fn = getattr(importlib.import_module(module), func)
-        fn(RunConfig.from_dict(config), Path(run_dir), progress=False)
-        return None
-    except Exception as exc:  # noqa: BLE001 - one failed run must not stop the others
-        if isinstance(exc, EEGClfError):
-            return f"{type(exc).__name__}: {exc}"
-        return "".join(traceback.format_exception(exc)).rstrip()
+def _run_one(runner: str, config: dict, run_dir: str) -> None:
+    """Run one grid cell in a worker: ``runner`` is "module:function" taking (config, run_dir, progress=...)."""
+    module, _, func = runner.partition(":")
+    getattr(importlib.import_module(module), func)(RunConfig.from_dict(config), Path(run_dir), progress=False)
 
 
 # ---- parent side ----
-
-def _stop_workers(executor: ProcessPoolExecutor) -> None:
-    """Stop running workers now (on Ctrl-C or an unexpected error): their runs restart next time."""
-    terminate = getattr(executor, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    # older Pythons: the worker processes (shutdown() forgets them, so take them first)
-    procs = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        proc.terminate()
-
 
 def _pending_runs(grid: list[GridRun], runs_dir: Path) -> list[GridRun]:
     """The runs not complete yet; their half-written folders are deleted so they start from scratch."""
@@ -236,37 +178,9 @@ def _longest_first(pending: list[GridRun]) -> list[GridRun]:
 
 def _execute(pending: list[GridRun], runs_dir: Path, jobs: int, threads: int, progress: bool) -> dict[str, str]:
     """Run ``pending`` in ``jobs`` spawned processes; return run name -> error text of failed runs."""
-    from tqdm.auto import tqdm
-
-    errors: dict[str, str] = {}
-    bar = tqdm(total=len(pending), desc="study", unit="run", disable=not progress, dynamic_ncols=True)
-    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
-                                   initializer=_init_worker, initargs=(threads, os.getpid()))
-    try:
-        futures = {}
-        for g in pending:
-            config = replace(g.config, threads=threads).to_dict()
-            futures[executor.submit(_run_one, RUNNER, config, str(runs_dir / g.name))] = g.name
-        not_done = set(futures)
-        while not_done:
-            done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=lambda f: futures[f]):
-                name = futures[fut]
-                try:
-                    err = fut.result()
-                except Exception as exc:  # noqa: BLE001 - the worker process itself died
-                    err = f"the worker process died ({type(exc).__name__}: {exc})"
-                if err is not None:
-                    errors[name] = err
-                    bar.write(f"study: run {name} failed: {err.strip().splitlines()[-1]}", file=sys.stderr)
-                bar.update(1)
-    except BaseException:
-        _stop_workers(executor)
-        raise
-    finally:
-        bar.close()
-    executor.shutdown(wait=True)
-    return errors
+    tasks = [(g.name, "eegclf.study:_run_one", (RUNNER, replace(g.config, threads=threads).to_dict(),
+                                                str(runs_dir / g.name))) for g in pending]
+    return run_tasks(tasks, jobs, threads, progress, desc="study", unit="run")
 
 
 def run_study(base: RunConfig, models: list[str], activations: list[str], seeds: int | list[int], out_dir,

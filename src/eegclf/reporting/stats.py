@@ -56,3 +56,50 @@ def compare_paired(best: dict[int, float], other: dict[int, float], alpha: float
         warnings.simplefilter("ignore")
         p = float(ttest_rel(a, b).pvalue)
     return Comparison(len(seeds), diff, p, "beyond" if p < alpha else "within")
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (same order as given; NaN stays NaN and is not counted)."""
+    finite = [(p, i) for i, p in enumerate(pvalues) if math.isfinite(p)]
+    m = len(finite)
+    adjusted = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(finite)):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def bootstrap_ci(values, n_boot: int = 10_000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (resampling the values, e.g. subjects)."""
+    v = np.asarray([x for x in values if math.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def chance_level(n_trials: int, n_classes: int, alpha: float = ALPHA) -> float:
+    """The accuracy a random guesser exceeds with probability < ``alpha``: the smallest k / n with
+    P(Binomial(n, 1 / n_classes) >= k) <= alpha (Combrisson & Jerbi 2015)."""
+    from scipy.stats import binom
+
+    if n_trials < 1:
+        return math.nan
+    k = int(binom.isf(alpha, n_trials, 1.0 / n_classes)) + 1
+    return min(1.0, k / n_trials)
+
+
+def wilcoxon_p(a, b) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired ``a`` vs ``b`` (NaN when all differences are zero
+    or fewer than two pairs are finite)."""
+    from scipy.stats import wilcoxon
+
+    pairs = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+    if len(pairs) < 2 or all(x == y for x, y in pairs):
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(wilcoxon([x for x, _ in pairs], [y for _, y in pairs]).pvalue)

@@ -1,0 +1,124 @@
+"""Fitting a pipeline on one fold's training part and predicting its test part; ``auto`` chooses by inner CV.
+
+A pipeline is a registry model name (``eegnet``, ``ts_lr`` ...) or ``auto``: the nested pipeline that, in each
+outer fold, cross-validates its candidates on the training part only, refits the winner on the whole training
+part, and tests that. Nothing here ever sees a test trial before prediction: the trainer measures the test
+part for its curves, but with ``val_fraction=0`` it chooses nothing (it keeps the last epoch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from eegclf.config import RunConfig
+from eegclf.data.base import EEGDataset, Split
+from eegclf.errors import ConfigError
+from eegclf.models import get_model
+
+AUTO = "auto"
+INNER_FOLDS = 3
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How deep pipelines train in a benchmark: ``config`` (model and seed are set per pipeline and fold),
+    and, for ``cross-subject-finetune``, the fine-tuning epochs and learning rate on the calibration trials."""
+
+    config: RunConfig
+    finetune_epochs: int = 50
+    finetune_lr: float = 5e-4
+    auto_candidates: tuple[str, ...] = ()
+
+
+@dataclass
+class Outcome:
+    """What one fit gives: test-trial probabilities (n_test, n_classes) and what the pipeline chose."""
+
+    proba: np.ndarray
+    chosen: str
+    inner_acc: dict = field(default_factory=dict)
+
+
+def check_pipelines(names: list[str], candidates: tuple[str, ...]) -> list[str]:
+    """Registry names of the pipelines (``auto`` kept), in order; ConfigError for unknown names."""
+    out = []
+    for name in names:
+        out.append(AUTO if name.strip().lower() == AUTO else get_model(name).name)
+    if AUTO in out:
+        if len(candidates) < 2:
+            raise ConfigError("the pipeline auto chooses among candidates: give at least two "
+                              "(auto_candidates, e.g. eegnet,ts_lr,csp_lda)", )
+        for c in candidates:
+            get_model(c)
+    if not out:
+        raise ConfigError("no pipeline given: name at least one model (e.g. eegnet,ts_lr)")
+    return list(dict.fromkeys(out))
+
+
+def _fit(name: str, train: Split, test: Split, template: EEGDataset, recipe: Recipe, seed: int):
+    """The model ``name`` fitted on ``train`` (test is only measured by the trainer's curves)."""
+    from eegclf.training import train_model
+
+    config = replace(recipe.config, model=name, seed=seed, val_fraction=0.0)
+    _, model = train_model(config, template.with_splits(train, test), progress=False)
+    return model
+
+
+def _finetune(model, adapt: Split, test: Split, template: EEGDataset, recipe: Recipe, seed: int):
+    """A deep model pre-trained on other subjects, trained further on the tested subject's calibration trials;
+    the normalisation is re-estimated on those trials (amplitudes differ between people)."""
+    from eegclf.training import train_model
+
+    config = replace(recipe.config, model=model.net.model_name, seed=seed, val_fraction=0.0,
+                     epochs=recipe.finetune_epochs, lr=recipe.finetune_lr, model_kwargs={})
+    net_kwargs = {k: v for k, v in model.net.config.items() if k not in ("n_chans", "n_times", "n_outputs")}
+    config = replace(config, model_kwargs=net_kwargs, activation=None, dropout=None, max_norm=None)
+    _, tuned = train_model(config, template.with_splits(adapt, test), progress=False,
+                           init_state=model.net.state_dict())
+    return tuned
+
+
+def _proba(model, X: np.ndarray) -> np.ndarray:
+    from eegclf.evaluation import predict_proba
+
+    return predict_proba(model, X)
+
+
+def inner_accuracy(name: str, train: Split, template: EEGDataset, recipe: Recipe, seed: int) -> float:
+    """Mean accuracy of ``name`` over an inner cross-validation of the training part alone: stratified
+    3-fold for one subject, 3 groups of whole subjects when the training part holds several."""
+    from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+    subjects = np.unique(train.subjects)
+    if len(subjects) >= INNER_FOLDS:
+        splits = GroupKFold(n_splits=INNER_FOLDS).split(train.X, train.y, groups=train.subjects)
+    else:
+        splits = StratifiedKFold(n_splits=INNER_FOLDS, shuffle=True, random_state=seed).split(train.X, train.y)
+    accs = []
+    for tr, va in splits:
+        inner_train, inner_val = train.subset(tr), train.subset(va)
+        model = _fit(name, inner_train, inner_val, template, recipe, seed)
+        accs.append(float((_proba(model, inner_val.X).argmax(1) == inner_val.y).mean()))
+    return float(np.mean(accs))
+
+
+def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Recipe, seed: int) -> Outcome:
+    """Fit pipeline ``name`` on ``fold`` (indices into ``pool``) and predict its test trials."""
+    train, test = pool.subset(fold.train), pool.subset(fold.test)
+    inner: dict[str, float] = {}
+    chosen = name
+    if name == AUTO:
+        inner = {c: inner_accuracy(c, train, template, recipe, seed) for c in recipe.auto_candidates}
+        chosen = max(recipe.auto_candidates, key=lambda c: inner[c])  # first of the best on ties
+    elif not get_model(name).is_deep:
+        # cheap for classical pipelines: lets "best classical" be decided on training folds only
+        inner = {name: inner_accuracy(name, train, template, recipe, seed)}
+    entry = get_model(chosen)
+    if len(fold.adapt) and not entry.is_deep:  # classical: no pre-training, so pool the calibration trials in
+        train = Split.concat(train, pool.subset(fold.adapt))
+    model = _fit(chosen, train, test, template, recipe, seed)
+    if len(fold.adapt) and entry.is_deep:
+        model = _finetune(model, pool.subset(fold.adapt), test, template, recipe, seed)
+    return Outcome(_proba(model, test.X), chosen, inner)

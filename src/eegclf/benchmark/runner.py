@@ -1,0 +1,136 @@
+"""``run_benchmark``: every (pipeline, fold) of a protocol, resumable per fold, in parallel worker processes.
+
+Each worker loads the data set once and pools its trials (:func:`eegclf.data.splits.pooled`); the folds are
+recomputed identically in every process from the pool. A finished fold is one JSON file in the benchmark
+folder (:mod:`eegclf.benchmark.folder`); running the same command again skips it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eegclf.benchmark.folder import BenchmarkFolder
+from eegclf.benchmark.pipelines import AUTO, Recipe, check_pipelines, run_pipeline
+from eegclf.benchmark.protocols import check_protocol, make_folds
+from eegclf.benchmark.scores import fold_scores
+from eegclf.config import RunConfig
+from eegclf.errors import ConfigError, EEGClfError
+from eegclf.parallel import available_cores, cached_dataset, call_task, run_tasks
+
+# RunConfig fields a benchmark sets itself (per pipeline and fold) or that do not change results
+_NOT_RECIPE = ("model", "seed", "out", "threads", "device", "data_dir", "dataset", "dataset_options", "val_fraction")
+
+
+class BenchmarkError(EEGClfError, RuntimeError):
+    """Some folds failed; the others finished and were reported."""
+
+
+def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: list[str], config: RunConfig,
+              *, seed: int = 0, finetune_epochs: int = 50, finetune_lr: float = 5e-4,
+              auto_candidates: tuple[str, ...] = (), data_dir: str | None = None, command: str = "") -> dict:
+    """The JSON description of a benchmark (what ``benchmark.json`` holds), checked."""
+    check_protocol(protocol)
+    candidates = tuple(check_pipelines(list(auto_candidates), ())) if auto_candidates else ()
+    pipelines = check_pipelines(pipelines, candidates)
+    if AUTO in candidates:
+        raise ConfigError("auto_candidates cannot hold auto itself")
+    for name, value, minimum in (("finetune_epochs", finetune_epochs, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"{name}={value!r} is invalid: expected an integer >= {minimum}")
+    if not (isinstance(finetune_lr, (int, float)) and finetune_lr > 0):
+        raise ConfigError(f"finetune_lr={finetune_lr!r} is invalid: expected a number > 0")
+    recipe = {k: v for k, v in config.to_dict().items() if k not in _NOT_RECIPE}
+    return {"dataset": dataset, "dataset_options": dict(dataset_options), "data_dir": data_dir,
+            "protocol": protocol, "pipelines": pipelines, "seed": seed,
+            "recipe": {"config": recipe, "finetune_epochs": finetune_epochs, "finetune_lr": float(finetune_lr),
+                       "auto_candidates": list(candidates)},
+            "command": command}
+
+
+def _recipe(spec: dict, threads: int | None) -> Recipe:
+    r = spec["recipe"]
+    config = RunConfig.from_dict({**r["config"], "threads": threads, "val_fraction": 0.0})
+    return Recipe(config, r["finetune_epochs"], r["finetune_lr"], tuple(r["auto_candidates"]))
+
+
+def load_pool(spec: dict):
+    """``(template, pool, folds)``: the loaded data set (its shape, rate, channels and classes), every trial
+    pooled in recording order, and the protocol's folds over the pool."""
+    from eegclf.data.splits import pooled
+
+    dataset = cached_dataset(spec["dataset"], spec.get("data_dir"), spec["dataset_options"])
+    pool = pooled(dataset)
+    return dataset, pool, make_folds(pool, spec["protocol"])
+
+
+def run_fold(spec: dict, pipeline: str, key: str, out_dir: str, threads: int | None = None) -> None:
+    """Run one (pipeline, fold) and write its record (in a worker process, or in this one)."""
+    template, pool, folds = load_pool(spec)
+    fold = next(f for f in folds if f.key == key)
+    seed = spec["seed"] + fold.index
+    t0 = time.perf_counter()
+    outcome = run_pipeline(pipeline, pool, fold, template, _recipe(spec, threads), seed)
+    seconds = time.perf_counter() - t0
+    y_test = pool.y[fold.test]
+    record = {
+        "pipeline": pipeline, "chosen": outcome.chosen, "inner_acc": outcome.inner_acc,
+        "subject": fold.subject, "fold": fold.index, "key": key, "seed": seed,
+        "n_train": len(fold.train), "n_adapt": len(fold.adapt), "n_test": len(fold.test),
+        "n_classes": len(template.class_names), **fold_scores(y_test, outcome.proba), "seconds": round(seconds, 3),
+        "train_idx": fold.train.tolist(), "adapt_idx": fold.adapt.tolist(), "test_idx": fold.test.tolist(),
+        "y_test": y_test.tolist(), "proba": np.round(outcome.proba, 6).tolist(),
+    }
+    BenchmarkFolder(out_dir).write_fold(pipeline, key, record)
+
+
+def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool | None = None) -> Path:
+    """Run every missing (pipeline, fold) of ``spec`` (see :func:`make_spec`) into ``out_dir``, then write the
+    report; returns the path of ``results.md``. Raises BenchmarkError after the report when folds failed."""
+    from eegclf.progress import is_interactive
+    from eegclf.reporting.benchmark_report import build_benchmark_report
+
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
+    folder = BenchmarkFolder(out_dir)
+    _, _, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
+    folder.prepare(spec)
+    todo = [(p, f.key) for p in spec["pipelines"] for f in folds if not folder.is_done(p, f.key)]
+    cores = available_cores()
+    n_jobs = max(1, min(jobs or cores, len(todo)))
+    threads = max(1, cores // n_jobs)
+    total = len(spec["pipelines"]) * len(folds)
+    print(f"benchmark: {spec['protocol']}, {len(folds)} folds x {len(spec['pipelines'])} pipelines in {out_dir}; "
+          f"{total - len(todo)} done already; running {len(todo)} in {n_jobs} process"
+          f"{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}", file=sys.stderr)
+    show = is_interactive() if progress is None else progress
+    errors = _run(spec, todo, Path(out_dir), n_jobs, threads, show) if todo else {}
+    done_any = len(errors) < total
+    report = build_benchmark_report(out_dir) if done_any else None
+    if errors:
+        first = sorted(errors)[0]
+        raise BenchmarkError(f"{len(errors)} of {len(todo)} folds failed (first: {first}: "
+                             f"{errors[first].strip().splitlines()[-1]}); finished folds are kept: run the same "
+                             "command again to retry the failed ones" + (f"; partial report: {report}" if report else ""))
+    return report
+
+
+def _run(spec, todo, out_dir: Path, jobs: int, threads: int, progress: bool) -> dict[str, str]:
+    if jobs == 1:  # in this process: the data set is loaded already
+        from tqdm.auto import tqdm
+
+        errors = {}
+        for pipeline, key in tqdm(todo, desc="benchmark", unit="fold", disable=not progress, dynamic_ncols=True):
+            err = call_task("eegclf.benchmark.runner:run_fold", (spec, pipeline, key, str(out_dir), threads))
+            if err is not None:
+                errors[f"{pipeline}/{key}"] = err
+                print(f"benchmark: {pipeline}/{key} failed: {err.strip().splitlines()[-1]}", file=sys.stderr)
+        return errors
+    tasks = [(f"{p}/{k}", "eegclf.benchmark.runner:run_fold", (spec, p, k, str(out_dir), threads)) for p, k in todo]
+    return run_tasks(tasks, jobs, threads, progress, desc="benchmark", unit="fold")
+
+
+__all__ = ["BenchmarkError", "make_spec", "run_benchmark", "run_fold", "load_pool"]
