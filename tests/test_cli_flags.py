@@ -134,7 +134,8 @@ def test_parameters_in_messages_become_the_flags_that_set_them():
     assert in_flags(exc, flags) == "--act relu contradicts the checkpoint x, which was trained with elu"
     args = parser.parse_args(["tune", "--trials", "2"])
     exc = ConfigError("no study storage at s: give storage=URL, or out=FOLDER of the search", param=("storage", "out"))
-    assert in_flags(exc, flags_of(parser, args)) == "no study storage at s: give --storage URL, or --out FOLDER of the search"
+    assert in_flags(exc, flags_of(parser, args)) == ("no study storage at s: give --storage URL, "
+                                                     "or --out FOLDER of the search")
     # names the error does not declare, and parameters the command has no flag for, stay as they are
     assert in_flags(ConfigError("epochs=0 is invalid"), flags) == "epochs=0 is invalid"
     assert in_flags(ConfigError("trials=0 is invalid", param="trials"), flags) == "trials=0 is invalid"

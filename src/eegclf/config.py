@@ -148,6 +148,7 @@ class RunConfig:
     def from_dict(cls, d: dict) -> "RunConfig":
         return cls(**cls.normalize_keys(d))
 
+
 def read_config_file(path: str | Path) -> dict:
     """Read a TOML, YAML or JSON config file into a dict of RunConfig keys."""
     path = Path(path)
