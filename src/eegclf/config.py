@@ -10,39 +10,79 @@ from pathlib import Path
 
 from eegclf.errors import ConfigError
 
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def _field(default, help: str, **cli):
+    """A RunConfig field with its one-line ``help`` and how the command line offers it.
+
+    The metadata is read by :mod:`eegclf.cli.flags`, which makes every field a flag: ``help`` (required)
+    says what the value is, and the flag's help adds the field's default. Optional keys: ``flags`` (the
+    option strings when not ``--field-name``), ``none`` (what a None default means, e.g. "the model's"),
+    ``choices`` (allowed values, or a {text: value} table), ``switch`` (the value a flag without argument
+    sets), ``names`` ("module:function" listing the valid names), ``group`` and ``metavar``.
+    """
+    meta = {"help": help, **cli}
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+_DATA = "data set"
+
 
 @dataclass
 class RunConfig:
-    """Everything that defines one training run. Saved as ``RUN_DIR/config.json``."""
+    """Everything that defines one training run. Saved as ``RUN_DIR/config.json``.
 
-    model: str = "eegnet"
-    activation: str | None = None  # None: the model's own default (elu; ShallowConvNet: square)
-    dataset: str = "synthetic"
-    dataset_options: dict = field(default_factory=dict)
-    data_dir: str | None = None
-    epochs: int = 300
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    optimizer: str = "adam"
-    seed: int = 0
-    val_fraction: float = 0.2  # 0: no validation part, the last epoch is the checkpoint
-    device: str = "auto"
-    dropout: float | None = None  # None: the model's default
-    max_norm: bool | None = None  # max-norm constraints on/off; None: the model's own default
-    model_kwargs: dict = field(default_factory=dict)
-    threads: int | None = None  # torch intra-op threads; None leaves torch's default
+    Validated when created (and by :func:`dataclasses.replace`): a RunConfig that exists is a valid one.
+    """
+
+    model: str = _field("eegnet", "model to train, case-insensitive", names="eegclf.models:list_models")
+    activation: str | None = _field(None, "activation of the deep models (or a module:Class path)",
+                             flags=("--act", "--activation"), none="the model's",
+                             names="eegclf.models:list_activations")
+    dataset: str = _field("synthetic", "data set", group=_DATA, names="eegclf.data:list_datasets")
+    dataset_options: dict = _field({}, "loader options as a JSON table, e.g. '{\"n_train\": 96}'; the loader "
+                                   "flags below override its keys", group=_DATA)
+    data_dir: str | None = _field(None, "data root holding one folder per data set", group=_DATA,
+                                  none="$EEGCLF_DATA, else ~/eegclf_data", metavar="DIR")
+    epochs: int = _field(300, "training epochs")
+    batch_size: int = _field(64, "mini-batch size")
+    lr: float = _field(1e-3, "learning rate")
+    weight_decay: float = _field(0.0, "weight decay")
+    optimizer: str = _field("adam", "optimiser", choices=OPTIMIZERS)
+    seed: int = _field(0, "one seed for python, numpy and torch; it also draws the validation split")
+    val_fraction: float = _field(0.2, "fraction of the training set held out for model selection, "
+                                 "stratified per subject and class; 0 trains on every training trial and "
+                                 "keeps the last epoch")
+    device: str = _field("auto", "auto (CUDA when present), cpu, cuda or cuda:N")
+    dropout: float | None = _field(None, "dropout probability", none="the model's")
+    max_norm: bool | None = _field(None, "max-norm weight constraints, where the model has them (on for "
+                                   "DeepConvNet, EEGNet-8,2 and ShallowConvNet, off for the study's EEGNet); "
+                                   "the flag switches them off", flags=("--no-max-norm",), switch=False,
+                                   none="the model's")
+    model_kwargs: dict = _field({}, "further model options as a JSON table, e.g. '{\"F1\": 8}'")
+    threads: int | None = _field(None, "torch intra-op threads", none="torch's choice")
     # bf16 autocast in the training pass (evaluation stays fp32). None (default): on where the hardware
     # computes bf16 natively (AVX-512 BF16/AMX CPUs, CUDA); test accuracy stays within the seed spread of
     # fp32 (benchmarks/train_speed.py). Grouped convolutions stay fp32 (see training.Fp32GroupedConv2d).
-    bf16: bool | None = None
+    bf16: bool | None = _field(None, "bf16 autocast in the training pass; evaluation is always fp32",
+                               choices={"auto": None, "on": True, "off": False},
+                               none="auto, on where the CPU/GPU computes bf16 natively, e.g. AVX-512 BF16/AMX")
     # Re-estimate BatchNorm running statistics on the training part after every epoch, before measuring.
     # With a few dozen trials an epoch is 2-3 optimiser steps and the running averages trail far behind
     # the weights (see eegclf.batchnorm); off by default, as the study trained.
-    bn_recalibrate: bool = False
-    out: str | None = None
+    bn_recalibrate: bool = _field(False, "re-estimate BatchNorm statistics on the training trials after every "
+                                  "epoch: it helps with a few dozen trials, where an epoch is a few steps",
+                                  switch=True)
+    out: str | None = _field(None, "run folder", none="runs/MODEL-ACT-seedSEED", metavar="DIR")
+
+    def __post_init__(self):
+        self.validate()
 
     def validate(self) -> "RunConfig":
+        """ConfigError naming the first invalid field (as ``name=value``); returns self."""
         def bad(name, value, expected):
             raise ConfigError(f"{name}={value!r} is invalid: expected {expected}")
 
@@ -66,8 +106,8 @@ class RunConfig:
             bad("dropout", self.dropout, "a number in [0, 1)")
         if not (is_int(self.seed) and self.seed >= 0):
             bad("seed", self.seed, "an integer >= 0")
-        if self.optimizer not in ("adam", "adamw", "sgd"):
-            bad("optimizer", self.optimizer, "one of adam, adamw, sgd")
+        if self.optimizer not in OPTIMIZERS:
+            bad("optimizer", self.optimizer, f"one of {', '.join(OPTIMIZERS)}")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
             bad("device", self.device, "auto, cpu, cuda or cuda:N")
         if self.threads is not None and not (is_int(self.threads) and self.threads >= 1):
@@ -92,7 +132,9 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
+    def normalize_keys(cls, d: dict) -> dict:
+        """``d`` with its keys as field names (``-`` -> ``_``, ``act`` -> ``activation``); ConfigError for
+        unknown keys. The values are not checked: that happens when the RunConfig is made."""
         if not isinstance(d, dict):
             raise ConfigError(f"a run configuration must be a table of keys, found {type(d).__name__}")
         known = {f.name for f in fields(cls)}
@@ -103,7 +145,11 @@ class RunConfig:
         unknown = sorted(set(norm) - known)
         if unknown:
             raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(known)}")
-        return cls(**norm)
+        return norm
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        return cls(**cls.normalize_keys(d))
 
 
 def read_config_file(path: str | Path) -> dict:

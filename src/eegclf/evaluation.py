@@ -1,10 +1,23 @@
-"""Measuring a model: loss and accuracy in large no-grad batches, for deep and classical models."""
+"""Measuring a model: loss and accuracy in large no-grad batches, for deep and classical models; and the
+checks of a checkpoint against the data it is measured on."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from eegclf.errors import CheckpointError
+
+try:
+    from eegclf.models import canonical_activation
+except ImportError:  # TODO(registry): the model registry provides canonical_activation; drop this fallback then
+    def canonical_activation(model: str, activation: str | None) -> str:
+        """The recorded name of ``activation`` for ``model`` (temporary: the registry's knows each model's)."""
+        from eegclf.models.activations import Square, resolve_activation
+
+        return resolve_activation(activation or "elu", extra={"square": Square}).name
+
 
 EVAL_BATCH = 64  # measured on CPU: 1.5-2x faster than 1024 per trial (the activations stay in cache)
 
@@ -50,3 +63,47 @@ def loss_and_accuracy(model, X, y, device="cpu") -> tuple[float, float]:
     proba = predict_proba(model, X)
     p = np.clip(proba[np.arange(len(y)), y], 1e-12, 1.0)
     return float(-np.log(p).mean()), float((proba.argmax(1) == y).mean())
+
+
+# ------------------------------------------------------------------ a checkpoint against the data it meets
+
+def check_request(meta: dict, source, model: str | None = None, activation: str | None = None) -> None:
+    """CheckpointError when ``model`` or ``activation`` (optional, as a user repeats them) differ from what
+    checkpoint ``source`` (its metadata ``meta``) holds: they are accepted, but never silently different."""
+    from eegclf.models import canonical_name
+
+    if model and canonical_name(model) != meta["model"]:
+        raise CheckpointError(f"model={model} contradicts the checkpoint {source}, which holds {meta['model']}",
+                              param="model")
+    if activation and canonical_activation(meta["model"], activation) != meta["activation"]:
+        raise CheckpointError(f"activation={activation} contradicts the checkpoint {source}, which was trained "
+                              f"with {meta['activation']}", param="activation")
+
+
+def checkpoint_dataset(meta: dict, name: str | None = None, data_dir=None, options: dict | None = None):
+    """The data set to measure a checkpoint on: ``name`` with ``options``, else the one recorded in ``meta``
+    with ``options`` changed; in ``data_dir``, else the recorded data root."""
+    from eegclf.data import load_dataset
+
+    if name:
+        options = dict(options or {})
+    else:
+        name, options = meta["dataset"], {**meta["dataset_options"], **(options or {})}
+    recorded_dir = options.pop("data_dir", None) or meta.get("config", {}).get("data_dir")
+    return load_dataset(name, data_dir=data_dir or recorded_dir, **options)
+
+
+def check_checkpoint_fits(meta: dict, dataset, source) -> list[str]:
+    """CheckpointError when checkpoint ``source`` (metadata ``meta``) cannot take ``dataset``'s trials or
+    classes; returns notes on what fits but differs (other test trials than it was measured on)."""
+    got, want = (dataset.n_chans, dataset.n_times), (meta["n_chans"], meta["n_times"])
+    if got != want:
+        raise CheckpointError(f"checkpoint {source} was made for data of shape (channels, time) = {want}, "
+                              f"but {dataset.name} gives {got}")
+    if dataset.n_classes != len(meta["class_names"]):
+        raise CheckpointError(f"checkpoint {source} has {len(meta['class_names'])} classes, "
+                              f"{dataset.name} has {dataset.n_classes}")
+    if meta.get("test_fingerprint") not in (None, dataset.test.fingerprint()):
+        return [f"these test trials differ from the ones {source} was measured on "
+                "(other data set options or loader version)"]
+    return []

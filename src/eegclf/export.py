@@ -194,7 +194,8 @@ def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = 
     out = Path(out)
     source = f"checkpoint {checkpoint}" if checkpoint is not None else f"model {meta.get('model')!r}"
     if out.is_dir():
-        raise ConfigError(f"--out {out} is a folder; expected a file name such as model.{fmt_suffix(fmt)}")
+        raise ConfigError(f"out={out} is a folder; expected a file name such as model.{fmt_suffix(fmt)}",
+                          param="out")
     if is_classical(meta.get("model", "")) or not isinstance(model, nn.Module):
         raise CheckpointError(f"{source} holds the classical model {meta.get('model')!r}, which cannot be "
                               f"exported to {fmt}; only deep models (eegnet, deepconvnet, ...) can")
@@ -232,7 +233,7 @@ def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = 
 def _check_format(fmt) -> str:
     fmt = str(fmt).lower()
     if fmt not in FORMATS:
-        raise ConfigError(f"--format {fmt!r} is invalid: expected one of {', '.join(FORMATS)}")
+        raise ConfigError(f"format={fmt!r} is invalid: expected one of {', '.join(FORMATS)}", param="format")
     return fmt
 
 

@@ -28,13 +28,6 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def worker_init_fn(worker_id: int) -> None:
-    """Seed a DataLoader worker from torch's per-worker seed (for users who add workers)."""
-    s = torch.initial_seed() % 2**32
-    np.random.seed(s)
-    random.seed(s)
-
-
 def get_rng_state() -> dict:
     """All RNG states as JSON-able data plus tensors, for resuming a run bit-for-bit."""
     np_state = np.random.get_state()

@@ -2,19 +2,23 @@
 
 Each sub-command lives in its own module with ``add_parser(subparsers)``; errors of the user's input
 (:class:`~eegclf.errors.EEGClfError`, unreadable or unwritable files) print one line and exit non-zero.
+The library names parameters in its messages (``trials=0 is invalid``); :func:`main` says them as the
+flags that set them (``--trials 0 is invalid``), from the parser it built.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import os
+import re
 import sys
 
 from eegclf import __version__
 from eegclf.errors import EEGClfError
 
-COMMANDS = ["train", "evaluate", "compare", "report", "data", "export", "stream", "tune"]
+COMMANDS = ["train", "evaluate", "compare", "report", "data", "export", "stream", "tune"]  # modules of eegclf.cli
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -33,8 +37,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
-
     parser = OneLineParser(
         prog="eegclf",
         description="Train, evaluate and compare deep networks (EEGNet, DeepConvNet, ...) for "
@@ -45,14 +47,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"eegclf {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"eegclf.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"eegclf.cli.{name}":
-                continue  # command not built yet
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"eegclf.cli.{name}").add_parser(sub)
     return parser
+
+
+def flags_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """{dest: its flag} of the command that ``args`` ran (e.g. ``{"trials": "--trials", "activation": "--act"}``)."""
+    flags: dict[str, str] = {}
+    for action in parser._actions:  # argparse has no public listing of a parser's arguments
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(args, action.dest, None))
+            if chosen is not None:
+                flags.update(flags_of(chosen, args))
+        elif action.option_strings:
+            flags.setdefault(action.dest, action.option_strings[0])
+    return flags
+
+
+def in_flags(exc: Exception, flags: dict[str, str]) -> str:
+    """The message of ``exc`` with each ``param=`` it names (``exc.params``) said as its flag: ``--param ``."""
+    text = str(exc)
+    for param in getattr(exc, "params", ()):
+        if param in flags:
+            text = re.sub(rf"(?<![\w-]){re.escape(param)}=", lambda _m, f=flags[param]: f + " ", text)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except EEGClfError as exc:
-        print(f"eegclf: error: {one_line(exc)}", file=sys.stderr)
+        print(f"eegclf: error: {one_line(in_flags(exc, flags_of(parser, args)))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `eegclf data info synthetic | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -1,8 +1,34 @@
-"""Options shared by several commands: the data set and its loader options."""
+"""What several commands share: how help shows a default, and the data loaders' options as flags.
+
+The loader flags come from each loader module (:func:`eegclf.data.loader_module`): its ``DEFAULTS`` give the
+options, their defaults and types, ``OPTION_HELP`` the help, ``OPTION_TYPES`` the types of None defaults and
+``FLAG_NAMES`` the flags that are not ``--option-name``. An option several loaders share is one flag whose
+help names each loader with its default. A flag not given leaves the option to the loader's default.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+from dataclasses import dataclass
+
+
+def show_default(value, none: str = "none") -> str:
+    """``(default 300)``; for None, what it means: ``(default: the model's)``."""
+    if value is None:
+        return f"(default: {none})"
+    if isinstance(value, bool):
+        text = "on" if value else "off"
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, (list, tuple)):
+        text = ",".join(map(str, value))
+    elif isinstance(value, dict):
+        return f"(default: {json.dumps(value) if value else 'none'})"
+    else:
+        text = str(value)
+    return f"(default {text})"
 
 
 def _int_list(text: str) -> list[int]:
@@ -12,49 +38,66 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-# (flag, loader option name, type, help). None = not given = the loader's default.
-DATASET_FLAGS = [
-    ("--subjects", "subjects", _int_list, "eegmmidb: subject numbers, e.g. 1 or 1,2,3 (default 1)"),
-    ("--task", "task", str, "eegmmidb: imagery_lr (runs 4,8,12; default), imagery_hf (6,10,14), "
-     "movement_lr (3,7,11) or movement_hf (5,9,13)"),
-    ("--channels", "channels", str, "eegmmidb: comma-separated channel names (default C3,Cz,C4) or 'all'"),
-    ("--tmin", "tmin", float, "eegmmidb: window start in s relative to the cue (default 0)"),
-    ("--tmax", "tmax", float, "eegmmidb: window end in s relative to the cue, inclusive (default 4)"),
-    ("--l-freq", "l_freq", float, "eegmmidb: band-pass low edge in Hz (default none)"),
-    ("--h-freq", "h_freq", float, "eegmmidb: band-pass high edge in Hz (default none)"),
-    ("--resample", "resample", float, "eegmmidb: resampling rate in Hz (default: native 160)"),
-    ("--reference", "reference", str, "eegmmidb: 'average' for an average reference (default none)"),
-    ("--test-run", "test_run", int, "eegmmidb: run held out as test (default: the task's last run)"),
-    ("--data-seed", "seed", int, "synthetic: seed of the generated data (default 0)"),
-    ("--difficulty", "difficulty", float, "synthetic: 0 (easiest) to 1 (chance level); default 0.4"),
-    ("--n-train", "n_train", int, "synthetic: training trials (default 1080)"),
-    ("--n-test", "n_test", int, "synthetic: test trials (default 1080)"),
-    ("--no-verify", "verify", None, "bci3b: skip the check of the files' git blob ids"),
-]
+@dataclass(frozen=True)
+class LoaderFlag:
+    flag: str  # e.g. --n-train
+    option: str  # the loader option it sets
+    type: object  # argparse type; None for a switch (a flag without argument that sets ``const``)
+    const: object
+    help: str  # "eegmmidb: ... (default 0); files: ... (default -0.5)"
 
 
-def add_dataset_args(p: argparse.ArgumentParser, dataset_default: str | None = "synthetic",
-                     with_name: bool = True) -> None:
-    g = p.add_argument_group("data set")
-    if with_name:
-        g.add_argument("--dataset", default=dataset_default,
-                       help="synthetic (generated, no download), bci3b (the lab's npz files) or eegmmidb "
-                       f"(PhysioNet, read through MNE); default {dataset_default or 'synthetic'}")
-    g.add_argument("--data-dir", default=None,
-                   help="data root holding one folder per data set (default $EEGCLF_DATA, else ~/eegclf_data)")
-    for flag, _, typ, help_text in DATASET_FLAGS:
-        if typ is None:  # an on/off switch that turns a loader default off
-            g.add_argument(flag, action="store_const", const=False, default=None, help=help_text)
+def _flag_type(default, declared):
+    """argparse type of a loader option: declared, else from its default; None for an on/off switch."""
+    if declared is not None:
+        return declared
+    if isinstance(default, bool):
+        return None
+    if isinstance(default, list):
+        return _int_list  # the one list option there is (eegmmidb subjects) holds integers
+    return type(default)
+
+
+@functools.cache
+def loader_flags() -> tuple[LoaderFlag, ...]:
+    from eegclf.data import list_datasets, loader_module
+
+    found: dict[str, dict] = {}  # flag -> what it sets, and the help of each loader that has it
+    for name in list_datasets():
+        module = loader_module(name)
+        for option, default in module.DEFAULTS.items():
+            flag = getattr(module, "FLAG_NAMES", {}).get(option, "--" + option.replace("_", "-"))
+            kind = _flag_type(default, getattr(module, "OPTION_TYPES", {}).get(option))
+            const = (not default) if kind is None else None
+            entry = found.setdefault(flag, {"option": option, "type": kind, "const": const, "help": []})
+            if (entry["option"], entry["type"]) != (option, kind):
+                raise TypeError(f"flag {flag}: data set {name} gives it another option or type than the others")
+            entry["help"].append(f"{name}: {module.OPTION_HELP[option]} {show_default(default)}")
+    return tuple(LoaderFlag(flag, e["option"], e["type"], e["const"], "; ".join(e["help"]))
+                 for flag, e in found.items())
+
+
+def _dest(flag: str) -> str:
+    return "loader_" + flag.lstrip("-").replace("-", "_")  # apart from the RunConfig fields (--seed, ...)
+
+
+def add_loader_args(group) -> None:
+    """The flags of every loader option, in ``group`` (a parser or argument group)."""
+    for f in loader_flags():
+        text = f.help.replace("%", "%%")
+        if f.type is None:
+            group.add_argument(f.flag, dest=_dest(f.flag), action="store_const", const=f.const, default=None,
+                               help=text)
         else:
-            g.add_argument(flag, type=typ, default=None, help=help_text)
+            group.add_argument(f.flag, dest=_dest(f.flag), type=f.type, default=None, help=text,
+                               metavar=f.option.upper())
 
 
 def dataset_options(args: argparse.Namespace) -> dict:
     """The loader options the user gave (unset flags are left to the loader's defaults)."""
     opts = {}
-    for flag, name, _, _ in DATASET_FLAGS:
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+    for f in loader_flags():
+        value = getattr(args, _dest(f.flag), None)
         if value is not None:
-            opts[name] = value
+            opts[f.option] = value
     return opts
-

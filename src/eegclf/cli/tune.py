@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from eegclf.cli.common import add_dataset_args
-from eegclf.cli.train import add_run_args, config_from_args
+from eegclf.cli.flags import add_config_args, config_from_args
 from eegclf.errors import ConfigError
+from eegclf.tuning.space import SearchSpace
 
 
 def _range(kind):
@@ -33,15 +33,32 @@ def _list(kind):
     return parse
 
 
-def search_space(args: argparse.Namespace):
-    """The space from the range flags; a training flag given (--lr, --epochs, ...) fixes that parameter."""
-    from eegclf.tuning import SearchSpace
+# the search space's flags: flag, SearchSpace field, metavar (LOW:HIGH: a range), type of the values, help
+SPACE_FLAGS = (
+    ("--lr-range", "lr", "LOW:HIGH", float, "learning rate, log scale"),
+    ("--weight-decay-range", "weight_decay", "LOW:HIGH", float, "weight decay, log scale"),
+    ("--dropout-range", "dropout", "LOW:HIGH", float, "dropout probability"),
+    ("--batch-sizes", "batch_size", "B,B,...", int, "batch sizes"),
+    ("--acts", "activation", "ACT,ACT,...", str, "activations"),
+    ("--epochs-range", "epochs", "LOW:HIGH", int, "epochs"),
+)
 
-    ranges = {"lr": args.lr_range, "weight_decay": args.weight_decay_range, "dropout": args.dropout_range,
-              "batch_size": args.batch_sizes, "activation": args.acts, "epochs": args.epochs_range}
+
+def search_space(args: argparse.Namespace) -> SearchSpace:
+    """The space from the range flags; a training flag given (--lr, --epochs, ...) fixes that parameter."""
+    ranges = {name: getattr(args, f"space_{name}") for _, name, *_ in SPACE_FLAGS}
     space = SearchSpace(**{k: v for k, v in ranges.items() if v is not None})
     return space.fix(lr=args.lr, weight_decay=args.weight_decay, dropout=args.dropout,
                      batch_size=args.batch_size, epochs=args.epochs).validate()
+
+
+def _add_space_args(p: argparse.ArgumentParser) -> None:
+    s = p.add_argument_group("search space (a training flag such as --lr or --epochs fixes that parameter)")
+    defaults = SearchSpace()
+    for flag, name, metavar, kind, text in SPACE_FLAGS:
+        sep, parse = (":", _range(kind)) if metavar == "LOW:HIGH" else (",", _list(kind))
+        default = sep.join(f"{v:g}" if isinstance(v, float) else str(v) for v in getattr(defaults, name))
+        s.add_argument(flag, dest=f"space_{name}", type=parse, metavar=metavar, help=f"{text} (default {default})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,10 +73,6 @@ def run(args: argparse.Namespace) -> int:
     if args.trials is None:
         raise ConfigError("--trials N is required to search (or --finalize to report on a finished study)")
     base = config_from_args(args)
-    if args.model:
-        base.model = args.model
-    if args.seed is not None:
-        base.seed = args.seed
     args.interrupt_hint = ("; finished trials are kept in the study: run the same command again to continue it "
                            "(the interrupted trial counts as failed)")
     outcome = tune(base, search_space(args), args.trials, args.out, storage=args.storage, study_name=args.study,
@@ -85,34 +98,32 @@ def add_parser(sub) -> None:
         "--study eegnet-s1 --out tune  (run it on each machine) | "
         "eegclf tune --finalize --storage postgresql://... --study eegnet-s1 --out tune",
     )
-    p.add_argument("--model", help="deep model to tune (default eegnet)")
-    p.add_argument("--trials", type=int, help="finished (complete + pruned) trials the study needs in all, over all its workers")
+    p.add_argument("--trials", type=int, help="finished (complete + pruned) trials the study needs in all, over all "
+                   "its workers")
     p.add_argument("--storage", help="Optuna storage URL shared by the workers (default sqlite:///OUT/tune.db); "
                    "postgresql://USER:PASSWORD@HOST:PORT/DB for several machines")
     p.add_argument("--study", help="study name (default MODEL-DATASET, e.g. eegnet-synthetic)")
     p.add_argument("--timeout", type=float, help="seconds after which this worker starts no new trial")
-    p.add_argument("--out", default="tune", help="folder for tune.db, the report and the final runs (default tune)")
+    p.add_argument("--out", default="tune", help="folder for tune.db, the report and the final runs "
+                   "(default %(default)s)")
     p.add_argument("--finalize", action="store_true",
                    help="run no trials: retrain the study's best setting over --seeds seeds and write the report")
     p.add_argument("--no-finalize", action="store_true", help="do not finalize when the study is finished")
-    p.add_argument("--seeds", type=int, default=3, help="seeds of the final retraining (default 3)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds of the final retraining (default %(default)s)")
     p.add_argument("--jobs", type=int, help="parallel runs of the final retraining (default: one per core)")
-    p.add_argument("--seed", type=int, help="training seed of every trial; it also fixes the "
-                   "validation split, so all trials are compared on the same trials (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar in the final retraining")
-    s = p.add_argument_group("search space (a training flag such as --lr or --epochs fixes that parameter)")
-    s.add_argument("--lr-range", type=_range(float), metavar="LOW:HIGH", help="log scale (default 1e-4:1e-2)")
-    s.add_argument("--weight-decay-range", type=_range(float), metavar="LOW:HIGH", help="log scale (default 1e-6:1e-2)")
-    s.add_argument("--dropout-range", type=_range(float), metavar="LOW:HIGH", help="default 0:0.6")
-    s.add_argument("--batch-sizes", type=_list(int), metavar="B,B,...", help="default 16,32,64,128")
-    s.add_argument("--acts", type=_list(str), metavar="ACT,ACT,...", help="activations (default relu,leaky_relu,elu)")
-    s.add_argument("--epochs-range", type=_range(int), metavar="LOW:HIGH", help="default 10:100")
+    _add_space_args(p)
+    s = p.add_argument_group("search")
     s.add_argument("--pruner", choices=["median", "halving", "none"], default="median",
-                   help="median (default), halving (asynchronous successive halving) or none")
+                   help="median, halving (asynchronous successive halving) or none (default %(default)s)")
     w = p.add_argument_group("workers")
     w.add_argument("--heartbeat", type=int, default=20, help="seconds between a running trial's heartbeats; a "
-                   "trial silent for twice as long (its worker died) is failed and queued again (default 20)")
-    w.add_argument("--retries", type=int, default=1, help="how often a trial whose worker died is queued again (default 1)")
-    add_dataset_args(p)
-    add_run_args(p, with_model=False)
+                   "trial silent for twice as long (its worker died) is failed and queued again "
+                   "(default %(default)s)")
+    w.add_argument("--retries", type=int, default=1,
+                   help="how often a trial whose worker died is queued again (default %(default)s)")
+    add_config_args(p, skip=("activation", "out"), help={
+        "model": "deep model to tune",
+        "seed": "training seed of every trial; it also fixes the validation split, so all trials are compared "
+                "on the same trials"})
     p.set_defaults(func=run)

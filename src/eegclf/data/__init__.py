@@ -1,6 +1,6 @@
 """Data sets behind one interface: ``load_dataset(name, data_dir=None, **options) -> EEGDataset``.
 
-Sets: ``bci3b`` (the lab's BCI IIIb npz files), ``eegmmidb`` (PhysioNet through MNE), ``synthetic``
+Sets: ``bci3b`` (the original study's BCI IIIb npz files), ``eegmmidb`` (PhysioNet through MNE), ``synthetic``
 (generated, no download). ``dataset.options`` holds the resolved options (incl. ``data_dir``) so that
 ``load_dataset(dataset.name, **dataset.options)`` reloads the same data.
 """
@@ -13,10 +13,10 @@ from eegclf.data import bci3b, eegmmidb, synthetic
 from eegclf.data.base import EEGDataset, Split, data_root
 from eegclf.errors import DataError
 
-_LOADERS = {
-    "bci3b": (bci3b.load_bci3b, bci3b.DEFAULTS),
-    "eegmmidb": (eegmmidb.load_eegmmidb, eegmmidb.DEFAULTS),
-    "synthetic": (synthetic.load_synthetic, synthetic.DEFAULTS),
+_LOADERS = {  # name: (module, its loader function)
+    "bci3b": (bci3b, bci3b.load_bci3b),
+    "eegmmidb": (eegmmidb, eegmmidb.load_eegmmidb),
+    "synthetic": (synthetic, synthetic.load_synthetic),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -30,7 +30,14 @@ def list_datasets() -> list[str]:
 
 def dataset_defaults(name: str) -> dict:
     """The options of data set ``name`` with their default values (a copy)."""
-    return dict(_loader(name)[1])
+    return dict(loader_module(name).DEFAULTS)
+
+
+def loader_module(name: str):
+    """The module of data set ``name``. Its ``DEFAULTS`` are the options, ``OPTION_HELP`` says each in one
+    line, and the optional ``OPTION_TYPES`` (for options whose default is None) and ``FLAG_NAMES`` (where the
+    command-line flag is not ``--option-name``) complete what the command line needs."""
+    return _loader(name)[0]
 
 
 def _loader(name: str):
@@ -51,7 +58,8 @@ def _as_bool(name: str, value) -> bool:
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **options) -> EEGDataset:
     """Load data set ``name``. Options set to None mean "use the default"; unknown options are an error."""
-    loader, defaults = _loader(name)
+    module, loader = _loader(name)
+    defaults = module.DEFAULTS
     given = {k: v for k, v in options.items() if v is not None}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
@@ -72,4 +80,5 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **options
     return dataset
 
 
-__all__ = ["EEGDataset", "Split", "data_root", "dataset_defaults", "list_datasets", "load_dataset"]
+__all__ = ["EEGDataset", "Split", "data_root", "dataset_defaults", "list_datasets", "load_dataset",
+           "loader_module"]

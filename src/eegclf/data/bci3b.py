@@ -1,9 +1,9 @@
-"""The lab's BCI Competition III IIIb files (subjects S4 and X11, 2 channels, 125 Hz).
+"""The original study's BCI Competition III IIIb files (subjects S4 and X11, 2 channels, 125 Hz).
 
 Files in ``ROOT/bci3b``: ``S4b_train.npz``, ``X11b_train.npz``, ``S4b_test.npz``, ``X11b_test.npz``, each with
 ``signal`` float (540, 750, 2) = (trials, time, channels), NaNs included, and ``label`` (540,) in {1, 2}.
 
-The lab's transform: concatenate S4b then X11b, labels - 1, signals to (N, 1, 2, 750) (channels x time),
+The original study's transform: concatenate S4b then X11b, labels - 1, signals to (N, 1, 2, 750) (channels x time),
 NaNs replaced by the *training* data's per-channel mean (for train and test alike).
 """
 
@@ -20,6 +20,8 @@ from eegclf.data.base import EEGDataset, Split, data_root
 from eegclf.errors import DataError
 
 DEFAULTS = {"verify": True}
+OPTION_HELP = {"verify": "check the files' git blob ids; the flag skips the check"}  # for the command line's help
+FLAG_NAMES = {"verify": "--no-verify"}
 
 SUBJECTS = ("S4", "X11")
 PARTS = ("train", "test")
@@ -38,7 +40,7 @@ BLOB_IDS = {
 
 SOURCE_HINT = (
     "these are the course's BCI IIIb npz files (BCI Competition III data set IIIb, subjects S4 and X11, "
-    "as handed out by the lab); put all four in that folder or pass --data-dir"
+    "as handed out with the original study); put all four in that folder or pass data_dir=FOLDER"
 )
 
 
@@ -59,7 +61,7 @@ def git_blob_id(path: Path) -> str:
 def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One file's signal (n, 750, 2) float64 and label (n,) int64 in {1, 2}, checked."""
     if not path.is_file():
-        raise DataError(f"bci3b file missing: {path}; {SOURCE_HINT}")
+        raise DataError(f"bci3b file missing: {path}; {SOURCE_HINT}", param="data_dir")
     if path.stat().st_size == 0:
         raise DataError(f"bci3b file {path} is empty (0 bytes); expected an npz archive with 'signal' and 'label'")
     if not zipfile.is_zipfile(path):
@@ -120,7 +122,7 @@ def verify_files(folder: Path) -> dict:
         files[name] = {"blob": blob, "expected": expected, "ok": blob == expected}
         if blob != expected:
             warnings.warn(
-                f"bci3b file {folder / name} differs from the lab's genuine file "
+                f"bci3b file {folder / name} differs from the original study's genuine file "
                 f"(git blob {blob}, expected {expected}); results may not be comparable",
                 stacklevel=3,
             )
@@ -128,13 +130,14 @@ def verify_files(folder: Path) -> dict:
 
 
 def load_bci3b(data_dir=None, *, verify=True) -> EEGDataset:
-    """Load the four files with the lab's transform. X float32 (1080, 1, 2, 750) per part by default."""
+    """Load the four files with the original study's transform. X float32 (1080, 1, 2, 750) per part by default."""
     folder = data_root(data_dir) / "bci3b"
     if not folder.is_dir():
-        raise DataError(f"bci3b folder missing: {folder}; {SOURCE_HINT}")
+        raise DataError(f"bci3b folder missing: {folder}; {SOURCE_HINT}", param="data_dir")
     missing = [n for n in BLOB_IDS if not (folder / n).is_file()]
     if missing:
-        raise DataError(f"bci3b file(s) missing in {folder}: {', '.join(missing)}; {SOURCE_HINT}")
+        raise DataError(f"bci3b file(s) missing in {folder}: {', '.join(missing)}; {SOURCE_HINT}",
+                        param="data_dir")
 
     parts = {}
     for part in PARTS:

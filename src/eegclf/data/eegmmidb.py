@@ -40,6 +40,21 @@ DEFAULTS = {
     "reference": None,
     "test_run": None,
 }
+# one line per option for the command line's help (which adds the default); the types of the options
+# whose default (None) does not tell
+OPTION_HELP = {
+    "subjects": "subject numbers, e.g. 1 or 1,2,3",
+    "task": "imagery_lr (runs 4,8,12), imagery_hf (6,10,14), movement_lr (3,7,11) or movement_hf (5,9,13)",
+    "channels": "comma-separated channel names, or 'all'",
+    "tmin": "window start in s relative to the cue",
+    "tmax": "window end in s relative to the cue, inclusive",
+    "l_freq": "band-pass low edge in Hz",
+    "h_freq": "band-pass high edge in Hz",
+    "resample": "resampling rate in Hz; none keeps the native 160 Hz",
+    "reference": "'average' for an average reference",
+    "test_run": "run held out as test; none: the task's last run",
+}
+OPTION_TYPES = {"l_freq": float, "h_freq": float, "resample": float, "reference": str, "test_run": int}
 
 
 def parse_subjects(subjects) -> list[int]:
@@ -231,7 +246,7 @@ def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq
                 raise DataError(
                     f"eegmmidb file {path} gives channels {names} at {sf:g} Hz ({X.shape[-1]} samples per "
                     f"trial), but the runs before it gave {ch_names} at {sfreq:g} Hz ({n_times} samples); "
-                    "all runs must agree: use --channels and --resample to make them"
+                    "all runs must agree: choose the options channels and resample to make them"
                 )
             ch_names, sfreq, n_times, n_nans = names, sf, X.shape[-1], n_nans + nn
             X = X[:, None].astype(np.float32)

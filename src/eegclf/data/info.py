@@ -36,7 +36,7 @@ def _runs(split: Split) -> str:
 def _verification(ver) -> list[str]:
     if not ver or not ver.get("checked"):
         return ["verification: not checked (verify=false)"]
-    status = "all files match the genuine lab files" if ver.get("all_ok") else "MISMATCH"
+    status = "all files match the original study's genuine files" if ver.get("all_ok") else "MISMATCH"
     lines = [f"verification (git blob ids): {status}"]
     for name, f in ver.get("files", {}).items():
         mark = "ok" if f["ok"] else f"DIFFERS (found {f['blob']}, expected {f['expected']})"

@@ -1,6 +1,6 @@
 """A generated, Graz-like motor-imagery data set that needs no download.
 
-Shape by default exactly the lab's BCI IIIb files: 1080 train / 1080 test trials, 2 channels (C3-like,
+Shape by default exactly the original study's BCI IIIb files: 1080 train / 1080 test trials, 2 channels (C3-like,
 C4-like), 750 samples at 125 Hz (6 s), 2 classes (left / right hand), 2 subjects (S1, S2).
 
 Model of one trial (all arrays built at once, spectra shaped in the frequency domain):
@@ -12,7 +12,7 @@ Model of one trial (all arrays built at once, spectra shaped in the frequency do
   desynchronisation, ERD), the ipsilateral one drops a little; on some trials ("lapses") nothing happens;
 - channels see the sources through volume conduction (each channel also picks up the other side) plus
   1/f background noise, partly shared between channels;
-- a few trials hold short runs of NaN samples (like the lab's files); they are filled with the training
+- a few trials hold short runs of NaN samples (like the original study's files); they are filled with the training
   data's per-channel mean, and the raw count is reported in ``info["n_nans"]``.
 
 ``difficulty`` in [0, 1] scales the ERD depth by ``1 - difficulty``: 0 is easy, 1 leaves no class
@@ -38,6 +38,17 @@ DEFAULTS = {
     "n_times": 750,
     "sfreq": 125.0,
 }
+# one line per option for the command line's help (which adds the default)
+OPTION_HELP = {
+    "seed": "seed of the generated data",
+    "difficulty": "0 (easiest) to 1 (chance level)",
+    "n_train": "training trials",
+    "n_test": "test trials",
+    "n_chans": "channels (C3 and C4 first)",
+    "n_times": "samples per trial (at least 2 s)",
+    "sfreq": "sampling rate in Hz",
+}
+FLAG_NAMES = {"seed": "--data-seed"}  # --seed is the training seed
 
 CLASS_NAMES = ["left_hand", "right_hand"]
 SUBJECTS = ("S1", "S2")

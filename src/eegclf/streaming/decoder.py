@@ -37,7 +37,8 @@ class Decoder:
 
     def __init__(self, model: torch.nn.Module, meta: dict, stream_sfreq: float, runtime: str = "torch"):
         if runtime not in RUNTIMES:
-            raise ConfigError(f"--runtime {runtime!r} is invalid: expected one of {', '.join(RUNTIMES)}")
+            raise ConfigError(f"runtime={runtime!r} is invalid: expected one of {', '.join(RUNTIMES)}",
+                              param="runtime")
         self.runtime = runtime
         self.n_times = int(meta["n_times"])
         ratio = Fraction(float(meta["sfreq"]) / float(stream_sfreq)).limit_denominator(1000)
@@ -64,7 +65,8 @@ class Decoder:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ConfigError("--runtime onnx needs onnxruntime: pip install 'eegclf[export]'") from None
+            raise ConfigError("runtime=onnx needs onnxruntime: pip install 'eegclf[export]'",
+                              param="runtime") from None
         with tempfile.TemporaryDirectory() as tmp:
             path, _ = export_model(model, meta, Path(tmp) / "model.onnx", "onnx")
             opts = ort.SessionOptions()

@@ -94,7 +94,7 @@ class StreamRunner:
 
     def __init__(self, source: Source, model, meta: dict, step_ms: float = 100.0, runtime: str = "torch"):
         if not (step_ms > 0):
-            raise ConfigError(f"--step-ms {step_ms} is invalid: expected a number > 0")
+            raise ConfigError(f"step_ms={step_ms} is invalid: expected a number > 0", param="step_ms")
         self.source, self.meta = source, meta
         self.sfreq = float(source.sfreq)
         self.class_names = list(meta["class_names"])

@@ -89,21 +89,23 @@ class FileReplaySource(Source):
     def __init__(self, path, speed: float = 1.0, chunk_ms: float = 50.0):
         path = Path(path)
         if not path.is_file():
-            raise DataError(f"--source {path} does not exist or is not a file")
+            raise DataError(f"source={path} does not exist or is not a file", param="source")
         if not (speed >= 0):
-            raise DataError(f"--speed {speed} is invalid: expected a number >= 0 (0 = as fast as possible)")
+            raise DataError(f"speed={speed} is invalid: expected a number >= 0 (0 = as fast as possible)",
+                            param="speed")
         if not (chunk_ms > 0):
-            raise DataError(f"chunk_ms={chunk_ms} is invalid: expected a number > 0")
+            raise DataError(f"chunk_ms={chunk_ms} is invalid: expected a number > 0", param="chunk_ms")
         import mne
 
         readers = {".edf": mne.io.read_raw_edf, ".bdf": mne.io.read_raw_bdf}
         reader = readers.get(path.suffix.lower())
         if reader is None:
-            raise DataError(f"--source {path}: expected an .edf or .bdf recording")
+            raise DataError(f"source={path}: expected an .edf or .bdf recording", param="source")
         try:
             raw = reader(path, preload=True, verbose="error")
         except Exception as exc:  # noqa: BLE001 - MNE raises many types for bad files
-            raise DataError(f"--source {path} could not be read as {path.suffix[1:].upper()}: {exc}") from None
+            raise DataError(f"source={path} could not be read as {path.suffix[1:].upper()}: {exc}",
+                            param="source") from None
         raw.pick("eeg")
         self.path = path
         self.sfreq = float(raw.info["sfreq"])
@@ -149,7 +151,7 @@ class LSLSource(Source):
         try:
             import pylsl
         except ImportError:  # the optional 'stream' extra
-            raise DataError("--lsl needs pylsl: pip install 'eegclf[stream]'") from None
+            raise DataError("reading an LSL stream needs pylsl: pip install 'eegclf[stream]'") from None
         self._pylsl = pylsl
         found = pylsl.resolve_byprop("name", name, minimum=1, timeout=resolve_timeout)
         if not found:

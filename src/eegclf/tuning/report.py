@@ -2,7 +2,7 @@
 
 Layout of a tuning folder::
 
-    OUT/tune.db                 the default SQLite storage (absent with --storage URL)
+    OUT/tune.db                 the default SQLite storage (absent when another storage URL is given)
     OUT/final/                  an ``eegclf compare`` folder: the best setting retrained over seeds
     OUT/figures/tune_history.png  validation accuracy per trial and best so far
     OUT/tune_result.json        best params, trial counts, final test accuracy (machine-readable)
@@ -100,7 +100,7 @@ def retrain_best(best_config: RunConfig, trial_number: int, final_dir: Path, see
     from eegclf.study import run_name, run_study
 
     if seeds < 1:
-        raise ConfigError(f"--seeds {seeds} is invalid: expected a number of seeds >= 1")
+        raise ConfigError(f"seeds={seeds} is invalid: expected a number of seeds >= 1", param="seeds")
     marker = {"trial": trial_number, "config": {**best_config.to_dict(), "data_dir": None, "threads": None}}
     _prepare_final_dir(final_dir, marker)
     run_study(best_config, [best_config.model], [best_config.activation], seeds, final_dir, jobs=jobs,

@@ -100,8 +100,8 @@ class SearchSpace:
 
 
 def apply_params(base: RunConfig, params: dict) -> RunConfig:
-    """``base`` with a trial's params (a subset of PARAMS) put in; validated."""
+    """``base`` with a trial's params (a subset of PARAMS) put in (validated, as every RunConfig made)."""
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:
         raise ConfigError(f"trial params {unknown} are not search parameters ({', '.join(PARAMS)})")
-    return replace(base, **params).validate()
+    return replace(base, **params)

@@ -44,18 +44,19 @@ def _check_url(url: str):
     try:
         parsed = make_url(url)
     except Exception:  # noqa: BLE001 - sqlalchemy raises ArgumentError or ValueError
-        raise StorageError(f"--storage {url!r} is not a database URL: {expected}") from None
+        raise StorageError(f"storage={url!r} is not a database URL: {expected}", param="storage") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername=f"postgresql+{_postgres_driver(url)}")
     try:
         parsed.get_dialect()
     except Exception:  # noqa: BLE001 - NoSuchModuleError for unknown schemes, ImportError for drivers
-        raise StorageError(f"--storage {mask_url(url)}: unknown database kind {parsed.drivername!r} or its "
-                           f"driver is not installed: {expected}") from None
+        raise StorageError(f"storage={mask_url(url)}: unknown database kind {parsed.drivername!r} or its "
+                           f"driver is not installed: {expected}", param="storage") from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if not db or db == ":memory:":
-            raise StorageError(f"--storage {url}: an in-memory database cannot be shared; {expected}")
+            raise StorageError(f"storage={url}: an in-memory database cannot be shared; {expected}",
+                               param="storage")
         Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
     return parsed
 
@@ -68,8 +69,8 @@ def _postgres_driver(url: str) -> str:
     for module, name in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
         if importlib.util.find_spec(module) is not None:
             return name
-    raise StorageError(f"--storage {mask_url(url)}: no PostgreSQL driver is installed "
-                       "(pip install psycopg2-binary, or eegclf[tune])")
+    raise StorageError(f"storage={mask_url(url)}: no PostgreSQL driver is installed "
+                       "(pip install psycopg2-binary, or eegclf[tune])", param="storage")
 
 
 def _engine_kwargs(parsed) -> dict:
@@ -108,7 +109,7 @@ def open_storage(url: str, heartbeat: int = 20, retries: int = 1):
     from sqlalchemy.exc import SQLAlchemyError
 
     if heartbeat < 1:
-        raise StorageError(f"--heartbeat {heartbeat} is invalid: expected whole seconds >= 1")
+        raise StorageError(f"heartbeat={heartbeat} is invalid: expected whole seconds >= 1", param="heartbeat")
     parsed = _check_url(url)
     kwargs = _heartbeat_kwargs(heartbeat, retries)
     last = None
@@ -125,7 +126,7 @@ def open_storage(url: str, heartbeat: int = 20, retries: int = 1):
                 break
             time.sleep(0.2 + random.random())  # another worker creates the tables right now
         except RuntimeError as exc:  # optuna: the schema is of another (newer/older) version
-            raise StorageError(f"--storage {mask_url(url)}: {str(exc).splitlines()[0]}") from None
+            raise StorageError(f"storage={mask_url(url)}: {str(exc).splitlines()[0]}", param="storage") from None
     raise StorageError(f"cannot open the study storage {mask_url(url)}: {_one_line(last)}") from None
 
 
