@@ -1,6 +1,5 @@
 """Kill a real training process with SIGKILL at a random epoch, resume it, and get the identical run."""
 
-import os
 import random
 import signal
 import subprocess

@@ -33,7 +33,7 @@ _DATA = "data set"
 
 @dataclass
 class RunConfig:
-    """Everything that defines one training run. Saved as ``RUN_DIR/config.json``.
+    """Everything that defines one training run. Saved in the run folder (:mod:`eegclf.rundir`).
 
     Validated when created (and by :func:`dataclasses.replace`): a RunConfig that exists is a valid one.
     """

@@ -9,14 +9,7 @@ import torch.nn.functional as F
 
 from eegclf.errors import CheckpointError
 
-try:
-    from eegclf.models import canonical_activation
-except ImportError:  # TODO(registry): the model registry provides canonical_activation; drop this fallback then
-    def canonical_activation(model: str, activation: str | None) -> str:
-        """The recorded name of ``activation`` for ``model`` (temporary: the registry's knows each model's)."""
-        from eegclf.models.activations import Square, resolve_activation
-
-        return resolve_activation(activation or "elu", extra={"square": Square}).name
+from eegclf.models import canonical_activation
 
 
 EVAL_BATCH = 64  # measured on CPU: 1.5-2x faster than 1024 per trial (the activations stay in cache)

@@ -188,7 +188,7 @@ def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = 
 
     Same contract as :func:`export_checkpoint`; ``checkpoint`` is only recorded in the metadata.
     """
-    from eegclf.models import is_classical
+    from eegclf.models import get_model
 
     fmt = _check_format(fmt)
     out = Path(out)
@@ -196,7 +196,7 @@ def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = 
     if out.is_dir():
         raise ConfigError(f"out={out} is a folder; expected a file name such as model.{fmt_suffix(fmt)}",
                           param="out")
-    if is_classical(meta.get("model", "")) or not isinstance(model, nn.Module):
+    if not get_model(meta.get("model", "")).exportable:
         raise CheckpointError(f"{source} holds the classical model {meta.get('model')!r}, which cannot be "
                               f"exported to {fmt}; only deep models (eegnet, deepconvnet, ...) can")
     wrapped = ProbabilityModel(model).eval()

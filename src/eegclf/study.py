@@ -97,13 +97,14 @@ def _check_same_study(out_dir: Path, base: RunConfig) -> None:
     try:
         old = json.loads(spec_path.read_text()).get("settings", {})
     except (json.JSONDecodeError, AttributeError):
-        raise ConfigError(f"{spec_path} is not a valid study file; use another --out") from None
+        raise ConfigError(f"out={out_dir} holds {spec_path}, which is not a valid study file; use another folder",
+                          param="out") from None
     new = _shared_settings(base)
     diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if diff:
         shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
-        raise ConfigError(f"{out_dir} holds finished runs of a study with other settings ({shown}); "
-                          "use another --out, or the same settings to resume it")
+        raise ConfigError(f"out={out_dir} holds finished runs of a study with other settings ({shown}); "
+                          "use another folder, or the same settings to resume it", param="out")
 
 
 def _write_spec(out_dir: Path, base: RunConfig, grid: list[GridRun], models, acts, seeds) -> None:
@@ -199,11 +200,11 @@ def run_study(base: RunConfig, models: list[str], activations: list[str], seeds:
     from eegclf.reporting import build_report
 
     out_dir = Path(out_dir)
-    base = replace(base).validate()
+    base = replace(base)  # replace() re-validates: RunConfig checks itself when created
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
     if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {out_dir} exists and is not a folder")
+        raise ConfigError(f"out={out_dir} exists and is not a folder", param="out")
     grid = expand_grid(base, models, activations, seeds)
     _check_same_study(out_dir, base)
     runs_dir = out_dir / "runs"

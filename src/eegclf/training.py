@@ -187,7 +187,6 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
 
     ``init_state``: a deep network's state dict (without normalisation) to start from instead of random
     weights: fine-tuning. The normalisation statistics always come from ``dataset``'s training part."""
-    config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
     train, val = split_train_val(config, dataset)
@@ -299,7 +298,6 @@ def run_training(config: RunConfig, run_dir, progress: bool | None = None, resum
     """Load ``config.dataset`` and :func:`fit` into ``run_dir``."""
     from eegclf.data import load_dataset
 
-    config.validate()
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.dataset_options)
     return fit(config, dataset, run_dir, progress=progress, resume=resume, on_epoch=on_epoch)
 

@@ -7,11 +7,18 @@ import sys
 
 from eegclf.cli.common import add_loader_args, dataset_options
 from eegclf.cli.flags import add_field_arg
+from eegclf.rundir import BEST, LAST
 
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.checkpoint import load_checkpoint
-    from eegclf.evaluation import check_checkpoint_fits, check_request, checkpoint_dataset, loss_and_accuracy
+    from eegclf.evaluation import (
+        check_checkpoint_fits,
+        check_request,
+        checkpoint_dataset,
+        loss_and_accuracy,
+    )
+    from eegclf.models import get_model
 
     model, meta = load_checkpoint(args.checkpoint)
     # The study's habit is to repeat --model/--act at eval time: accept them, but never silently differ.
@@ -19,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = checkpoint_dataset(meta, args.dataset, args.data_dir, dataset_options(args))
     for note in check_checkpoint_fits(meta, dataset, args.checkpoint):
         print(f"eegclf: note: {note}", file=sys.stderr)
-    print(model.net if hasattr(model, "net") else model)
+    print(model.net if get_model(meta["model"]).is_deep else model)  # the network, without its normalisation
     loss, acc = loss_and_accuracy(model, dataset.test.X, dataset.test.y)
     print(f"Test Loss: {loss:.4f}, Test Accuracy: {acc:.4f}")
     return 0
@@ -31,9 +38,9 @@ def add_parser(sub) -> None:
         description="Rebuild the model from a .safetensors checkpoint alone and print the module listing "
         "and 'Test Loss: ..., Test Accuracy: ...' as the study does. The data set recorded in the "
         "checkpoint is used unless --dataset is given. Pickle files (.pth) are refused: they can run code.",
-        epilog="example: eegclf eval --checkpoint runs/eegnet/best.safetensors",
+        epilog=f"example: eegclf eval --checkpoint runs/eegnet/{BEST}",
     )
-    p.add_argument("--checkpoint", required=True, help="a best.safetensors or last.safetensors file")
+    p.add_argument("--checkpoint", required=True, help=f"a checkpoint file, e.g. a run folder's {BEST} or {LAST}")
     for name in ("model", "activation"):
         add_field_arg(p, name, help="optional; must match the checkpoint (the study's habit)", default="")
     g = p.add_argument_group("data set")

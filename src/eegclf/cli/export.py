@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from eegclf.rundir import BEST, LAST
 from pathlib import Path
 
 
@@ -23,9 +25,9 @@ def add_parser(sub) -> None:
         "(batch, classes); the batch axis is dynamic. The metadata (channel names, sampling rate, window "
         "length, class names, eegclf version, input/output names) goes beside it as OUT.json. The export is "
         "checked against eegclf's own output before it is written. Classical models cannot be exported.",
-        epilog="example: eegclf export --checkpoint runs/eegnet/best.safetensors --format onnx --out eegnet.onnx",
+        epilog=f"example: eegclf export --checkpoint runs/eegnet/{BEST} --format onnx --out eegnet.onnx",
     )
-    p.add_argument("--checkpoint", required=True, help="a best.safetensors or last.safetensors file")
+    p.add_argument("--checkpoint", required=True, help=f"a checkpoint file, e.g. a run folder's {BEST} or {LAST}")
     p.add_argument("--format", required=True, choices=["onnx", "torchscript"], type=str.lower,
                    help="onnx (ONNX Runtime and others) or torchscript (torch.jit.load, LibTorch)")
     p.add_argument("--out", help="model file to write (default: the checkpoint's name with .onnx or .pt)")

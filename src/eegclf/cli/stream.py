@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from eegclf.rundir import BEST
 import csv
 import sys
 
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     from eegclf.checkpoint import load_checkpoint
     from eegclf.errors import CheckpointError, ConfigError
-    from eegclf.models import is_classical
+    from eegclf.models import get_model
     from eegclf.progress import is_interactive
     from eegclf.streaming.runner import StreamRunner
 
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--threads {args.threads} is invalid: expected an integer >= 1")
     torch.set_num_threads(args.threads)
     model, meta = load_checkpoint(args.checkpoint)
-    if is_classical(meta.get("model", "")):
+    if not get_model(meta["model"]).exportable:
         raise CheckpointError(f"checkpoint {args.checkpoint} holds the classical model {meta['model']!r}; "
                               "streaming needs a deep model")
     class_names = list(meta["class_names"])
@@ -93,7 +95,7 @@ def add_parser(sub) -> None:
         "a cued trial of the file's annotations (T1/T2 for eegmmidb), the number of decisions, and the mean "
         "and p99 decision latency. The checkpoint's channels are picked, its average reference and "
         "band-pass are redone causally (Butterworth IIR), and windows are resampled when the rates differ.",
-        epilog="example: eegclf stream --checkpoint runs/eegnet/best.safetensors "
+        epilog=f"example: eegclf stream --checkpoint runs/eegnet/{BEST} "
         "--source $EEGCLF_DATA/eegmmidb/S001/S001R12.edf --speed 10 --log decisions.csv",
     )
     p.add_argument("--checkpoint", required=True, help="a deep model's .safetensors checkpoint")

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from eegclf.rundir import BEST, HISTORY, LAST, SUMMARY
 from eegclf.cli.flags import add_config_args, config_from_args
 from eegclf.errors import ConfigError
 
@@ -24,18 +25,19 @@ def _prepare_run_dir(out: Path, overwrite: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eegclf.evaluation import canonical_activation
-    from eegclf.models import canonical_name
-    from eegclf.training import load_run_config, run_training
+    from eegclf.models import canonical_activation, canonical_name
+    from eegclf.rundir import RunDir
+    from eegclf.training import run_training
 
     progress = False if args.quiet else None
     if args.resume:
         run_dir = Path(args.resume)
-        config = load_run_config(run_dir)
-        if (run_dir / "summary.json").is_file():
+        folder = RunDir(run_dir)
+        config = folder.read_config()
+        if folder.is_complete():
             print(f"{run_dir} is complete already; nothing to resume")
             return 0
-        resume = (run_dir / "state.safetensors").is_file()
+        resume = folder.has_state()
     else:
         config = config_from_args(args)
         model = canonical_name(config.model)
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_training(config, run_dir, progress=progress, resume=resume)
     print(json.dumps({k: summary[k] for k in ("model", "activation", "selected_epoch", "test_acc_val_selected",
                                               "test_acc_last", "test_acc_lab_best_epoch")}))
-    print(f"run saved in {run_dir} (best.safetensors, last.safetensors, history.csv, summary.json)")
+    print(f"run saved in {run_dir} (checkpoints {BEST} and {LAST}, {HISTORY}, {SUMMARY})")
     return 0
 
 

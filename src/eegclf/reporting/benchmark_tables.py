@@ -24,7 +24,7 @@ def pipeline_name(name: str) -> str:
         return name
 
 
-def _is_classical_pipeline(name: str) -> bool:
+def _classical(name: str) -> bool:
     try:
         return not get_model(name).is_deep
     except ValueError:
@@ -62,7 +62,7 @@ def summarize(spec: dict, records: list[dict]) -> Summary:
                 per_subject[p][s]["n_test"] = sum(r["n_test"] for r in rs)
                 n_test[s] = per_subject[p][s]["n_test"]
     chance = {s: chance_level(n, n_classes) for s, n in n_test.items()}
-    classical = [p for p in pipelines if _is_classical_pipeline(p)]
+    classical = [p for p in pipelines if _classical(p)]
     inner = {p: [v for r in records if r["pipeline"] == p for v in r.get("inner_acc", {}).values()] for p in classical}
     if classical and all(inner[p] for p in classical):
         best = max(classical, key=lambda p: np.mean(inner[p]))

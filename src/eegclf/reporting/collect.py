@@ -33,7 +33,7 @@ def display_name(model: str) -> str:
 class Run:
     """One finished run.
 
-    history: column name -> 1-D float array over epochs (sorted by epoch); empty without history.csv.
+    history: column name -> 1-D float array over epochs (sorted by epoch); empty when the run has no history.
     """
 
     name: str

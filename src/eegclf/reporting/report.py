@@ -50,7 +50,7 @@ def _image(path: Path, out_dir: Path, alt: str) -> str:
 def build_report(out_dir) -> Path:
     """Write results.csv, results.md, figures/*.png and report.md into ``out_dir``; return report.md's path.
 
-    Reads ``out_dir/runs/*/summary.json`` and ``history.csv`` (and, for EEGNet's filter figure, the
+    Reads each complete run folder's summary and history (and, for EEGNet's filter figure, the
     runs' checkpoints); never retrains. results.md is byte-identical on every call for the same runs.
     Raises DataError when ``out_dir`` holds no finished run.
     """

@@ -129,12 +129,13 @@ def tune(base: RunConfig, space: SearchSpace, n_trials: int, out_dir, storage: s
     """
     import optuna
 
-    from eegclf.models import canonical_name, is_classical
+    from eegclf.models import get_model
 
     _quiet_optuna()
     out_dir = Path(out_dir)
-    base = replace(base, model=canonical_name(base.model), out=None)
-    if is_classical(base.model):
+    entry = get_model(base.model)
+    base = replace(base, model=entry.name, out=None)
+    if not entry.is_deep:
         raise ConfigError(f"model={base.model}: tune searches the training settings of deep networks; "
                           "classical models have none", param="model")
     space = space.validate()
