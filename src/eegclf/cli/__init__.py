@@ -18,7 +18,7 @@ import sys
 from eegclf import __version__
 from eegclf.errors import EEGClfError
 
-COMMANDS = ["train", "evaluate", "compare", "report", "data", "export", "stream", "tune"]  # modules of eegclf.cli
+COMMANDS = ["train", "evaluate", "compare", "benchmark", "report", "data", "export", "stream", "tune"]  # modules of eegclf.cli
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -76,6 +76,7 @@ def in_flags(exc: Exception, flags: dict[str, str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what the user typed, for reports that cite it
     try:
         return int(args.func(args) or 0)
     except EEGClfError as exc:

@@ -31,13 +31,6 @@ def show_default(value, none: str = "none") -> str:
     return f"(default {text})"
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
 @dataclass(frozen=True)
 class LoaderFlag:
     flag: str  # e.g. --n-train
@@ -54,7 +47,7 @@ def _flag_type(default, declared):
     if isinstance(default, bool):
         return None
     if isinstance(default, list):
-        return _int_list  # the one list option there is (eegmmidb subjects) holds integers
+        return str  # the one list option there is (eegmmidb subjects: "1,2" or "1-12") is parsed by its loader
     return type(default)
 
 

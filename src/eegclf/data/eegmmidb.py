@@ -43,7 +43,7 @@ DEFAULTS = {
 # one line per option for the command line's help (which adds the default); the types of the options
 # whose default (None) does not tell
 OPTION_HELP = {
-    "subjects": "subject numbers, e.g. 1 or 1,2,3",
+    "subjects": "subject numbers, e.g. 1, 1,2,3 or 1-12",
     "task": "imagery_lr (runs 4,8,12), imagery_hf (6,10,14), movement_lr (3,7,11) or movement_hf (5,9,13)",
     "channels": "comma-separated channel names, or 'all'",
     "tmin": "window start in s relative to the cue",
@@ -58,9 +58,15 @@ OPTION_TYPES = {"l_freq": float, "h_freq": float, "resample": float, "reference"
 
 
 def parse_subjects(subjects) -> list[int]:
-    """1 / "1,2" / [1, 2] -> [1, 2]; each in 1..109, no repeats."""
+    """1 / "1,2" / "1-3,7" / [1, 2] -> [1, 2]; each in 1..109, no repeats."""
     if isinstance(subjects, str):
-        items = [s for s in subjects.replace(" ", "").split(",") if s]
+        items = []
+        for part in (s for s in subjects.replace(" ", "").split(",") if s):
+            first, dash, last = part.partition("-")
+            if dash and first.isdigit() and last.isdigit() and int(first) <= int(last):
+                items += list(range(int(first), int(last) + 1))
+            else:
+                items.append(part)
     elif isinstance(subjects, (int, np.integer)):
         items = [subjects]
     else:
@@ -68,7 +74,7 @@ def parse_subjects(subjects) -> list[int]:
     try:
         out = [int(s) for s in items]
     except (TypeError, ValueError):
-        raise DataError(f"eegmmidb subjects must be integers 1-109 (e.g. 1,2,3); got {subjects!r}") from None
+        raise DataError(f"eegmmidb subjects must be integers 1-109 (e.g. 1,2,3 or 1-12); got {subjects!r}") from None
     bad = [s for s in out if not 1 <= s <= 109]
     if not out or bad or len(set(out)) != len(out):
         raise DataError(f"eegmmidb subjects must be distinct integers 1-109; got {subjects!r}")

@@ -1,8 +1,9 @@
-"""Study reporting: results.csv, results.md, figures/*.png and report.md from a finished study folder.
+"""Reporting: tables, figures and markdown from finished study or benchmark folders, never retraining.
 
-Modules: ``collect`` reads the runs, ``stats`` does mean/std and paired tests, ``tables`` writes the two
-tables, ``figures`` the learning curves and bar chart, ``filters`` EEGNet's filter responses, and
-``report`` ties them together in :func:`build_report`.
+Study: ``collect`` reads the runs, ``stats`` does mean/std, paired tests, Holm, bootstrap and chance levels,
+``tables`` writes the two tables, ``figures`` the learning curves and bar chart, ``filter_responses`` EEGNet's
+filter responses, and ``report`` ties them together in :func:`build_report`. Benchmark:
+``benchmark_tables``, ``benchmark_figures`` and ``benchmark_report`` (:func:`build_benchmark_report`).
 """
 
 from eegclf.reporting.report import build_report

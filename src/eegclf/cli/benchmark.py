@@ -1,0 +1,78 @@
+"""``eegclf benchmark``: pipelines under a named protocol on one or more subjects, with intervals and tests."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from dataclasses import replace
+
+from eegclf.cli.common import dataset_options
+from eegclf.cli.flags import add_config_args, config_from_args
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    from eegclf.benchmark import make_spec, run_benchmark
+    from eegclf.benchmark.presets import preset
+
+    dataset = args.dataset or "eegmmidb"
+    preset_data, preset_recipe = preset(args.preset, dataset)
+    for name, value in preset_recipe.items():  # the preset fills what the user did not give
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    config = config_from_args(args)
+    options = {**preset_data, **dataset_options(args)}
+    config = replace(config, dataset=dataset, dataset_options=options)
+    models = _names(args.models)
+    candidates = _names(args.auto_candidates) if args.auto_candidates else [m for m in models if m.lower() != "auto"]
+    spec = make_spec(dataset, options, args.protocol, models, config, seed=args.seed,
+                     finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
+                     auto_candidates=tuple(candidates) if any(m.lower() == "auto" for m in models) else (),
+                     data_dir=config.data_dir, command=shlex.join(["eegclf", *args.argv]))
+    args.interrupt_hint = f"; finished folds are kept: run the same command again to complete {args.out}"
+    report = run_benchmark(spec, args.out, jobs=args.jobs, progress=False if args.quiet else None)
+    print(f"report: {report}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    from eegclf.benchmark.presets import PRESETS
+    from eegclf.benchmark.protocols import PROTOCOLS
+
+    p = sub.add_parser(
+        "benchmark", help="evaluate pipelines under a protocol on several subjects (per-subject scores, "
+        "intervals, tests)",
+        description="Evaluate pipelines (deep models, classical baselines, or 'auto', which chooses among "
+        "candidates by inner cross-validation on each training part) under a named protocol. Nothing is "
+        "chosen on a test fold: deep models train on their whole training part and keep the last epoch. "
+        "Writes results.csv (one row per fold), results.md (per-subject table, mean +- std, 95 % bootstrap "
+        "interval over subjects, Wilcoxon tests against the best classical pipeline, Holm-corrected) and "
+        "figures. Finished folds are skipped when the command runs again.",
+        epilog="example: eegclf benchmark --dataset eegmmidb --task imagery_lr --subjects 1-12 "
+        "--protocol within-subject --models eegnet,shallowconvnet,csp_lda,ts_lr --out bench/lr-within",
+    )
+    p.add_argument("--protocol", required=True, choices=PROTOCOLS,
+                   help="within-subject: stratified 5-fold CV per subject; run-split: per subject, train on "
+                   "all runs but the last, test on the last; cross-subject: leave one subject out; "
+                   "cross-subject-finetune: leave one subject out, then adapt on its runs but the last and "
+                   "test on its last run")
+    p.add_argument("--models", default="eegnet,shallowconvnet,csp_lda,ts_lr",
+                   help="comma-separated pipelines: registry models and/or auto (default %(default)s)")
+    p.add_argument("--auto-candidates", help="what auto chooses among (default: the other --models)")
+    p.add_argument("--preset", default="deep", choices=list(PRESETS),
+                   help="data window/band and deep training recipe; flags override it (default %(default)s: "
+                   "64 channels, average reference, 4-38 Hz, 0-4 s at 128 Hz, AdamW, batch 16, 150 epochs, "
+                   "BatchNorm re-estimation; moabb: MOABB's LeftRightImagery, 8-32 Hz, 0-3 s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of fold i is SEED + i (default %(default)s)")
+    p.add_argument("--finetune-epochs", type=int, default=50,
+                   help="cross-subject-finetune: epochs on the calibration trials (default %(default)s)")
+    p.add_argument("--finetune-lr", type=float, default=5e-4,
+                   help="cross-subject-finetune: learning rate on the calibration trials (default %(default)s)")
+    p.add_argument("--jobs", type=int, help="parallel folds (default: one per core); threads are divided")
+    p.add_argument("--out", required=True, help="benchmark folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_args(p, skip=("model", "seed", "out", "val_fraction", "threads"))
+    p.set_defaults(func=run)

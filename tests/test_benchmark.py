@@ -1,0 +1,184 @@
+"""eegclf benchmark: fold structure on the real files, nested `auto` blind to test labels, scores, resume,
+report rebuilt byte for byte, and every bad input as one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from eegclf.benchmark import make_folds, make_spec, run_benchmark
+from eegclf.benchmark.folder import BenchmarkFolder
+from eegclf.benchmark.pipelines import Recipe, run_pipeline
+from eegclf.benchmark.scores import fold_scores
+from eegclf.cli import main
+from eegclf.config import RunConfig
+from eegclf.data import load_dataset
+from eegclf.data.base import Split
+from eegclf.data.splits import pooled
+from eegclf.errors import ConfigError, DataError
+from eegclf.reporting.benchmark_report import build_benchmark_report
+
+
+@pytest.fixture(scope="module")
+def pool12(eegmmidb_root):
+    """The 12 subjects' imagined left/right trials (3 channels keep it cheap: folds depend on labels only)."""
+    ds = load_dataset("eegmmidb", data_dir=eegmmidb_root, subjects="1-12", channels="C3,Cz,C4", resample=80.0)
+    return pooled(ds)
+
+
+@pytest.mark.parametrize("protocol", ["within-subject", "run-split", "cross-subject", "cross-subject-finetune"])
+def test_folds_on_the_real_files_never_share_trials_or_subjects(pool12, protocol):
+    folds = make_folds(pool12, protocol)
+    subjects = sorted(set(pool12.subjects))
+    assert len(subjects) == 12 and len(pool12) == 12 * 45
+    assert len(folds) == (60 if protocol == "within-subject" else 12)
+    for f in folds:
+        parts = [set(f.train.tolist()), set(f.adapt.tolist()), set(f.test.tolist())]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2]), f.key
+        assert set(pool12.subjects[f.test]) == {f.subject}
+        if protocol in ("cross-subject", "cross-subject-finetune"):
+            assert f.subject not in set(pool12.subjects[f.train])  # no shared subject
+            assert set(pool12.subjects[f.train]) == set(subjects) - {f.subject}
+        else:
+            assert set(pool12.subjects[f.train]) == {f.subject}
+        if protocol in ("run-split", "cross-subject-finetune"):
+            assert set(pool12.runs[f.test]) == {12}
+        if protocol == "cross-subject-finetune":
+            assert set(pool12.runs[f.adapt]) == {4, 8} and set(pool12.subjects[f.adapt]) == {f.subject}
+    if protocol == "within-subject":
+        for s in subjects:  # each subject's trials are tested exactly once, in stratified folds
+            mine = [f for f in folds if f.subject == s]
+            tested = np.concatenate([f.test for f in mine])
+            assert sorted(tested.tolist()) == np.flatnonzero(pool12.subjects == s).tolist()
+            share = pool12.y[pool12.subjects == s].mean()
+            for f in mine:
+                assert abs(pool12.y[f.test].mean() - share) <= 1 / len(f.test) + 1e-9  # stratified
+                assert abs(pool12.y[f.train].mean() - share) <= 1 / len(f.train) + 1e-9
+
+
+def _toy_pool(n_subjects=2, n=40, seed=0) -> tuple:
+    ds = load_dataset("synthetic", n_train=n_subjects * n // 2, n_test=n_subjects * n // 2, seed=seed)
+    return ds, pooled(ds)
+
+
+def test_auto_chooses_on_training_folds_only():
+    """Adversarial test labels (all flipped) change nothing that auto chose or computed before prediction."""
+    template, pool = _toy_pool()
+    fold = make_folds(pool, "within-subject")[0]
+    recipe = Recipe(RunConfig(epochs=1), auto_candidates=("ts_lr", "csp_lda"))
+    honest = run_pipeline("auto", pool, fold, template, recipe, seed=0)
+    y = pool.y.copy()
+    y[fold.test] = 1 - y[fold.test]
+    adversarial = Split(pool.X, y, pool.subjects, pool.runs)
+    flipped = run_pipeline("auto", adversarial, fold, template, recipe, seed=0)
+    assert flipped.chosen == honest.chosen and flipped.inner_acc == honest.inner_acc
+    np.testing.assert_array_equal(flipped.proba, honest.proba)  # prediction never saw a test label
+    # and the choice does follow the training folds: a candidate list in the other order keeps the winner
+    reordered = run_pipeline("auto", pool, fold, template, Recipe(RunConfig(epochs=1), auto_candidates=(
+        "csp_lda", "ts_lr")), seed=0)
+    assert reordered.inner_acc == honest.inner_acc
+    assert reordered.chosen == max(honest.inner_acc, key=honest.inner_acc.get) or len(set(honest.inner_acc.values())) == 1
+
+
+def test_fold_scores():
+    y = np.array([0, 0, 1, 1])
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8]])
+    s = fold_scores(y, proba)
+    assert s["accuracy"] == 0.75 and s["roc_auc"] == 1.0 and s["kappa"] == pytest.approx(0.5)
+    assert np.isnan(fold_scores(np.array([1, 1]), proba[:2])["roc_auc"])
+
+
+def test_trainer_with_val_fraction_zero_keeps_the_last_epoch():
+    from eegclf.training import fit
+
+    ds = load_dataset("synthetic", n_train=48, n_test=16)
+    summary = fit(RunConfig(epochs=3, batch_size=16, val_fraction=0.0), ds, progress=False)
+    assert summary["selected_epoch"] == 3 and "val_fraction=0" in summary["selection"]
+    assert summary["test_acc_val_selected"] == summary["test_acc_last"]
+
+
+def _bench(tmp_path, protocol="within-subject", models=("eegnet", "ts_lr", "csp_lda"), **kw):
+    spec = make_spec("synthetic", {"n_train": 60, "n_test": 60}, protocol, list(models),
+                     RunConfig(epochs=2, batch_size=16), **kw)
+    return spec, run_benchmark(spec, tmp_path / "B", jobs=1, progress=False)
+
+
+def test_benchmark_outputs_resume_and_rebuild(tmp_path):
+    spec, report = _bench(tmp_path)
+    out = tmp_path / "B"
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3 * 2 * 5  # header + 3 pipelines x 2 subjects x 5 folds
+    md = report.read_text()
+    for subject in sorted({r["subject"] for r in BenchmarkFolder(out).read_folds()}):
+        assert f"| {subject} |" in md  # one row per subject
+    assert "95 % CI" in md and "Wilcoxon" in md and "Holm" in md and "chance" in md
+    assert (out / "figures" / "per_subject.png").is_file()
+    best = next(line for line in md.splitlines() if line.startswith("Best classical pipeline"))
+    assert "training folds" in best  # decided by inner CV on the training parts
+    files = sorted((out / "folds").glob("*/*.json"))
+    before = {p: p.stat().st_mtime_ns for p in files}
+    files[0].unlink()  # as if killed before this fold finished
+    run_benchmark(spec, out, jobs=1, progress=False)
+    redone = [p for p in files if not p.exists() or p.stat().st_mtime_ns != before[p]]
+    assert redone == [files[0]] and files[0].exists()
+    snapshot = {p: p.read_bytes() for p in [out / "results.md", out / "results.csv", *out.glob("figures/*.png")]}
+    for p in snapshot:
+        p.unlink()
+    assert main(["report", str(out)]) == 0
+    assert {p: p.read_bytes() for p in snapshot} == snapshot
+
+
+def test_benchmark_records_indices_and_cross_subject_folds(tmp_path):
+    _bench(tmp_path, protocol="cross-subject", models=("ts_lr",))
+    records = BenchmarkFolder(tmp_path / "B").read_folds()
+    assert len(records) == 2
+    for r in records:
+        assert r["n_train"] == len(r["train_idx"]) and r["n_test"] == len(r["test_idx"])
+        assert not set(r["train_idx"]) & set(r["test_idx"])
+
+
+def test_cli_benchmark_runs_and_names_bad_input(tmp_path, capsys):
+    out = tmp_path / "C"
+    args = ["benchmark", "--dataset", "synthetic", "--n-train", "40", "--n-test", "40", "--protocol",
+            "within-subject", "--models", "csp_lda,auto", "--auto-candidates", "csp_lda,ts_lr", "--quiet",
+            "--out", str(out)]
+    assert main(args) == 0
+    spec = json.loads((out / "benchmark.json").read_text())
+    assert spec["command"].startswith("eegclf benchmark") and spec["recipe"]["auto_candidates"] == ["csp_lda", "ts_lr"]
+    assert "`auto` chose" in (out / "results.md").read_text()
+    capsys.readouterr()
+    bad = [
+        (["--models", "resnet"], "resnet"),
+        (["--protocol", "run-split"], "runs"),  # synthetic trials have no recording runs
+    ]
+    for extra, word in bad:
+        rc = main([*args[:-2], "--out", str(tmp_path / "D"), *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and err[0].startswith("eegclf: error:") and word in err[0]
+        assert not (tmp_path / "D").exists()  # nothing half-written
+    with pytest.raises(SystemExit):  # argparse: an unknown protocol is a usage error listing the valid ones
+        main([*args[:7], "--protocol", "leave-one-out", "--out", str(tmp_path / "E")])
+    assert "within-subject" in capsys.readouterr().err
+
+
+def test_protocol_errors():
+    _, pool = _toy_pool()
+    one = pool.subset(np.flatnonzero(pool.subjects == pool.subjects[0]))
+    with pytest.raises(DataError, match="at least 2 subjects"):
+        make_folds(one, "cross-subject")
+    with pytest.raises(DataError, match="runs"):
+        make_folds(pool, "run-split")
+    single = one.subset(np.flatnonzero(one.y == 0))
+    with pytest.raises(DataError, match="one class"):
+        make_folds(single, "within-subject")
+    with pytest.raises(ConfigError, match="protocol"):
+        make_folds(pool, "leave-one-out")
+
+
+def test_unknown_subject_is_one_line(eegmmidb_root, tmp_path, capsys):
+    rc = main(["benchmark", "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root), "--subjects", "1,200",
+               "--protocol", "within-subject", "--models", "csp_lda", "--quiet", "--out", str(tmp_path / "B")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "200" in err[0]
