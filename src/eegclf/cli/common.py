@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from eegclf.data import files, moabb_sets
+
 
 def _int_list(text: str) -> list[int]:
     try:
@@ -14,16 +16,29 @@ def _int_list(text: str) -> list[int]:
 
 # (flag, loader option name, type, help). None = not given = the loader's default.
 DATASET_FLAGS = [
-    ("--subjects", "subjects", _int_list, "eegmmidb: subject numbers, e.g. 1 or 1,2,3 (default 1)"),
+    ("--subjects", "subjects", _int_list, "eegmmidb/moabb: subject numbers, e.g. 1 or 1,2,3 (default 1)"),
     ("--task", "task", str, "eegmmidb: imagery_lr (runs 4,8,12; default), imagery_hf (6,10,14), "
      "movement_lr (3,7,11) or movement_hf (5,9,13)"),
-    ("--channels", "channels", str, "eegmmidb: comma-separated channel names (default C3,Cz,C4) or 'all'"),
-    ("--tmin", "tmin", float, "eegmmidb: window start in s relative to the cue (default 0)"),
-    ("--tmax", "tmax", float, "eegmmidb: window end in s relative to the cue, inclusive (default 4)"),
-    ("--l-freq", "l_freq", float, "eegmmidb: band-pass low edge in Hz (default none)"),
-    ("--h-freq", "h_freq", float, "eegmmidb: band-pass high edge in Hz (default none)"),
-    ("--resample", "resample", float, "eegmmidb: resampling rate in Hz (default: native 160)"),
-    ("--reference", "reference", str, "eegmmidb: 'average' for an average reference (default none)"),
+    ("--channels", "channels", str, "eegmmidb/files/moabb: comma-separated channel names or 'all' "
+     "(default: eegmmidb C3,Cz,C4; files: the EEG channels all files share; moabb: the paradigm's)"),
+    ("--tmin", "tmin", float, "eegmmidb/files/moabb: window start in s relative to the cue (default 0; moabb: "
+     "to the start of the data set's task interval)"),
+    ("--tmax", "tmax", float, "eegmmidb/files/moabb: window end in s relative to the cue, inclusive (default 4; "
+     "moabb: the end of the task interval)"),
+    ("--l-freq", "l_freq", float, "eegmmidb/files/moabb: band-pass low edge in Hz (default none; moabb: the "
+     "paradigm's fmin, 8)"),
+    ("--h-freq", "h_freq", float, "eegmmidb/files/moabb: band-pass high edge in Hz (default none; moabb: the "
+     "paradigm's fmax, 32)"),
+    ("--resample", "resample", float, "eegmmidb/files/moabb: resampling rate in Hz (default: the native rate; "
+     "files: the lowest rate when the files differ)"),
+    ("--reference", "reference", str, "eegmmidb/files: 'average' for an average reference (default none)"),
+    ("--train-files", "train_files", str, files.OPTION_HELP["train_files"]),
+    ("--test-files", "test_files", str, files.OPTION_HELP["test_files"]),
+    ("--events", "events", str, files.OPTION_HELP["events"]),
+    ("--subject-from", "subject_from", str, files.OPTION_HELP["subject_from"]),
+    ("--moabb-dataset", "moabb_dataset", str, moabb_sets.OPTION_HELP["moabb_dataset"]),
+    ("--moabb-args", "dataset_args", str, moabb_sets.OPTION_HELP["dataset_args"]),
+    ("--paradigm", "paradigm", str, moabb_sets.OPTION_HELP["paradigm"]),
     ("--test-run", "test_run", int, "eegmmidb: run held out as test (default: the task's last run)"),
     ("--data-seed", "seed", int, "synthetic: seed of the generated data (default 0)"),
     ("--difficulty", "difficulty", float, "synthetic: 0 (easiest) to 1 (chance level); default 0.4"),
@@ -38,8 +53,10 @@ def add_dataset_args(p: argparse.ArgumentParser, dataset_default: str | None = "
     g = p.add_argument_group("data set")
     if with_name:
         g.add_argument("--dataset", default=dataset_default,
-                       help="synthetic (generated, no download), bci3b (the lab's npz files) or eegmmidb "
-                       f"(PhysioNet, read through MNE); default {dataset_default or 'synthetic'}")
+                       help="synthetic (generated, no download), bci3b (the lab's npz files), eegmmidb "
+                       "(PhysioNet, read through MNE), files (your own recordings: --train-files, --test-files, "
+                       "--events) or moabb (MOABB's data sets: --moabb-dataset, --paradigm; needs "
+                       f"pip install 'eegclf[moabb]'); default {dataset_default or 'synthetic'}")
     g.add_argument("--data-dir", default=None,
                    help="data root holding one folder per data set (default $EEGCLF_DATA, else ~/eegclf_data)")
     for flag, _, typ, help_text in DATASET_FLAGS:
