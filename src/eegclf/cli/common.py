@@ -32,8 +32,8 @@ DATASET_FLAGS = [
     ("--resample", "resample", float, "eegmmidb/files/moabb: resampling rate in Hz (default: the native rate; "
      "files: the lowest rate when the files differ)"),
     ("--reference", "reference", str, "eegmmidb/files: 'average' for an average reference (default none)"),
-    ("--train-files", "train_files", str, files.OPTION_HELP["train_files"]),
-    ("--test-files", "test_files", str, files.OPTION_HELP["test_files"]),
+    ("--train-files", "train_files", files.absolute_globs, files.OPTION_HELP["train_files"]),
+    ("--test-files", "test_files", files.absolute_globs, files.OPTION_HELP["test_files"]),
     ("--events", "events", str, files.OPTION_HELP["events"]),
     ("--subject-from", "subject_from", str, files.OPTION_HELP["subject_from"]),
     ("--moabb-dataset", "moabb_dataset", str, moabb_sets.OPTION_HELP["moabb_dataset"]),

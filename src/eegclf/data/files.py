@@ -95,6 +95,17 @@ def expand_globs(option: str, patterns, cwd: Path | None = None) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def absolute_globs(text: str, cwd: Path | None = None) -> str:
+    """Comma-separated globs with relative ones made absolute against ``cwd`` (default: the current folder),
+    so a run's recorded options (config.json, ``--resume``) name the same files from anywhere."""
+    cwd = Path.cwd() if cwd is None else cwd
+    out = []
+    for pattern in _as_list(text):
+        path = Path(pattern).expanduser()
+        out.append(os.path.abspath(path if path.is_absolute() else cwd / path))
+    return ",".join(out)
+
+
 def parse_events(events) -> list[tuple[str, str]]:
     """``"T1=left,T2=right"`` / ``{"T1": "left"}`` / ``[["T1", "left"]]`` -> ``[("T1", "left"), ...]``."""
     if events is None:
