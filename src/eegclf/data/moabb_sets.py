@@ -60,11 +60,11 @@ def import_moabb():
     return moabb
 
 
-def _find_class(module, name: str, what: str, base=None):
+def _find_class(module, name: str, what: str, flag: str, base=None):
     import difflib
 
     if not isinstance(name, str) or not name:
-        raise DataError(f"data set 'moabb' needs --{what.replace('_', '-')}: a class name of {module.__name__}")
+        raise DataError(f"data set 'moabb' needs {flag}: the name of a {what} class of {module.__name__}")
     classes = {n: c for n, c in vars(module).items()
                if isinstance(c, type) and not n.startswith("_") and (base is None or issubclass(c, base))}
     if name in classes:
@@ -74,7 +74,7 @@ def _find_class(module, name: str, what: str, base=None):
         return folded[name.lower()]
     close = difflib.get_close_matches(name, list(classes), n=5, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; see the classes of {module.__name__}"
-    raise DataError(f"MOABB has no {what.replace('_', ' ')} {name!r}{hint}")
+    raise DataError(f"{flag} {name!r}: MOABB has no such {what}{hint}")
 
 
 def _dataset_args(value) -> dict:
@@ -163,8 +163,8 @@ def load_moabb(data_dir=None, *, moabb_dataset, dataset_args, paradigm, subjects
     from moabb.paradigms.base import BaseParadigm
 
     args = _dataset_args(dataset_args)
-    dataset_cls = _find_class(mdatasets, moabb_dataset, "moabb_dataset", BaseDataset)
-    paradigm_cls = _find_class(mparadigms, paradigm, "paradigm", BaseParadigm)
+    dataset_cls = _find_class(mdatasets, moabb_dataset, "data set", "--moabb-dataset", BaseDataset)
+    paradigm_cls = _find_class(mparadigms, paradigm, "paradigm", "--paradigm", BaseParadigm)
     try:
         dataset = dataset_cls(**args)
     except Exception as e:  # noqa: BLE001 - wrong keyword arguments, bad values
@@ -181,7 +181,7 @@ def load_moabb(data_dir=None, *, moabb_dataset, dataset_args, paradigm, subjects
                         "use a single-band paradigm such as LeftRightImagery or MotorImagery")
     if not par.is_valid(dataset):
         raise DataError(f"MOABB paradigm {paradigm_cls.__name__} does not fit data set {dataset_cls.__name__} "
-                        f"(a {dataset.paradigm} data set with events {', '.join(dataset.event_id)})")
+                        f"(its paradigm: {dataset.paradigm}; its events: {', '.join(dataset.event_id)})")
     subject_list = _subjects(subjects, list(dataset.subject_list), dataset_cls.__name__)
     try:
         with mne.utils.use_log_level("error"), warnings.catch_warnings():
