@@ -13,6 +13,8 @@ train; a subject with a single session holds out its last run. X float32 (n, 1, 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 
@@ -150,13 +152,38 @@ def _paradigm_kwargs(channels, tmin, tmax, l_freq, h_freq, resample) -> dict:
     return kw
 
 
+@contextlib.contextmanager
+def _quiet():
+    """MOABB's and pooch's progress lines ("Downloading ...", NEMAR's "Retrying ...") would precede the
+    one-line error of a failed download; they are held back while MOABB loads (as the eegmmidb loader does)."""
+    import logging
+    import warnings
+
+    import mne
+
+    loggers = [logging.getLogger(name) for name in ("moabb", "pooch", "nemar")]
+    try:
+        from pooch import get_logger  # its own logger object, not registered with logging.getLogger
+        loggers.append(get_logger())
+    except ImportError:
+        pass
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with mne.utils.use_log_level("error"), warnings.catch_warnings(), \
+                contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def load_moabb(data_dir=None, *, moabb_dataset, dataset_args, paradigm, subjects, channels, tmin, tmax,
                l_freq, h_freq, resample) -> EEGDataset:
     """Load the subjects' trials through the MOABB paradigm (``data_dir`` is not used: MOABB keeps its own)."""
     moabb = import_moabb()
-    import warnings
-
-    import mne
     import moabb.datasets as mdatasets
     import moabb.paradigms as mparadigms
     from moabb.datasets.base import BaseDataset
@@ -184,8 +211,7 @@ def load_moabb(data_dir=None, *, moabb_dataset, dataset_args, paradigm, subjects
                         f"(its paradigm: {dataset.paradigm}; its events: {', '.join(dataset.event_id)})")
     subject_list = _subjects(subjects, list(dataset.subject_list), dataset_cls.__name__)
     try:
-        with mne.utils.use_log_level("error"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             epochs, labels, meta = par.get_data(dataset, subjects=subject_list, return_epochs=True)
     except Exception as e:  # noqa: BLE001 - downloads, missing files and MOABB's own checks
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
