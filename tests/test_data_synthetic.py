@@ -99,8 +99,8 @@ def test_bad_options():
 
 
 def test_unknown_dataset_lists_valid_names():
-    assert list_datasets() == ["bci3b", "eegmmidb", "synthetic"]
-    with pytest.raises(DataError, match=r"unknown data set 'bci4'; valid: bci3b, eegmmidb, synthetic"):
+    assert list_datasets() == ["bci3b", "eegmmidb", "files", "moabb", "synthetic"]
+    with pytest.raises(DataError, match=r"unknown data set 'bci4'; valid: bci3b, eegmmidb, files, moabb, synthetic"):
         load_dataset("bci4")
 
 

@@ -1,6 +1,7 @@
 """Data sets behind one interface: ``load_dataset(name, data_dir=None, **options) -> EEGDataset``.
 
-Sets: ``bci3b`` (the original study's BCI IIIb npz files), ``eegmmidb`` (PhysioNet through MNE), ``synthetic``
+Sets: ``bci3b`` (the original study's BCI IIIb npz files), ``eegmmidb`` (PhysioNet through MNE), ``files`` (any
+recordings MNE reads, named by globs), ``moabb`` (MOABB's data sets; optional extra), ``synthetic``
 (generated, no download). ``dataset.options`` holds the resolved options (incl. ``data_dir``) so that
 ``load_dataset(dataset.name, **dataset.options)`` reloads the same data.
 """
@@ -9,13 +10,15 @@ from __future__ import annotations
 
 import os
 
-from eegclf.data import bci3b, eegmmidb, synthetic
+from eegclf.data import bci3b, eegmmidb, files, moabb_sets, synthetic
 from eegclf.data.base import EEGDataset, Split, data_root
 from eegclf.errors import DataError
 
 _LOADERS = {  # name: (module, its loader function)
     "bci3b": (bci3b, bci3b.load_bci3b),
     "eegmmidb": (eegmmidb, eegmmidb.load_eegmmidb),
+    "files": (files, files.load_files),
+    "moabb": (moabb_sets, moabb_sets.load_moabb),
     "synthetic": (synthetic, synthetic.load_synthetic),
 }
 

@@ -79,6 +79,10 @@ def event_classes(meta: dict) -> dict[str, int]:
     """Annotation description -> class index for the checkpoint's data set."""
     if meta.get("dataset") == "eegmmidb":
         return {"T1": 0, "T2": 1}  # the loader's labelling of the cues
+    pairs = (meta.get("dataset_options") or {}).get("events")
+    if meta.get("dataset") == "files" and pairs:  # the files loader's EVENT=CLASS pairs
+        names = list(meta.get("class_names", []))
+        return {str(k): names.index(v) for k, v in pairs if v in names}
     return {name: i for i, name in enumerate(meta.get("class_names", []))}
 
 

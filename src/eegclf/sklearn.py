@@ -1,0 +1,148 @@
+"""eegclf's models as a scikit-learn classifier: ``EEGClassifier(model="eegnet", epochs=...)``.
+
+X is ``(trials, channels, times)`` as ``mne.Epochs.get_data()`` and MOABB give it (an ``mne.Epochs`` object
+and ``(trials, 1, channels, times)`` are accepted too); y holds any labels (strings too), and ``classes_``,
+``predict`` and ``predict_proba`` speak in them. Training is eegclf's own trainer
+(:func:`eegclf.training.train_model`) on an in-memory data set, so the options are :class:`RunConfig`'s and the
+same ``seed`` gives the same model and predictions (on the same machine and device). The model of the last
+epoch is kept; a validation part (``val_fraction``) is carved from the trials given to ``fit`` and measured.
+
+Works in ``Pipeline``, ``cross_val_score``, ``GridSearchCV`` and as a MOABB pipeline::
+
+    from sklearn.model_selection import cross_val_score
+    from eegclf.sklearn import EEGClassifier
+    scores = cross_val_score(EEGClassifier(model="eegnet", epochs=100), X, y, cv=5)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from eegclf.data.base import EEGDataset, Split
+from eegclf.errors import DataError
+
+__all__ = ["EEGClassifier"]
+
+
+def in_memory_dataset(X: np.ndarray, y: np.ndarray, class_names: list[str], sfreq: float | None) -> EEGDataset:
+    """The trainer's data set for ``fit``: the trials as the train part, and a tiny test part.
+
+    The trainer needs a non-empty test part, which it only measures (it never chooses anything on it): one
+    training trial per class is reused for it. Once the trainer takes ``val_fraction=0`` and no test part,
+    this is the one place to change.
+    """
+    train = Split(X, y, np.full(len(y), "fit"))
+    first = [int(np.flatnonzero(y == k)[0]) for k in np.unique(y)]
+    return EEGDataset("array", train, train.subset(first), float(sfreq or 0.0),
+                      [f"ch{i}" for i in range(X.shape[2])], list(class_names),
+                      options={"sfreq": sfreq}, info={"source": "eegclf.sklearn.EEGClassifier.fit"})
+
+
+def _trials(X, sfreq=None) -> tuple[np.ndarray, float | None]:
+    """X as float32 (n, 1, C, T) and the sampling rate when X carries one (mne.Epochs)."""
+    if hasattr(X, "get_data") and hasattr(X, "info"):  # mne.Epochs
+        sfreq = float(X.info["sfreq"]) if sfreq is None else sfreq
+        X = X.get_data(copy=True)
+    X = np.asarray(X)
+    if X.dtype.kind not in "fiu":
+        raise DataError(f"X must hold numbers; found dtype {X.dtype}")
+    if X.ndim == 3:
+        X = X[:, None]
+    if X.ndim != 4 or X.shape[1] != 1:
+        raise DataError(f"X must have shape (trials, channels, times) as MNE and MOABB give it; found {X.shape}")
+    return np.ascontiguousarray(X, dtype=np.float32), sfreq
+
+
+class EEGClassifier(ClassifierMixin, BaseEstimator):
+    """A scikit-learn classifier around an eegclf model (deep, or a classical baseline).
+
+    Parameters are :class:`eegclf.config.RunConfig`'s: ``model`` (eegnet, eegnet_8_2, deepconvnet,
+    shallowconvnet, csp_lda, ts_lr), ``activation``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+    ``optimizer``, ``seed``, ``val_fraction`` (share of the ``fit`` trials held out and measured each epoch),
+    ``dropout`` (None: the model's), ``max_norm``, ``model_kwargs``, ``bn_recalibrate``, ``bf16``, ``device``
+    (auto/cpu/cuda), ``threads``. ``sfreq`` is optional and only recorded.
+
+    Fitted attributes: ``classes_`` (the labels, sorted), ``model_`` (in eval mode: a torch module taking
+    (n, 1, C, T) float32 and giving logits, or the classical estimator), ``summary_`` (the trainer's summary),
+    ``n_chans_``, ``n_times_``.
+    """
+
+    def __init__(self, model="eegnet", activation="elu", epochs=300, batch_size=64, lr=1e-3, weight_decay=0.0,
+                 optimizer="adam", seed=0, val_fraction=0.2, dropout=None, max_norm=True, model_kwargs=None,
+                 bn_recalibrate=False, bf16=None, device="auto", threads=None, sfreq=None):
+        self.model = model
+        self.activation = activation
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.seed = seed
+        self.val_fraction = val_fraction
+        self.dropout = dropout
+        self.max_norm = max_norm
+        self.model_kwargs = model_kwargs
+        self.bn_recalibrate = bn_recalibrate
+        self.bf16 = bf16
+        self.device = device
+        self.threads = threads
+        self.sfreq = sfreq
+
+    def _run_config(self):
+        from eegclf.config import RunConfig
+        from eegclf.models import canonical_name
+
+        return RunConfig(
+            model=canonical_name(self.model), activation=self.activation, dataset="array",
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+            optimizer=self.optimizer, seed=self.seed, val_fraction=self.val_fraction, device=self.device,
+            dropout=self.dropout, max_norm=self.max_norm, model_kwargs=dict(self.model_kwargs or {}),
+            threads=self.threads, bf16=self.bf16, bn_recalibrate=self.bn_recalibrate,
+        ).validate()
+
+    def fit(self, X, y):
+        """Train on trials X (n, channels, times) with labels y (n,); returns self."""
+        from eegclf.training import train_model
+
+        X, sfreq = _trials(X, self.sfreq)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise DataError(f"y must be one label per trial: {len(X)} labels; found shape {y.shape}")
+        config = self._run_config()
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise DataError(f"y holds one class only ({classes[0]!r}); a classifier needs at least 2")
+        dataset = in_memory_dataset(X, y_idx.astype(np.int64), [str(c) for c in classes], sfreq)
+        summary, model = train_model(config, dataset, run_dir=None, progress=False)
+        self.classes_ = classes
+        self.model_ = model
+        self.summary_ = summary
+        self.n_chans_, self.n_times_ = X.shape[2], X.shape[3]
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n, n_classes), columns in the order of ``classes_``."""
+        from sklearn.utils.validation import check_is_fitted
+
+        from eegclf.evaluation import predict_proba
+
+        check_is_fitted(self, "model_")
+        X, _ = _trials(X)
+        if X.shape[2:] != (self.n_chans_, self.n_times_):
+            raise DataError(f"X has trials of (channels, times) = {X.shape[2:]}, but the classifier was fitted "
+                            f"on {(self.n_chans_, self.n_times_)}")
+        params = getattr(self.model_, "parameters", None)
+        device = next(params()).device if params is not None else "cpu"
+        return predict_proba(self.model_, X, device=device)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable label of each trial, in the labels given to ``fit``."""
+        proba = self.predict_proba(X)  # first: it checks that the classifier is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if hasattr(tags.input_tags, "three_d_array"):
+            tags.input_tags.three_d_array = True
+        return tags
