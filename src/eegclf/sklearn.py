@@ -5,7 +5,8 @@ and ``(trials, 1, channels, times)`` are accepted too); y holds any labels (stri
 ``predict`` and ``predict_proba`` speak in them. Training is eegclf's own trainer
 (:func:`eegclf.training.train_model`) on an in-memory data set, so the options are :class:`RunConfig`'s and the
 same ``seed`` gives the same model and predictions (on the same machine and device). The model of the last
-epoch is kept; a validation part (``val_fraction``) is carved from the trials given to ``fit`` and measured.
+epoch is kept, trained on every trial given to ``fit`` (``val_fraction=0``, the default: scikit-learn
+chooses by its own cross-validation); ``val_fraction > 0`` carves a validation part that is only measured.
 
 Works in ``Pipeline``, ``cross_val_score``, ``GridSearchCV`` and as a MOABB pipeline::
 
@@ -41,7 +42,9 @@ def in_memory_dataset(X: np.ndarray, y: np.ndarray, class_names: list[str], sfre
 
 def _trials(X, sfreq=None) -> tuple[np.ndarray, float | None]:
     """X as float32 (n, 1, C, T) and the sampling rate when X carries one (mne.Epochs)."""
-    if hasattr(X, "get_data") and hasattr(X, "info"):  # mne.Epochs
+    from mne import BaseEpochs
+
+    if isinstance(X, BaseEpochs):
         sfreq = float(X.info["sfreq"]) if sfreq is None else sfreq
         X = X.get_data(copy=True)
     X = np.asarray(X)
@@ -59,7 +62,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters are :class:`eegclf.config.RunConfig`'s: ``model`` (eegnet, eegnet_8_2, deepconvnet,
     shallowconvnet, csp_lda, ts_lr), ``activation``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
-    ``optimizer``, ``seed``, ``val_fraction`` (share of the ``fit`` trials held out and measured each epoch),
+    ``optimizer``, ``seed``, ``val_fraction`` (default 0: every ``fit`` trial trains; else the share held out and measured),
     ``dropout`` (None: the model's), ``max_norm``, ``model_kwargs``, ``bn_recalibrate``, ``bf16``, ``device``
     (auto/cpu/cuda), ``threads``. ``sfreq`` is optional and only recorded.
 
@@ -69,7 +72,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, model="eegnet", activation="elu", epochs=300, batch_size=64, lr=1e-3, weight_decay=0.0,
-                 optimizer="adam", seed=0, val_fraction=0.2, dropout=None, max_norm=True, model_kwargs=None,
+                 optimizer="adam", seed=0, val_fraction=0.0, dropout=None, max_norm=None, model_kwargs=None,
                  bn_recalibrate=False, bf16=None, device="auto", threads=None, sfreq=None):
         self.model = model
         self.activation = activation
