@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from eegclf.errors import CheckpointError, ConfigError, DataError, EEGClfError
-from eegclf.models.classical import CLASSICAL_MODELS, CSPLDA, TangentSpaceLR
+from eegclf.models.classical import CLASSICAL_MODELS, CSPLDA, FgMDM, TangentSpaceLR, TangentSpaceSVM
 
 NAMES = sorted(CLASSICAL_MODELS)
 
@@ -35,7 +35,7 @@ def trials():
 
 
 def test_registry_names():
-    assert CLASSICAL_MODELS == {"csp_lda": CSPLDA, "ts_lr": TangentSpaceLR}
+    assert CLASSICAL_MODELS == {"csp_lda": CSPLDA, "ts_lr": TangentSpaceLR, "ts_svm": TangentSpaceSVM, "fgmdm": FgMDM}
     assert CSPLDA.model_name == "csp_lda" and TangentSpaceLR.model_name == "ts_lr"
 
 

@@ -346,4 +346,118 @@ class TangentSpaceLR(_LinearHead):
         return self.n_chans * (self.n_chans + 1) // 2
 
 
-CLASSICAL_MODELS: dict = {"csp_lda": CSPLDA, "ts_lr": TangentSpaceLR}
+class TangentSpaceSVM(TangentSpaceLR):
+    """Covariances (OAS) + Riemannian tangent space + linear SVM: MOABB's "TS + SVM" pipeline.
+
+    The SVM is scikit-learn's ``SVC(kernel="linear", C=1)``; with more than two classes one SVM per class
+    against the rest. Probabilities are the sigmoid (softmax) of the SVM scores: they rank trials like the
+    scores do (what ROC-AUC needs) but are not calibrated.
+
+    State: ``reference`` (n_chans, n_chans) SPD matrix, ``coef`` (1 or n_classes, n_features), ``intercept``,
+    ``classes``.
+    """
+
+    model_name = "ts_svm"
+
+    def _fit_extractor(self, X, y, eps):
+        from pyriemann.tangentspace import TangentSpace
+        from sklearn.svm import SVC
+
+        ts = TangentSpace(metric="riemann")
+        try:
+            feats = ts.fit_transform(self._covariances(X))
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            raise DataError(f"ts_svm.fit: tangent space could not be fitted on X {X.shape}: {exc}") from None
+        classes = np.unique(y)
+        if len(classes) == 2:
+            svm = SVC(kernel="linear", C=self.options["C"], max_iter=-1).fit(feats, y)
+            return {"reference": ts.reference_}, svm
+        rows = [SVC(kernel="linear", C=self.options["C"]).fit(feats, (y == k).astype(int)) for k in classes]
+        head = _Head(np.vstack([r.coef_ for r in rows]), np.concatenate([r.intercept_ for r in rows]), classes)
+        return {"reference": ts.reference_}, head
+
+
+class _Head:
+    """A fitted linear head given by its arrays (what _LinearHead.fit reads from an estimator)."""
+
+    def __init__(self, coef, intercept, classes):
+        self.coef_, self.intercept_, self.classes_ = coef, intercept, classes
+
+
+class FgMDM(_LinearHead):
+    """Covariances (OAS) + FgMDM (pyRiemann): geodesic filtering then minimum distance to the class means.
+
+    Fit: tangent space at the Riemannian mean of the training covariances; LDA (lsqr, automatic shrinkage)
+    there; the tangent vectors projected onto the LDA's discriminant subspace and mapped back to the manifold
+    (FGDA); then each class's Riemannian mean of the filtered matrices (MDM). Predict: class probabilities are
+    the softmax of minus the squared Riemannian distances to the class means, as pyRiemann's ``predict_proba``.
+    Computed here from the arrays below with pyRiemann's geometry functions, so no estimator is pickled.
+
+    State: ``reference`` (C, C), ``centroids`` (n_classes, C, C), ``coef`` and ``intercept`` (the LDA's, which
+    define the filter), ``classes``.
+    """
+
+    model_name = "fgmdm"
+    _feature_keys = ("reference", "centroids")
+
+    def __init__(self, n_chans, n_times, n_outputs=2, estimator="oas", **unknown):
+        if unknown:
+            raise ConfigError(f"fgmdm: unknown option(s) {sorted(unknown)}; valid: estimator")
+        if estimator not in COV_ESTIMATORS:
+            raise ConfigError(f"fgmdm: estimator={estimator!r} is invalid: expected one of {', '.join(COV_ESTIMATORS)}")
+        super().__init__(n_chans, n_times, n_outputs, estimator=estimator)
+
+    def _covariances(self, X):
+        from pyriemann.geometry.covariance import covariances
+
+        return covariances(X, estimator=self.options["estimator"])
+
+    def _fit_extractor(self, X, y, eps):
+        from pyriemann.classification import MDM
+        from pyriemann.tangentspace import TangentSpace
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+        covs = self._covariances(X)
+        try:
+            ts = TangentSpace(metric="riemann")
+            feats = ts.fit_transform(covs)
+            lda = LinearDiscriminantAnalysis(n_components=len(np.unique(y)) - 1, solver="lsqr",
+                                             shrinkage="auto").fit(feats, y)
+            filtered = self._filter(feats, ts.reference_, lda.coef_)
+            mdm = MDM(metric="riemann").fit(filtered, y)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            raise DataError(f"fgmdm.fit: could not be fitted on X {X.shape}: {exc}") from None
+        return {"reference": ts.reference_, "centroids": mdm.covmeans_}, lda
+
+    @staticmethod
+    def _filter(feats, reference, coef):
+        """Tangent vectors projected onto the discriminant subspace, back on the manifold."""
+        from pyriemann.geometry.tangentspace import untangent_space
+
+        W = coef.T @ np.linalg.pinv(coef @ coef.T) @ coef
+        return untangent_space(feats @ W, reference, metric="riemann")
+
+    def _scores(self, X) -> np.ndarray:
+        """Two classes: d0^2 - d1^2 (n, 1), whose sigmoid is the softmax of -d^2; else -d^2 (n, classes)."""
+        from pyriemann.geometry.distance import distance_riemann
+        from pyriemann.geometry.tangentspace import tangent_space
+
+        st = self._fitted_state()
+        X = _as_trials(X, self.n_chans, f"{self.model_name}.predict")
+        with _one_blas_thread():
+            feats = tangent_space(self._covariances(X), st["reference"], metric="riemann")
+            filtered = self._filter(feats, st["reference"], st["coef"])
+            d2 = np.stack([distance_riemann(filtered, c, squared=True) for c in st["centroids"]], axis=1)
+        return (d2[:, 0] - d2[:, 1])[:, None] if d2.shape[1] == 2 else -d2
+
+    def _check_feature_state(self, st):
+        c = self.n_chans
+        if st["reference"].shape != (c, c) or st["centroids"].shape != (len(st["classes"]), c, c):
+            raise CheckpointError(f"fgmdm: state reference {st['reference'].shape} / centroids "
+                                  f"{st['centroids'].shape} do not fit {c} channels and {len(st['classes'])} classes")
+
+    def _n_features(self, st):
+        return self.n_chans * (self.n_chans + 1) // 2
+
+
+CLASSICAL_MODELS: dict = {"csp_lda": CSPLDA, "ts_lr": TangentSpaceLR, "ts_svm": TangentSpaceSVM, "fgmdm": FgMDM}

@@ -86,6 +86,8 @@ REGISTRY: dict[str, ModelEntry] = {e.name: e for e in (
     _deep(ShallowConvNet, "ShallowConvNet", aliases=("shallowfbcspnet",), default_activation="square"),
     _classical(CLASSICAL_MODELS["csp_lda"], "CSP+LDA"),
     _classical(CLASSICAL_MODELS["ts_lr"], "TS+LR"),
+    _classical(CLASSICAL_MODELS["ts_svm"], "TS+SVM"),
+    _classical(CLASSICAL_MODELS["fgmdm"], "FgMDM"),
 )}
 
 # name -> class views of the registry (the catalogue of classes, e.g. for tests looping over deep models)
