@@ -66,6 +66,15 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _all_blas_threads():
+    """Let BLAS/LAPACK use every core this process may use, for one large solve inside ``_one_blas_thread``."""
+    from threadpoolctl import threadpool_limits
+
+    from eegclf.parallel import available_cores
+
+    return threadpool_limits(limits=available_cores(), user_api="blas")
+
+
 def numerical_rank(X: np.ndarray, eps: float) -> int:
     """Rank of trials X (n, C, T) taken together: singular values above ``eps * C * largest`` (MNE's rule)."""
     sv = np.linalg.svd(np.concatenate(list(X), axis=1), compute_uv=False)
@@ -421,8 +430,9 @@ class FgMDM(_LinearHead):
         try:
             ts = TangentSpace(metric="riemann")
             feats = ts.fit_transform(covs)
-            lda = LinearDiscriminantAnalysis(n_components=len(np.unique(y)) - 1, solver="lsqr",
-                                             shrinkage="auto").fit(feats, y)
+            with _all_blas_threads():  # one large least-squares solve (features^2): threads pay here
+                lda = LinearDiscriminantAnalysis(n_components=len(np.unique(y)) - 1, solver="lsqr",
+                                                 shrinkage="auto").fit(feats, y)
             filtered = self._filter(feats, ts.reference_, lda.coef_)
             mdm = MDM(metric="riemann").fit(filtered, y)
         except (ValueError, np.linalg.LinAlgError) as exc:
