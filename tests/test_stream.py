@@ -22,7 +22,7 @@ from scipy import signal
 from eegclf.checkpoint import load_checkpoint
 from eegclf.cli import main
 from eegclf.config import RunConfig
-from eegclf.streaming.filters import OnlineBandpass
+from eegclf.streaming.causal_bandpass import OnlineBandpass
 from eegclf.streaming.ring_buffer import RingBuffer
 from eegclf.streaming.runner import StreamRunner
 from eegclf.streaming.sources import FileReplaySource, standard_channel_name

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from eegclf.errors import DataError
-from eegclf.streaming.filters import OnlineBandpass
+from eegclf.streaming.causal_bandpass import OnlineBandpass
 from eegclf.streaming.sources import standard_channel_name
 
 
