@@ -12,6 +12,9 @@ from eegclf.errors import DataError
 
 DATA_ENV = "EEGCLF_DATA"
 
+# the window and preprocessing options every recording loader shares (eegmmidb, files), with their defaults
+EPOCH_DEFAULTS = {"tmin": 0.0, "tmax": 4.0, "l_freq": None, "h_freq": None, "resample": None, "reference": None}
+
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     """The data root: ``data_dir`` if given, else ``$EEGCLF_DATA``, else ``~/eegclf_data``.

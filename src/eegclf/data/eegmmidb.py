@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eegclf.data.base import EEGDataset, Split, data_root
+from eegclf.data.base import EPOCH_DEFAULTS, EEGDataset, Split, data_root
 from eegclf.errors import DataError
 
 TASKS = {
@@ -32,12 +32,7 @@ DEFAULTS = {
     "subjects": [1],
     "task": "imagery_lr",
     "channels": "C3,Cz,C4",
-    "tmin": 0.0,
-    "tmax": 4.0,
-    "l_freq": None,
-    "h_freq": None,
-    "resample": None,
-    "reference": None,
+    **EPOCH_DEFAULTS,
     "test_run": None,
 }
 # one line per option for the command line's help (which adds the default); the types of the options

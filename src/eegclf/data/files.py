@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eegclf.data.base import EEGDataset, Split
+from eegclf.data.base import EPOCH_DEFAULTS, EEGDataset, Split
 from eegclf.errors import DataError
 
 DEFAULTS = {
@@ -36,12 +36,7 @@ DEFAULTS = {
     "events": None,
     "subject_from": None,
     "channels": "all",
-    "tmin": 0.0,
-    "tmax": 4.0,
-    "l_freq": None,
-    "h_freq": None,
-    "resample": None,
-    "reference": None,
+    **EPOCH_DEFAULTS,
 }
 
 OPTION_HELP = {

@@ -331,15 +331,18 @@ class TangentSpaceLR(_LinearHead):
 
     def _fit_extractor(self, X, y, eps):
         from pyriemann.tangentspace import TangentSpace
-        from sklearn.linear_model import LogisticRegression
 
         ts = TangentSpace(metric="riemann")
         try:
             feats = ts.fit_transform(self._covariances(X))
         except (ValueError, np.linalg.LinAlgError) as exc:
-            raise DataError(f"ts_lr.fit: tangent space could not be fitted on X {X.shape}: {exc}") from None
-        lr = LogisticRegression(C=self.options["C"], max_iter=self.options["max_iter"]).fit(feats, y)
-        return {"reference": ts.reference_}, lr
+            raise DataError(f"{self.model_name}.fit: tangent space could not be fitted on X {X.shape}: {exc}") from None
+        return {"reference": ts.reference_}, self._fit_head(feats, y)
+
+    def _fit_head(self, feats, y):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.options["C"], max_iter=self.options["max_iter"]).fit(feats, y)
 
     def _features(self, X, st):
         from pyriemann.geometry.tangentspace import tangent_space
@@ -368,22 +371,14 @@ class TangentSpaceSVM(TangentSpaceLR):
 
     model_name = "ts_svm"
 
-    def _fit_extractor(self, X, y, eps):
-        from pyriemann.tangentspace import TangentSpace
+    def _fit_head(self, feats, y):
         from sklearn.svm import SVC
 
-        ts = TangentSpace(metric="riemann")
-        try:
-            feats = ts.fit_transform(self._covariances(X))
-        except (ValueError, np.linalg.LinAlgError) as exc:
-            raise DataError(f"ts_svm.fit: tangent space could not be fitted on X {X.shape}: {exc}") from None
         classes = np.unique(y)
         if len(classes) == 2:
-            svm = SVC(kernel="linear", C=self.options["C"], max_iter=-1).fit(feats, y)
-            return {"reference": ts.reference_}, svm
+            return SVC(kernel="linear", C=self.options["C"]).fit(feats, y)
         rows = [SVC(kernel="linear", C=self.options["C"]).fit(feats, (y == k).astype(int)) for k in classes]
-        head = _Head(np.vstack([r.coef_ for r in rows]), np.concatenate([r.intercept_ for r in rows]), classes)
-        return {"reference": ts.reference_}, head
+        return _Head(np.vstack([r.coef_ for r in rows]), np.concatenate([r.intercept_ for r in rows]), classes)
 
 
 class _Head:

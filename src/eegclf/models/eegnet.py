@@ -7,11 +7,40 @@ from torch import nn
 
 from eegclf.models.base import DeepModel, out_len
 
-DEPTHWISE_MAX_NORM = 1.0  # the published EEGNet's bounds, used only with max_norm=True
+DEPTHWISE_MAX_NORM = 1.0  # the published EEGNet's bounds (EEGNet-8,2 always; the study's EEGNet with max_norm=True)
 DENSE_MAX_NORM = 0.25
 
 
-class EEGNet(DeepModel):
+class EEGNetFamily(DeepModel):
+    """What the EEGNets share: the depthwise spatial block, the head with its max-norm bounds, and forward."""
+
+    def _depthwise_block(self, F1: int, D: int, bn) -> nn.Sequential:
+        """Conv2d(F1, F1*D, (n_chans, 1), groups=F1); BatchNorm; activation; AvgPool (1, 4); Dropout."""
+        return nn.Sequential(
+            nn.Conv2d(F1, F1 * D, (self.config["n_chans"], 1), groups=F1, bias=False),
+            bn(F1 * D),
+            self.make_activation(),
+            nn.AvgPool2d((1, 4)),
+            nn.Dropout(self.config["dropout"]),
+        )
+
+    def _head(self, n_flat: int) -> None:
+        """Flatten, the linear classifier, and the published max-norm bounds when ``max_norm`` is on."""
+        self.flatten = nn.Flatten()
+        self.classify = nn.Sequential(nn.Linear(n_flat, self.config["n_outputs"]))
+        if self.config["max_norm"]:
+            self.add_max_norm("depthwiseConv.0.weight", DEPTHWISE_MAX_NORM)
+            self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
+        x = self.firstconv(x)
+        x = self.depthwiseConv(x)
+        x = self.separableConv(x)
+        return self.classify(self.flatten(x))
+
+
+class EEGNet(EEGNetFamily):
     """EEGNet, study variant (17,874 parameters at n_chans=2, n_times=750, n_outputs=2).
 
     Input ``(batch, 1, n_chans, n_times)`` float32; output logits ``(batch, n_outputs)`` (no softmax).
@@ -71,13 +100,7 @@ class EEGNet(DeepModel):
             nn.Conv2d(1, F1, (1, k1), padding=(0, k1 // 2), bias=False),
             nn.BatchNorm2d(F1),
         )
-        self.depthwiseConv = nn.Sequential(
-            nn.Conv2d(F1, F1 * D, (c["n_chans"], 1), groups=F1, bias=False),
-            nn.BatchNorm2d(F1 * D),
-            self.make_activation(),
-            nn.AvgPool2d((1, 4)),
-            nn.Dropout(p),
-        )
+        self.depthwiseConv = self._depthwise_block(F1, D, nn.BatchNorm2d)
         self.separableConv = nn.Sequential(
             nn.Conv2d(F1 * D, F2, (1, k2), padding=(0, k2 // 2), bias=False),
             nn.BatchNorm2d(F2),
@@ -85,15 +108,4 @@ class EEGNet(DeepModel):
             nn.AvgPool2d((1, 8)),
             nn.Dropout(p),
         )
-        self.flatten = nn.Flatten()
-        self.classify = nn.Sequential(nn.Linear(n_flat, c["n_outputs"]))
-        if c["max_norm"]:
-            self.add_max_norm("depthwiseConv.0.weight", DEPTHWISE_MAX_NORM)
-            self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
-        x = self.firstconv(x)
-        x = self.depthwiseConv(x)
-        x = self.separableConv(x)
-        return self.classify(self.flatten(x))
+        self._head(n_flat)

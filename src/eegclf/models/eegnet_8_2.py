@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from eegclf.models.base import DeepModel, out_len
-
-DEPTHWISE_MAX_NORM = 1.0
-DENSE_MAX_NORM = 0.25
+from eegclf.models.base import out_len
+from eegclf.models.eegnet import EEGNetFamily
 
 
 def same_pad(kernel: int) -> nn.ZeroPad2d:
@@ -17,7 +14,7 @@ def same_pad(kernel: int) -> nn.ZeroPad2d:
     return nn.ZeroPad2d((left, kernel - 1 - left, 0, 0))
 
 
-class EEGNet82(DeepModel):
+class EEGNet82(EEGNetFamily):
     """EEGNet-8,2, the original (Lawhern et al. 2018; the Keras reference code of arl-eegmodels).
 
     Input ``(batch, 1, n_chans, n_times)`` float32; output logits ``(batch, n_outputs)`` (no softmax).
@@ -79,13 +76,7 @@ class EEGNet82(DeepModel):
             nn.Conv2d(1, F1, (1, k1), bias=False),
             bn(F1),
         )
-        self.depthwiseConv = nn.Sequential(
-            nn.Conv2d(F1, F1 * D, (c["n_chans"], 1), groups=F1, bias=False),
-            bn(F1 * D),
-            self.make_activation(),
-            nn.AvgPool2d((1, 4)),
-            nn.Dropout(p),
-        )
+        self.depthwiseConv = self._depthwise_block(F1, D, bn)
         self.separableConv = nn.Sequential(
             same_pad(k2),
             nn.Conv2d(F1 * D, F1 * D, (1, k2), groups=F1 * D, bias=False),
@@ -95,15 +86,4 @@ class EEGNet82(DeepModel):
             nn.AvgPool2d((1, 8)),
             nn.Dropout(p),
         )
-        self.flatten = nn.Flatten()
-        self.classify = nn.Sequential(nn.Linear(n_flat, c["n_outputs"]))
-        if c["max_norm"]:
-            self.add_max_norm("depthwiseConv.0.weight", DEPTHWISE_MAX_NORM)
-            self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
-        x = self.firstconv(x)
-        x = self.depthwiseConv(x)
-        x = self.separableConv(x)
-        return self.classify(self.flatten(x))
+        self._head(n_flat)
