@@ -302,9 +302,4 @@ def run_training(config: RunConfig, run_dir, progress: bool | None = None, resum
     return fit(config, dataset, run_dir, progress=progress, resume=resume, on_epoch=on_epoch)
 
 
-def load_run_config(run_dir) -> RunConfig:
-    """The RunConfig saved in ``run_dir``."""
-    return RunDir(run_dir).read_config()
-
-
-__all__ = ["fit", "train_model", "run_training", "load_run_config"]
+__all__ = ["fit", "train_model", "run_training"]
