@@ -92,7 +92,7 @@ def expand_globs(option: str, patterns, cwd: Path | None = None) -> list[str]:
 
 def absolute_globs(text: str, cwd: Path | None = None) -> str:
     """Comma-separated globs with relative ones made absolute against ``cwd`` (default: the current folder),
-    so a run's recorded options (config.json, ``--resume``) name the same files from anywhere."""
+    so a run's recorded options (its saved config, ``--resume``) name the same files from anywhere."""
     cwd = Path.cwd() if cwd is None else cwd
     out = []
     for pattern in _as_list(text):
