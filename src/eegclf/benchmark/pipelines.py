@@ -71,10 +71,11 @@ def _finetune(model, adapt: Split, test: Split, template: EEGDataset, recipe: Re
     the normalisation is re-estimated on those trials (amplitudes differ between people)."""
     from eegclf.training import train_model
 
-    config = replace(recipe.config, model=model.net.model_name, seed=seed, val_fraction=0.0,
-                     epochs=recipe.finetune_epochs, lr=recipe.finetune_lr, model_kwargs={})
+    # the pre-trained network's own constructor arguments rebuild it; the run's model settings stay unset
     net_kwargs = {k: v for k, v in model.net.config.items() if k not in ("n_chans", "n_times", "n_outputs")}
-    config = replace(config, model_kwargs=net_kwargs, activation=None, dropout=None, max_norm=None)
+    config = replace(recipe.config, model=model.net.model_name, seed=seed, val_fraction=0.0,
+                     epochs=recipe.finetune_epochs, lr=recipe.finetune_lr, model_kwargs=net_kwargs,
+                     activation=None, dropout=None, max_norm=None)
     _, tuned = train_model(config, template.with_splits(adapt, test), progress=False,
                            init_state=model.net.state_dict())
     return tuned

@@ -57,14 +57,22 @@ def _recipe(spec: dict, threads: int | None) -> Recipe:
     return Recipe(config, r["finetune_epochs"], r["finetune_lr"], tuple(r["auto_candidates"]))
 
 
+_POOL_CACHE: dict = {}
+
+
 def load_pool(spec: dict):
     """``(template, pool, folds)``: the loaded data set (its shape, rate, channels and classes), every trial
-    pooled in recording order, and the protocol's folds over the pool."""
+    pooled in recording order, and the protocol's folds over the pool. Computed once per process: every
+    fold a worker runs shares them (pooling copies all trials)."""
     from eegclf.data.splits import pooled
 
     dataset = cached_dataset(spec["dataset"], spec.get("data_dir"), spec["dataset_options"])
-    pool = pooled(dataset)
-    return dataset, pool, make_folds(pool, spec["protocol"])
+    key = (id(dataset), spec["protocol"])
+    if key not in _POOL_CACHE:
+        _POOL_CACHE.clear()
+        pool = pooled(dataset)
+        _POOL_CACHE[key] = (dataset, pool, make_folds(pool, spec["protocol"]))
+    return _POOL_CACHE[key]
 
 
 def run_fold(spec: dict, pipeline: str, key: str, out_dir: str, threads: int | None = None) -> None:

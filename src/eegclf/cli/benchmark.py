@@ -6,12 +6,8 @@ import argparse
 import shlex
 from dataclasses import replace
 
-from eegclf.cli.common import dataset_options
+from eegclf.cli.common import dataset_options, split_names
 from eegclf.cli.flags import add_config_args, config_from_args
-
-
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,8 +22,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     options = {**preset_data, **dataset_options(args)}
     config = replace(config, dataset=dataset, dataset_options=options)
-    models = _names(args.models)
-    candidates = _names(args.auto_candidates) if args.auto_candidates else [m for m in models if m.lower() != "auto"]
+    models = split_names(args.models)
+    candidates = split_names(args.auto_candidates) if args.auto_candidates else [m for m in models if m.lower() != "auto"]
     spec = make_spec(dataset, options, args.protocol, models, config, seed=args.seed,
                      finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
                      auto_candidates=tuple(candidates) if any(m.lower() == "auto" for m in models) else (),

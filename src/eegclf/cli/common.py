@@ -14,6 +14,11 @@ import json
 from dataclasses import dataclass
 
 
+def split_names(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``: a comma-separated flag value."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
 def show_default(value, none: str = "none") -> str:
     """``(default 300)``; for None, what it means: ``(default: the model's)``."""
     if value is None:

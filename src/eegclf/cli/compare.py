@@ -5,21 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from eegclf.cli.common import split_names
 from eegclf.cli.flags import add_config_args, config_from_args
-
-
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.study import run_study
 
     base = config_from_args(args)
-    seeds = list(range(args.seeds)) if args.seed_list is None else [int(s) for s in _names(args.seed_list)]
+    seeds = list(range(args.seeds)) if args.seed_list is None else [int(s) for s in split_names(args.seed_list)]
     out = Path(args.out)
     args.interrupt_hint = f"; finished runs are kept: run the same command again to complete {out}"
-    report = run_study(base, _names(args.models), _names(args.acts), seeds, out, jobs=args.jobs,
+    report = run_study(base, split_names(args.models), split_names(args.acts), seeds, out, jobs=args.jobs,
                        progress=False if args.quiet else None)
     print(f"report: {report}")
     return 0

@@ -9,7 +9,8 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from eegclf.reporting.benchmark_tables import Summary, pipeline_name
+from eegclf.reporting.benchmark_tables import Summary
+from eegclf.reporting.collect import display_name as pipeline_name
 from eegclf.reporting.figures import STYLE, save_png
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]

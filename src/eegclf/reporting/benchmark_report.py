@@ -8,7 +8,12 @@ from eegclf.benchmark.folder import BenchmarkFolder
 from eegclf.errors import DataError
 from eegclf.fileio import atomic_write_csv, atomic_write_text
 from eegclf.reporting.benchmark_figures import per_subject_figure, scatter_figure
-from eegclf.reporting.benchmark_tables import CSV_COLUMNS, csv_rows, results_markdown, summarize
+from eegclf.reporting.benchmark_tables import (
+    CSV_COLUMNS,
+    csv_rows,
+    results_markdown,
+    summarize,
+)
 
 
 def build_benchmark_report(out_dir) -> Path:

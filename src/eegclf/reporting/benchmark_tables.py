@@ -10,18 +10,18 @@ import numpy as np
 
 from eegclf.benchmark.scores import SCORES
 from eegclf.models import get_model
-from eegclf.reporting.stats import ALPHA, bootstrap_ci, chance_level, holm, mean_std, wilcoxon_p
+from eegclf.reporting.collect import display_name as pipeline_name
+from eegclf.reporting.stats import (
+    ALPHA,
+    bootstrap_ci,
+    chance_level,
+    holm,
+    mean_std,
+    wilcoxon_p,
+)
 
 CSV_COLUMNS = ["pipeline", "chosen", "subject", "fold", "seed", "n_train", "n_adapt", "n_test",
                "accuracy", "roc_auc", "kappa", "inner_acc", "seconds"]
-
-
-def pipeline_name(name: str) -> str:
-    """The name users know (``eegnet`` -> ``EEGNet``; ``auto`` stays)."""
-    try:
-        return get_model(name).display_name
-    except ValueError:
-        return name
 
 
 def _classical(name: str) -> bool:
