@@ -109,7 +109,8 @@ def load_checkpoint(path):
         if not entry.is_deep:
             net.set_state({k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("clf.")})
             return net, meta
-        model = Standardized(net, torch.zeros(n_chans), torch.ones(n_chans))
+        spatial = torch.eye(n_chans) if "model.spatial" in tensors else None  # an aligned model
+        model = Standardized(net, torch.zeros(n_chans), torch.ones(n_chans), spatial)
         state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         model.load_state_dict(state, strict=True)
     except CheckpointError:

@@ -32,7 +32,8 @@ SUMMARY = "summary.json"
 BEST = "best.safetensors"
 LAST = "last.safetensors"
 STATE = "state.safetensors"
-CHECKPOINTS = {"best": BEST, "last": LAST}
+PRETRAINED = "pretrained.safetensors"  # written by eegclf pretrain: the last epoch plus the subjects it saw
+CHECKPOINTS = {"best": BEST, "last": LAST, "pretrained": PRETRAINED}
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
 
@@ -78,7 +79,7 @@ class RunDir:
         return self.path / STATE
 
     def checkpoint_path(self, kind: str = "best") -> Path:
-        """``kind``: "best" (validation-selected) or "last"."""
+        """``kind``: "best" (validation-selected), "last" or "pretrained"."""
         if kind not in CHECKPOINTS:
             raise ConfigError(f"kind={kind!r} is invalid: expected one of {', '.join(CHECKPOINTS)}")
         return self.path / CHECKPOINTS[kind]

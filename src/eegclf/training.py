@@ -65,12 +65,13 @@ def check_split(split: Split, part: str, n_classes: int) -> None:
         raise DataError(f"the {part} part has labels outside 0..{n_classes - 1}: found {sorted(set(split.y.tolist()))}")
 
 
-def split_train_val(config: RunConfig, dataset: EEGDataset) -> tuple[Split, Split]:
+def split_train_val(config: RunConfig, dataset: EEGDataset, require_test: bool = True) -> tuple[Split, Split]:
     from eegclf.data.splits import train_val_indices
 
     n_classes = dataset.n_classes
     check_split(dataset.train, "train", n_classes)
-    check_split(dataset.test, "test", n_classes)
+    if require_test or len(dataset.test):
+        check_split(dataset.test, "test", n_classes)
     if len(np.unique(dataset.train.y)) < 2:
         raise DataError(f"the train part has only one class ({dataset.class_names[dataset.train.y[0]]}); need at least 2")
     if config.val_fraction == 0:  # nothing to choose: train on every trial, keep the last epoch
@@ -118,7 +119,8 @@ def summarize(config: RunConfig, net, history: list[dict], selected_epoch: int, 
                  else "the last epoch (val_fraction=0: no validation part, every training trial is trained on)")
     sel = history[selected_epoch - 1]
     last = history[-1]
-    lab = max(history, key=lambda r: r["test_acc"])  # first epoch with the highest test accuracy
+    # first epoch with the highest test accuracy (epochs not measured, curves=False, hold NaN)
+    lab = max(history, key=lambda r: r["test_acc"] if math.isfinite(r["test_acc"]) else -math.inf)
     n_params = sum(p.numel() for p in net.parameters()) if get_model(net.model_name).is_deep else 0
     return {
         "model": net.model_name,
@@ -181,15 +183,26 @@ def fit(
 
 def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | None = None,
                 progress: bool | None = None, resume: bool = False,
-                on_epoch: Callable[[int, dict], None] | None = None, init_state: dict | None = None):
+                on_epoch: Callable[[int, dict], None] | None = None, init_state: dict | None = None,
+                curves: bool = True, require_test: bool = True, spatial=None):
     """:func:`fit`, returning ``(summary, model)``: the model of the last epoch, in eval mode (a
     :class:`~eegclf.models.standardize.Standardized` deep net, normalisation inside, or a classical estimator).
 
     ``init_state``: a deep network's state dict (without normalisation) to start from instead of random
-    weights: fine-tuning. The normalisation statistics always come from ``dataset``'s training part."""
+    weights: fine-tuning. The normalisation statistics always come from ``dataset``'s training part.
+
+    ``curves=False`` (benchmarks, pre-training: nothing is chosen per epoch) measures the parts once, after the
+    last epoch, instead of after every epoch; the model is the same (BatchNorm statistics are re-estimated
+    from scratch, so doing it only at the end changes nothing) and a fit costs about a third less.
+    ``require_test=False`` lets the test part be empty (pre-training on every trial). ``spatial``: a fixed
+    (C, C) matrix the model applies to every raw trial first (a Euclidean-alignment whitener); the
+    normalisation statistics are then those of the transformed training trials."""
     if config.threads:
         torch.set_num_threads(config.threads)
-    train, val = split_train_val(config, dataset)
+    train, val = split_train_val(config, dataset, require_test)
+    if not curves and len(val):
+        raise ConfigError("curves=False measures only the last epoch, so it cannot choose an epoch on "
+                          f"validation: use val_fraction=0 (got {config.val_fraction})", param="val_fraction")
     build_model(config, dataset)  # bad names or shapes fail here, before anything is written
     seed_everything(config.seed)
     run_dir = RunDir(run_dir).create() if run_dir is not None else None
@@ -197,7 +210,8 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
         run_dir.write_config(config.to_dict())
 
     if get_model(config.model).is_deep:
-        summary, model = _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, init_state)
+        summary, model = _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, init_state,
+                                   curves, spatial)
     else:
         clf_probe = build_model(config, dataset)
         meta_base = checkpoint_meta(config, dataset, clf_probe, [], [])
@@ -207,15 +221,26 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     return summary, model
 
 
-def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, init_state=None):
+def _measure(model, config, row, Xtr, parts) -> None:
+    """Re-estimate BatchNorm (if asked) and add each part's loss and accuracy to ``row`` (NaN when empty)."""
+    if config.bn_recalibrate:
+        recalibrate_batchnorm(model, Xtr)
+    for part, (X, y) in parts.items():
+        row[f"{part}_loss"], row[f"{part}_acc"] = evaluate_tensors(model, X, y) if len(X) else (math.nan, math.nan)
+
+
+def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, init_state=None, curves=True,
+              spatial=None):
+    from eegclf.data.alignment import apply_whitener
+
     device = resolve_device(config.device)
-    mean, std = channel_stats(train.X)
+    mean, std = channel_stats(train.X if spatial is None else apply_whitener(train.X, spatial))
     net = build_model(config, dataset)
     if init_state is not None:
         net.load_state_dict(init_state)
     use_fast_modules(net)
     # channels_last: oneDNN's convolutions run 1.5-2x faster on this layout (numbers are unchanged in meaning)
-    model = Standardized(net, mean, std).to(device, memory_format=torch.channels_last)
+    model = Standardized(net, mean, std, spatial).to(device, memory_format=torch.channels_last)
     opt = make_optimizer(config, model)
     meta_base = checkpoint_meta(config, dataset, net, mean, std)
 
@@ -259,10 +284,10 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, 
         if not math.isfinite(row["train_loss"]):  # every later epoch would be NaN too: stop and say why
             raise TrainingError(f"training diverged in epoch {epoch}: the training loss is {row['train_loss']}; "
                                 f"try a lower learning rate than lr={config.lr:g}")
-        if config.bn_recalibrate:
-            recalibrate_batchnorm(model, Xtr)
-        row["val_loss"], row["val_acc"] = evaluate_tensors(model, Xva, yva)
-        row["test_loss"], row["test_acc"] = evaluate_tensors(model, Xte, yte)
+        if curves or epoch == config.epochs:
+            _measure(model, config, row, Xtr, {"val": (Xva, yva), "test": (Xte, yte)})
+        else:
+            row.update(val_loss=math.nan, val_acc=math.nan, test_loss=math.nan, test_acc=math.nan)
         history.append(row)
         seconds += time.perf_counter() - t0
         improved = len(val) == 0 or row["val_acc"] > best["val_acc"] or (  # no validation: the last epoch

@@ -1,8 +1,10 @@
 """Fitting a pipeline on one fold's training part and predicting its test part; ``auto`` chooses by inner CV.
 
-A pipeline is a registry model name (``eegnet``, ``ts_lr`` ...) or ``auto``: the nested pipeline that, in each
+A pipeline is a registry model name (``eegnet``, ``ts_lr`` ...); ``auto``: the nested pipeline that, in each
 outer fold, cross-validates its candidates on the training part only, refits the winner on the whole training
-part, and tests that. Nothing here ever sees a test trial before prediction: the trainer measures the test
+part, and tests that; or a transfer pipeline starting from a pre-trained checkpoint (``--init``): ``finetune``
+(the network trained further on the subject's training part, :func:`eegclf.transfer.finetune`) and
+``pretrained`` (the network untouched, only aligned to the subject by its training trials). Nothing here ever sees a test trial before prediction: the trainer measures the test
 part for its curves, but with ``val_fraction=0`` it chooses nothing (it keeps the last epoch).
 """
 
@@ -18,6 +20,9 @@ from eegclf.errors import ConfigError
 from eegclf.models import get_model
 
 AUTO = "auto"
+FINETUNE = "finetune"
+PRETRAINED = "pretrained"
+TRANSFER = (FINETUNE, PRETRAINED)
 INNER_FOLDS = 3
 
 
@@ -30,6 +35,7 @@ class Recipe:
     finetune_epochs: int = 50
     finetune_lr: float = 5e-4
     auto_candidates: tuple[str, ...] = ()
+    inits: tuple = ()  # eegclf.transfer.Init: pre-trained networks for the transfer pipelines
 
 
 @dataclass
@@ -45,7 +51,8 @@ def check_pipelines(names: list[str], candidates: tuple[str, ...]) -> list[str]:
     """Registry names of the pipelines (``auto`` kept), in order; ConfigError for unknown names."""
     out = []
     for name in names:
-        out.append(AUTO if name.strip().lower() == AUTO else get_model(name).name)
+        key = name.strip().lower()
+        out.append(key if key in (AUTO, *TRANSFER) else get_model(name).name)
     if AUTO in out:
         if len(candidates) < 2:
             raise ConfigError("the pipeline auto chooses among candidates: give at least two "
@@ -62,23 +69,31 @@ def _fit(name: str, train: Split, test: Split, template: EEGDataset, recipe: Rec
     from eegclf.training import train_model
 
     config = replace(recipe.config, model=name, seed=seed, val_fraction=0.0)
-    _, model = train_model(config, template.with_splits(train, test), progress=False)
+    _, model = train_model(config, template.with_splits(train, test), progress=False, curves=False)
     return model
 
 
-def _finetune(model, adapt: Split, test: Split, template: EEGDataset, recipe: Recipe, seed: int):
-    """A deep model pre-trained on other subjects, trained further on the tested subject's calibration trials;
-    the normalisation is re-estimated on those trials (amplitudes differ between people)."""
-    from eegclf.training import train_model
+def _finetune(init, adapt: Split, test: Split, template: EEGDataset, recipe: Recipe, seed: int):
+    """``init`` (an :class:`eegclf.transfer.Init`) trained further on the tested subject's calibration trials
+    (``adapt``) with the fine-tuning recipe; the normalisation is re-estimated on those trials."""
+    from eegclf.transfer import finetune, finetune_config
 
-    # the pre-trained network's own constructor arguments rebuild it; the run's model settings stay unset
-    net_kwargs = {k: v for k, v in model.net.config.items() if k not in ("n_chans", "n_times", "n_outputs")}
-    config = replace(recipe.config, model=model.net.model_name, seed=seed, val_fraction=0.0,
-                     epochs=recipe.finetune_epochs, lr=recipe.finetune_lr, model_kwargs=net_kwargs,
-                     activation=None, dropout=None, max_norm=None)
-    _, tuned = train_model(config, template.with_splits(adapt, test), progress=False,
-                           init_state=model.net.state_dict())
+    config = replace(finetune_config(recipe.config, init, epochs=recipe.finetune_epochs, lr=recipe.finetune_lr),
+                     seed=seed)
+    _, tuned = finetune(init, config, template.with_splits(adapt, test), curves=False)
     return tuned
+
+
+def pick_init(inits, subject: str):
+    """The first pre-trained network that never saw ``subject``; CheckpointError naming it when none."""
+    for init in inits:
+        if subject not in init.subjects_seen:
+            return init
+    if not inits:
+        raise ConfigError("the finetune and pretrained pipelines start from a pre-trained checkpoint: give it "
+                          "as init=CKPT (e.g. PRE/pretrained.safetensors from eegclf pretrain)", param="init")
+    inits[0].check_unseen([subject])  # raises, naming the subject
+    raise AssertionError("unreachable")
 
 
 def _proba(model, X: np.ndarray) -> np.ndarray:
@@ -110,6 +125,13 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
     train, test = pool.subset(fold.train), pool.subset(fold.test)
     inner: dict[str, float] = {}
     chosen = name
+    if name in TRANSFER:
+        from eegclf.transfer import zero_shot
+
+        init = pick_init(recipe.inits, fold.subject)
+        if name == PRETRAINED:
+            return Outcome(_proba(zero_shot(init, train, template), test.X), name)
+        return Outcome(_proba(_finetune(init, train, test, template, recipe, seed), test.X), name)
     if name == AUTO:
         inner = {c: inner_accuracy(c, train, template, recipe, seed) for c in recipe.auto_candidates}
         chosen = max(recipe.auto_candidates, key=lambda c: inner[c])  # first of the best on ties
@@ -121,5 +143,8 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
         train = Split.concat(train, pool.subset(fold.adapt))
     model = _fit(chosen, train, test, template, recipe, seed)
     if len(fold.adapt) and entry.is_deep:
-        model = _finetune(model, pool.subset(fold.adapt), test, template, recipe, seed)
+        from eegclf.transfer import Init
+
+        init = Init.from_model(model, np.unique(train.subjects))
+        model = _finetune(init, pool.subset(fold.adapt), test, template, recipe, seed)
     return Outcome(_proba(model, test.X), chosen, inner)

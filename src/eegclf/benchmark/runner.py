@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from eegclf.benchmark.folder import BenchmarkFolder
-from eegclf.benchmark.pipelines import AUTO, Recipe, check_pipelines, run_pipeline
-from eegclf.benchmark.protocols import check_protocol, make_folds
+from eegclf.benchmark.pipelines import AUTO, TRANSFER, Recipe, check_pipelines, pick_init, run_pipeline
+from eegclf.benchmark.protocols import CROSS_SUBJECT, check_protocol, make_folds
 from eegclf.benchmark.scores import fold_scores
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError, EEGClfError
@@ -31,30 +31,66 @@ class BenchmarkError(EEGClfError, RuntimeError):
 
 def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: list[str], config: RunConfig,
               *, seed: int = 0, finetune_epochs: int = 50, finetune_lr: float = 5e-4,
-              auto_candidates: tuple[str, ...] = (), data_dir: str | None = None, command: str = "") -> dict:
-    """The JSON description of a benchmark (what ``benchmark.json`` holds), checked."""
+              auto_candidates: tuple[str, ...] = (), data_dir: str | None = None, command: str = "",
+              init: tuple[str, ...] = ()) -> dict:
+    """The JSON description of a benchmark (what ``benchmark.json`` holds), checked. ``init``: pre-trained
+    checkpoints for the transfer pipelines (``finetune``, ``pretrained``); each subject is tested with the
+    first one that never saw it."""
     check_protocol(protocol)
     candidates = tuple(check_pipelines(list(auto_candidates), ())) if auto_candidates else ()
     pipelines = check_pipelines(pipelines, candidates)
-    if AUTO in candidates:
-        raise ConfigError("auto_candidates cannot hold auto itself")
+    if AUTO in candidates or set(TRANSFER) & set(candidates):
+        raise ConfigError("auto_candidates cannot hold auto, finetune or pretrained", param="auto_candidates")
+    transfer = [p for p in pipelines if p in TRANSFER]
+    if transfer and not init:
+        raise ConfigError(f"the pipeline {transfer[0]} starts from a pre-trained checkpoint: give one as "
+                          "init=CKPT (e.g. PRE/pretrained.safetensors from eegclf pretrain)", param="init")
+    if init and not transfer:
+        raise ConfigError("init= gives the finetune and pretrained pipelines their pre-trained checkpoint: add "
+                          "one of them to the pipelines", param="init")
+    if transfer and protocol in CROSS_SUBJECT:
+        raise ConfigError(f"the pipeline {transfer[0]} calibrates on the tested subject's own training trials, "
+                          f"which protocol={protocol} does not give: use run-split or within-subject "
+                          "(cross-subject-finetune fine-tunes its own leave-one-subject-out models)", param="protocol")
     for name, value, minimum in (("finetune_epochs", finetune_epochs, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ConfigError(f"{name}={value!r} is invalid: expected an integer >= {minimum}")
     if not (isinstance(finetune_lr, (int, float)) and finetune_lr > 0):
         raise ConfigError(f"finetune_lr={finetune_lr!r} is invalid: expected a number > 0")
     recipe = {k: v for k, v in config.to_dict().items() if k not in _NOT_RECIPE}
+    inits = [_init_record(path) for path in init]
     return {"dataset": dataset, "dataset_options": dict(dataset_options), "data_dir": data_dir,
-            "protocol": protocol, "pipelines": pipelines, "seed": seed,
+            "protocol": protocol, "pipelines": pipelines, "seed": seed, **({"init": inits} if inits else {}),
             "recipe": {"config": recipe, "finetune_epochs": finetune_epochs, "finetune_lr": float(finetune_lr),
                        "auto_candidates": list(candidates)},
             "command": command}
 
 
+def _init_record(path) -> dict:
+    from eegclf.transfer import Init
+
+    init = Init.from_checkpoint(path)  # a missing, pickled or classical checkpoint fails here
+    return {"path": str(Path(path).resolve()), "model": init.model, "alignment": init.alignment,
+            "subjects_seen": list(init.subjects_seen)}
+
+
+_INIT_CACHE: dict = {}
+
+
+def _inits(spec: dict) -> tuple:
+    from eegclf.transfer import Init
+
+    paths = [r["path"] for r in spec.get("init", [])]
+    for path in paths:
+        if path not in _INIT_CACHE:
+            _INIT_CACHE[path] = Init.from_checkpoint(path)
+    return tuple(_INIT_CACHE[p] for p in paths)
+
+
 def _recipe(spec: dict, threads: int | None) -> Recipe:
     r = spec["recipe"]
     config = RunConfig.from_dict({**r["config"], "threads": threads, "val_fraction": 0.0})
-    return Recipe(config, r["finetune_epochs"], r["finetune_lr"], tuple(r["auto_candidates"]))
+    return Recipe(config, r["finetune_epochs"], r["finetune_lr"], tuple(r["auto_candidates"]), _inits(spec))
 
 
 _POOL_CACHE: dict = {}
@@ -104,7 +140,12 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
     folder = BenchmarkFolder(out_dir)
-    _, _, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
+    template, _, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
+    if spec.get("init"):  # a checkpoint that saw a tested subject, or does not fit the data, fails here too
+        for init in _inits(spec):
+            init.check_fits(template)
+        for fold in folds:
+            pick_init(_inits(spec), fold.subject)
     folder.prepare(spec)
     todo = [(p, f.key) for p in spec["pipelines"] for f in folds if not folder.is_done(p, f.key)]
     cores = available_cores()

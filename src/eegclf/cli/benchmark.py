@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     spec = make_spec(dataset, options, args.protocol, models, config, seed=args.seed,
                      finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
                      auto_candidates=tuple(candidates) if any(m.lower() == "auto" for m in models) else (),
-                     data_dir=config.data_dir, command=shlex.join(["eegclf", *args.argv]))
+                     data_dir=config.data_dir, command=shlex.join(["eegclf", *args.argv]),
+                     init=tuple(split_names(args.init)) if args.init else ())
     args.interrupt_hint = f"; finished folds are kept: run the same command again to complete {args.out}"
     report = run_benchmark(spec, args.out, jobs=args.jobs, progress=False if args.quiet else None)
     print(f"report: {report}")
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     from eegclf.benchmark.presets import PRESETS
     from eegclf.benchmark.protocols import PROTOCOLS
+    from eegclf.transfer import FINETUNE_DEFAULTS
 
     p = sub.add_parser(
         "benchmark", help="evaluate pipelines under a protocol on several subjects (per-subject scores, "
@@ -56,17 +58,23 @@ def add_parser(sub) -> None:
                    "cross-subject-finetune: leave one subject out, then adapt on its runs but the last and "
                    "test on its last run")
     p.add_argument("--models", default="eegnet,shallowconvnet,csp_lda,ts_lr",
-                   help="comma-separated pipelines: registry models and/or auto (default %(default)s)")
+                   help="comma-separated pipelines: registry models, auto, and with --init finetune (the "
+                   "pre-trained network calibrated on each subject's training part) and pretrained (the "
+                   "network as it is, only aligned) (default %(default)s)")
+    p.add_argument("--init", metavar="CKPT[,CKPT]",
+                   help="pre-trained checkpoint(s) from 'eegclf pretrain' for finetune/pretrained; each subject "
+                   "is tested with the first that never saw it, and one that saw every checkpoint is refused")
     p.add_argument("--auto-candidates", help="what auto chooses among (default: the other --models)")
     p.add_argument("--preset", default="deep", choices=list(PRESETS),
                    help="data window/band and deep training recipe; flags override it (default %(default)s: "
                    "64 channels, average reference, 4-38 Hz, 0-4 s at 128 Hz, AdamW, batch 16, 150 epochs, "
                    "BatchNorm re-estimation; moabb: MOABB's LeftRightImagery, 8-32 Hz, 0-3 s)")
     p.add_argument("--seed", type=int, default=0, help="seed of fold i is SEED + i (default %(default)s)")
-    p.add_argument("--finetune-epochs", type=int, default=50,
-                   help="cross-subject-finetune: epochs on the calibration trials (default %(default)s)")
-    p.add_argument("--finetune-lr", type=float, default=5e-4,
-                   help="cross-subject-finetune: learning rate on the calibration trials (default %(default)s)")
+    p.add_argument("--finetune-epochs", type=int, default=FINETUNE_DEFAULTS["epochs"],
+                   help="finetune and cross-subject-finetune: epochs on the calibration trials (default %(default)s)")
+    p.add_argument("--finetune-lr", type=float, default=FINETUNE_DEFAULTS["lr"],
+                   help="finetune and cross-subject-finetune: learning rate on the calibration trials "
+                   "(default %(default)s)")
     p.add_argument("--jobs", type=int, help="parallel folds (default: one per core); threads are divided")
     p.add_argument("--out", required=True, help="benchmark folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

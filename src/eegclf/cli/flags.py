@@ -123,3 +123,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         # a file's dataset_options that is no table is refused by the RunConfig below
         values["dataset_options"] = {**given, **options} if isinstance(given, dict) else given
     return RunConfig.from_dict(values)
+
+
+def show_command_defaults(parser: argparse.ArgumentParser, defaults: dict, why: str) -> None:
+    """Make the help of each RunConfig flag in ``defaults`` show the command's own default (``why`` says
+    whose, e.g. "the recommended pre-training recipe") instead of RunConfig's."""
+    for action in parser._actions:  # argparse has no public way to reach an added argument
+        if action.dest in defaults and action.help:
+            text = action.help.rsplit(" (default", 1)[0]
+            action.help = f"{text} {show_default(defaults[action.dest])[:-1]}: {why})"

@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.models import canonical_activation, canonical_name
     from eegclf.rundir import RunDir
     from eegclf.training import run_training
+    from eegclf.transfer import run_finetuning
 
     progress = False if args.quiet else None
     if args.resume:
@@ -38,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{run_dir} is complete already; nothing to resume")
             return 0
         resume = folder.has_state()
+    elif args.init:
+        config = config_from_args(args)
+        run_dir = Path(config.out or "runs/finetuned")
+        config = replace(config, out=str(run_dir))
+        _prepare_run_dir(run_dir, args.overwrite)
     else:
         config = config_from_args(args)
         model = canonical_name(config.model)
@@ -46,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
         _prepare_run_dir(run_dir, args.overwrite)
         resume = False
     args.interrupt_hint = f"; the last completed epoch is saved: eegclf train --resume {run_dir}"
-    summary = run_training(config, run_dir, progress=progress, resume=resume)
+    if args.init and not args.resume:
+        summary = run_finetuning(args.init, config, run_dir, epochs=args.epochs, lr=args.lr,
+                                 model=args.model, progress=progress)
+    else:
+        summary = run_training(config, run_dir, progress=progress, resume=resume)
     print(json.dumps({k: summary[k] for k in ("model", "activation", "selected_epoch", "test_acc_val_selected",
                                               "test_acc_last", "test_acc_lab_best_epoch")}))
     print(f"run saved in {run_dir} (checkpoints {BEST} and {LAST}, {HISTORY}, {SUMMARY})")
@@ -54,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
+    from eegclf.transfer import FINETUNE_DEFAULTS
+
     p = sub.add_parser(
         "train", help="train one model",
         description="Train one model with one activation and seed. The checkpoint is chosen on validation "
@@ -64,5 +76,12 @@ def add_parser(sub) -> None:
     add_config_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last completed epoch")
+    p.add_argument("--init", metavar="CKPT",
+                   help="calibrate a pre-trained network (eegclf pretrain) on this data: start from CKPT's "
+                   "weights and train every layer with the fine-tuning defaults (epochs "
+                   f"{FINETUNE_DEFAULTS['epochs']}, lr {FINETUNE_DEFAULTS['lr']:g}, no validation part: the last "
+                   "epoch) unless --epochs/--lr say otherwise. With an aligned CKPT the user's alignment is "
+                   "fitted on the training trials and carried in the new checkpoint. A CKPT whose channels, "
+                   "rate, window or classes differ from the data, or that saw a tested subject, is refused")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

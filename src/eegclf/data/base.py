@@ -73,8 +73,10 @@ class Split:
         """A short hash of X and y: tells whether two loads gave the very same trials."""
         import hashlib
 
-        h = hashlib.sha1(memoryview(np.ascontiguousarray(self.X)).cast("B"))  # no bytes copy of X
-        h.update(memoryview(np.ascontiguousarray(self.y)).cast("B"))
+        h = hashlib.sha1()
+        for a in (self.X, self.y):
+            if a.size:  # memoryview cannot cast an empty array's view
+                h.update(memoryview(np.ascontiguousarray(a)).cast("B"))  # no bytes copy of X
         return h.hexdigest()[:16]
 
     def subset(self, idx) -> "Split":

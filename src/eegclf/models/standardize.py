@@ -7,21 +7,29 @@ from torch import nn
 
 
 class Standardized(nn.Module):
-    """``net((x - mean) / std)`` with per-channel statistics taken from the training data only.
+    """``net((spatial @ x - mean) / std)`` with per-channel statistics taken from the training data only.
 
-    Input: (batch, 1, n_chans, n_times) raw trials. ``mean``/``std``: shape (n_chans,).
-    The statistics are buffers, so they travel in checkpoints and exports with the weights.
+    Input: (batch, 1, n_chans, n_times) raw trials. ``mean``/``std``: shape (n_chans,). ``spatial``
+    (optional, (n_chans, n_chans)): a fixed matrix applied to every trial first, the user's Euclidean-alignment
+    whitener (:mod:`eegclf.data.alignment`), so an aligned model still takes raw trials. All are buffers, so
+    they travel in checkpoints and exports with the weights; models without alignment have no ``spatial``.
     """
 
-    def __init__(self, net: nn.Module, mean, std):
+    def __init__(self, net: nn.Module, mean, std, spatial=None):
         super().__init__()
         self.net = net
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(1, 1, -1, 1)
         std = torch.as_tensor(std, dtype=torch.float32).reshape(1, 1, -1, 1)
         self.register_buffer("mean", mean.clone())
         self.register_buffer("std", std.clone())
+        if spatial is not None:
+            self.register_buffer("spatial", torch.as_tensor(spatial, dtype=torch.float32).clone())
+        else:
+            self.spatial = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spatial is not None:
+            x = torch.matmul(self.spatial, x)  # (C, C) @ (batch, 1, C, T)
         return self.net((x - self.mean) / self.std)
 
     def apply_constraints(self) -> None:

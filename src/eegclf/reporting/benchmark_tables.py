@@ -139,6 +139,18 @@ def _auto_notes(records: list[dict]) -> list[str]:
     return ["", f"`auto` chose, by inner cross-validation on each training part only: {chosen} of {len(autos)} folds."]
 
 
+def _init_notes(spec: dict) -> list[str]:
+    inits = spec.get("init") or []
+    if not inits:
+        return []
+    lines = ["", "`finetune` and `pretrained` start from the pre-trained network of (each subject is tested "
+             "with the first that never saw it):"]
+    for r in inits:
+        lines.append(f"- `{r['path']}`: {r['model']}, alignment {r['alignment']}, pre-trained on "
+                     f"{', '.join(r['subjects_seen']) or 'unrecorded subjects'}")
+    return lines
+
+
 def results_markdown(spec: dict, records: list[dict], figures: list[str]) -> str:
     sm = summarize(spec, records)
     seconds = sum(r["seconds"] for r in records)
@@ -154,7 +166,7 @@ def results_markdown(spec: dict, records: list[dict], figures: list[str]) -> str
              f"{sm.best_how}. Every other pipeline is compared with it, paired over subjects (two-sided Wilcoxon "
              f"signed-rank test on per-subject accuracy, Holm-corrected over the comparisons, α = {ALPHA}). "
              "With a dozen subjects these tests have little power: a large p means these subjects cannot tell "
-             "the pipelines apart, not that they are equal.", *_auto_notes(records), ""]
+             "the pipelines apart, not that they are equal.", *_auto_notes(records), *_init_notes(spec), ""]
     for f in figures:
         lines += [f"![{f}]({f})", ""]
     return "\n".join(lines)

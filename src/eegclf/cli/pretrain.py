@@ -1,0 +1,67 @@
+"""``eegclf pretrain``: one network trained on many people, to be calibrated on a new user (``train --init``)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from eegclf.cli.common import dataset_options
+from eegclf.cli.flags import add_config_args, config_from_args, show_command_defaults
+
+
+def run(args: argparse.Namespace) -> int:
+    from eegclf.benchmark.presets import preset
+    from eegclf.cli.train import _prepare_run_dir
+    from eegclf.data import load_dataset
+    from eegclf.transfer import PRETRAIN_DEFAULTS, pretrain
+
+    if not args.out:
+        from eegclf.errors import ConfigError
+
+        raise ConfigError("out= is required: the folder to write the pre-trained checkpoint into", param="out")
+    dataset = args.dataset or "eegmmidb"
+    preset_data, _ = preset(args.preset, dataset)
+    for name, value in PRETRAIN_DEFAULTS.items():  # the recommended recipe fills what the user did not give
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    config = config_from_args(args)
+    options = {**preset_data, **dataset_options(args)}
+    out = Path(args.out)
+    config = replace(config, dataset=dataset, dataset_options=options, out=str(out), val_fraction=0.0)
+    _prepare_run_dir(out, args.overwrite)
+    data = load_dataset(dataset, data_dir=config.data_dir, **options)
+    args.interrupt_hint = f"; nothing usable is left in {out}: run the command again with --overwrite"
+    path = pretrain(config, data, out, alignment=args.alignment, progress=False if args.quiet else None)
+    print(f"pre-trained {config.model} on {len(set(data.train.subjects) | set(data.test.subjects))} subjects "
+          f"({len(data.train) + len(data.test)} trials, alignment {args.alignment}): {path}")
+    print(f"calibrate it on a new user: eegclf train --init {path} --dataset ... --out RUN")
+    return 0
+
+
+def add_parser(sub) -> None:
+    from eegclf.benchmark.presets import PRESETS
+    from eegclf.transfer import ALIGNMENTS, DEFAULT_ALIGNMENT, PRETRAIN_DEFAULTS
+
+    recipe = ", ".join(f"{k} {v}" for k, v in PRETRAIN_DEFAULTS.items())
+    p = sub.add_parser(
+        "pretrain", help="train one network on many subjects, to calibrate on a new user later",
+        description="Train one network on every trial of the listed subjects (no validation or test part: "
+        "nothing is chosen) and write OUT/pretrained.safetensors, a self-describing checkpoint that also "
+        "records the subjects it saw (eegclf benchmark refuses to test them) and the alignment it expects. "
+        f"Recommended recipe, used where no flag says otherwise: {recipe}; data window and band of the "
+        "benchmark's deep preset; Euclidean alignment per subject. Calibrate the result on a new user with "
+        "'eegclf train --init OUT/pretrained.safetensors'.",
+        epilog="example: eegclf pretrain --dataset eegmmidb --task imagery_lr --subjects 1-12 --out PRE",
+    )
+    p.add_argument("--alignment", choices=ALIGNMENTS, default=DEFAULT_ALIGNMENT,
+                   help="euclidean: whiten each subject's trials by its own mean covariance (shrunk) before "
+                   "training; none: raw trials (default %(default)s)")
+    p.add_argument("--preset", default="deep", choices=list(PRESETS),
+                   help="data window and band (default %(default)s: 64 channels, average reference, 4-38 Hz, "
+                   "0-4 s at 128 Hz); data flags override it")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_args(p, skip=("val_fraction",), help={"out": "the run folder to write (required)"})
+    show_command_defaults(p, {**PRETRAIN_DEFAULTS, "dataset": "eegmmidb"}, "the recommended pre-training recipe")
+    p.set_defaults(func=run)

@@ -1,0 +1,218 @@
+"""Learning from many people to decode a new one: cross-subject pre-training and per-user fine-tuning.
+
+- :func:`pretrain` trains one network on every trial of the listed subjects (each subject Euclidean-aligned
+  on its own trials) and writes a run folder whose ``pretrained`` checkpoint also records the subjects it saw
+  and the alignment the network expects.
+- :func:`finetune` starts from such a network (an :class:`Init`) and trains it further on one user's
+  calibration trials. With alignment, the user's reference is fitted on those calibration trials alone and
+  baked into the returned model (``Standardized.spatial``), so the model takes the user's raw trials.
+- :func:`zero_shot` is the pre-trained network as it is, aligned to the user, without any training.
+
+The defaults below are the recommended recipe; the README's "Calibrate for a new user" section gives the
+benchmark runs behind them. May import: config, data, models, training, checkpoint, rundir, errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from eegclf.config import RunConfig
+from eegclf.data.base import EEGDataset, Split
+from eegclf.errors import CheckpointError, ConfigError
+
+# the pre-training recipe (eegclf pretrain's defaults); data window and band: the benchmark's "deep" preset
+PRETRAIN_DEFAULTS = {"model": "eegnet", "epochs": 40, "batch_size": 32, "optimizer": "adamw", "lr": 1e-3,
+                     "weight_decay": 1e-2, "bn_recalibrate": True}
+ALIGNMENTS = ("euclidean", "none")
+DEFAULT_ALIGNMENT = "euclidean"
+# fine-tuning on a user's calibration trials (train --init, the benchmark's finetune pipeline): every layer
+FINETUNE_DEFAULTS = {"epochs": 50, "lr": 5e-4}
+
+
+@dataclass(frozen=True)
+class Init:
+    """A network to start from: its state dict, how to rebuild it, what input it expects and whom it saw."""
+
+    model: str
+    model_config: dict
+    state: dict
+    alignment: str = "none"
+    subjects_seen: tuple[str, ...] = ()
+    ch_names: tuple[str, ...] = ()
+    sfreq: float = 0.0
+    n_times: int = 0
+    class_names: tuple[str, ...] = ()
+    source: str = "a network"
+
+    @classmethod
+    def from_checkpoint(cls, path) -> "Init":
+        """The network of a deep eegclf checkpoint (read without unpickling)."""
+        from eegclf.checkpoint import read_checkpoint
+        from eegclf.models import get_model
+
+        tensors, meta = read_checkpoint(path)
+        if not get_model(meta.get("model", "?")).is_deep:
+            raise CheckpointError(f"checkpoint {path} holds the classical model {meta['model']!r}; "
+                                  "only deep networks can be fine-tuned")
+        if "model.spatial" in tensors:
+            raise CheckpointError(f"checkpoint {path} is already calibrated to one user (it carries that user's "
+                                  "alignment); start from the pre-trained checkpoint instead")
+        state = {k[len("model.net."):]: v for k, v in tensors.items() if k.startswith("model.net.")}
+        return cls(meta["model"], dict(meta["model_config"]), state, meta.get("alignment", "none"),
+                   tuple(meta.get("subjects_seen", ())), tuple(meta.get("ch_names", ())),
+                   float(meta.get("sfreq", 0.0)), int(meta.get("n_times", 0)),
+                   tuple(meta.get("class_names", ())), f"checkpoint {path}")
+
+    @classmethod
+    def from_model(cls, model, seen, alignment: str = "none") -> "Init":
+        """The network of a trained :class:`Standardized` model (the benchmark's cross-subject models)."""
+        return cls(model.net.model_name, dict(model.net.config), model.net.state_dict(), alignment,
+                   tuple(str(s) for s in seen))
+
+    def check_fits(self, dataset: EEGDataset) -> None:
+        """Refuse data whose channels, rate, window or classes differ from the network's, in one line."""
+        differ = []
+        if self.ch_names and list(self.ch_names) != list(dataset.ch_names):
+            differ.append(f"channels ({len(self.ch_names)}: {_short(self.ch_names)} against the data's "
+                          f"{dataset.n_chans}: {_short(dataset.ch_names)})")
+        if self.sfreq and abs(self.sfreq - dataset.sfreq) > 1e-6:
+            differ.append(f"sampling rate ({self.sfreq:g} Hz against the data's {dataset.sfreq:g} Hz)")
+        if self.n_times and self.n_times != dataset.n_times:
+            differ.append(f"window ({self.n_times} samples against the data's {dataset.n_times})")
+        if self.class_names and list(self.class_names) != list(dataset.class_names):
+            differ.append(f"classes ({', '.join(self.class_names)} against the data's "
+                          f"{', '.join(dataset.class_names)})")
+        if differ:
+            raise CheckpointError(f"{self.source} does not fit the data: " + "; ".join(differ))
+
+    def check_unseen(self, subjects) -> None:
+        """Refuse to test on a subject the network was trained on."""
+        seen = [s for s in dict.fromkeys(str(s) for s in subjects) if s in set(self.subjects_seen)]
+        if seen:
+            raise CheckpointError(f"{self.source} was pre-trained on subject {', '.join(seen)}, which is to be "
+                                  "tested: its score would not be that of a new user; pre-train without it "
+                                  f"(it saw {', '.join(self.subjects_seen)})")
+
+
+def _short(names) -> str:
+    names = list(names)
+    return ",".join(names[:4]) + (",..." if len(names) > 4 else "")
+
+
+def _one_subject_whitener(init: Init, calibration: Split):
+    """The user's alignment whitener from the calibration trials (None when the network needs none)."""
+    from eegclf.data.alignment import reference_whitener
+
+    if init.alignment == "none":
+        return None
+    subjects = np.unique(calibration.subjects)
+    if len(subjects) != 1:
+        raise ConfigError(f"{init.source} expects Euclidean-aligned input, and a calibrated model carries one "
+                          f"user's alignment: the calibration trials must come from one subject, found "
+                          f"{len(subjects)} ({', '.join(subjects[:5])})")
+    return reference_whitener(calibration.X)
+
+
+def finetune_config(config: RunConfig, init: Init, *, epochs: int | None = None, lr: float | None = None) -> RunConfig:
+    """``config`` for fine-tuning ``init``: its model and constructor arguments, the fine-tuning epochs and
+    learning rate (defaults :data:`FINETUNE_DEFAULTS`), and nothing chosen on validation."""
+    net_kwargs = {k: v for k, v in init.model_config.items() if k not in ("n_chans", "n_times", "n_outputs")}
+    return replace(config, model=init.model, model_kwargs=net_kwargs, activation=None, dropout=None,
+                   max_norm=None, val_fraction=0.0, epochs=epochs or FINETUNE_DEFAULTS["epochs"],
+                   lr=lr or FINETUNE_DEFAULTS["lr"])
+
+
+def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, progress: bool | None = False,
+             curves: bool = True):
+    """``(summary, model)``: ``init`` trained further on ``dataset``'s training part (the user's calibration
+    trials) with ``config`` (see :func:`finetune_config`), tested on its test part. Nothing about the test
+    trials is used before prediction: the normalisation and the alignment are fitted on the training part."""
+    from eegclf.training import train_model
+
+    init.check_fits(dataset)
+    spatial = _one_subject_whitener(init, dataset.train)
+    return train_model(config, dataset, run_dir, progress=progress, init_state=init.state, curves=curves,
+                       spatial=spatial)
+
+
+def run_finetuning(init_path, config: RunConfig, run_dir, *, epochs: int | None = None, lr: float | None = None,
+                   model: str | None = None, progress: bool | None = None) -> dict:
+    """``eegclf train --init``: load ``config``'s data, refuse a checkpoint that does not fit it or that saw a
+    tested subject, fine-tune into ``run_dir`` (a normal run folder) and return the summary. ``epochs``/``lr``:
+    None for the fine-tuning defaults; ``model``: the model the user asked for, if any (it must be CKPT's)."""
+    from eegclf.data import load_dataset
+    from eegclf.models import canonical_name
+
+    init = Init.from_checkpoint(init_path)
+    if model and canonical_name(model) != canonical_name(init.model):
+        raise ConfigError(f"model={model!r} differs from the checkpoint's {init.model!r}: fine-tuning "
+                          "continues the checkpoint's own network (leave the model out)", param="model")
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.dataset_options)
+    init.check_fits(dataset)
+    init.check_unseen(dataset.test.subjects)
+    tuned = finetune_config(config, init, epochs=epochs, lr=lr)
+    return finetune(init, tuned, dataset, run_dir, progress=progress)[0]
+
+
+def zero_shot(init: Init, calibration: Split, template: EEGDataset):
+    """The pre-trained network, untouched, aligned to the user by its calibration trials (labels unused).
+
+    With alignment the input normalisation is re-estimated on the aligned calibration trials (per-channel
+    z-score, as in training); BatchNorm keeps the pre-trained statistics."""
+    import torch
+
+    from eegclf.data.alignment import apply_whitener
+    from eegclf.models import get_model
+    from eegclf.models.standardize import Standardized, channel_stats
+
+    init.check_fits(template)
+    cfg = {k: v for k, v in init.model_config.items() if k not in ("n_chans", "n_times", "n_outputs")}
+    net = get_model(init.model).build(template.n_chans, template.n_times, template.n_classes, **cfg)
+    net.load_state_dict(init.state)
+    spatial = _one_subject_whitener(init, calibration)
+    X = calibration.X if spatial is None else apply_whitener(calibration.X, spatial)
+    mean, std = channel_stats(X)
+    return Standardized(net, mean, std, None if spatial is None else torch.as_tensor(spatial)).eval()
+
+
+def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAULT_ALIGNMENT,
+             progress: bool | None = None) -> Path:
+    """Train ``config.model`` on every trial of ``dataset`` (both parts, all subjects; no validation, no test)
+    into the run folder ``out``; returns the path of its ``pretrained`` checkpoint.
+
+    With ``alignment="euclidean"`` each subject's trials are whitened by that subject's own reference first.
+    The checkpoint records the subjects it saw (benchmarks refuse to test them) and the alignment."""
+    from eegclf.checkpoint import read_checkpoint
+    from eegclf.data.alignment import align_subjects
+    from eegclf.data.splits import pooled
+    from eegclf.models import get_model
+    from eegclf.rundir import RunDir
+    from eegclf.training import train_model
+
+    if alignment not in ALIGNMENTS:
+        raise ConfigError(f"alignment={alignment!r} is unknown; valid: {', '.join(ALIGNMENTS)}", param="alignment")
+    if not get_model(config.model).is_deep:
+        raise ConfigError(f"model={config.model!r} is a classical pipeline; pre-training needs a deep network "
+                          "(e.g. eegnet)", param="model")
+    pool = pooled(dataset)
+    if alignment == "euclidean":
+        pool = align_subjects(pool)
+    empty = pool.subset(np.array([], dtype=np.int64))
+    run = RunDir(out)
+    train_model(replace(config, val_fraction=0.0), dataset.with_splits(pool, empty), run.path,
+                progress=progress, curves=False, require_test=False)
+    model, _ = run.load_checkpoint("last")
+    _, meta = read_checkpoint(run.checkpoint_path("last"))
+    subjects = list(dict.fromkeys(pool.subjects.tolist()))
+    meta.update(subjects_seen=subjects, alignment=alignment, n_trials_seen=len(pool),
+                note="pre-trained on every trial of subjects_seen" + (
+                    ", each Euclidean-aligned on its own trials: the input must be aligned "
+                    "(train --init fits a new user's alignment)" if alignment == "euclidean" else ""))
+    return run.save_checkpoint("pretrained", model, meta)
+
+
+__all__ = ["Init", "pretrain", "finetune", "finetune_config", "run_finetuning", "zero_shot", "PRETRAIN_DEFAULTS",
+           "FINETUNE_DEFAULTS", "ALIGNMENTS", "DEFAULT_ALIGNMENT"]

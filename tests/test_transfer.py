@@ -1,0 +1,157 @@
+"""Cross-subject pre-training and calibration: eegclf pretrain, train --init, the benchmark's finetune pipeline,
+and Euclidean alignment that never looks at a test trial."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from eegclf.checkpoint import load_checkpoint, read_checkpoint
+from eegclf.cli import main
+from eegclf.config import RunConfig
+from eegclf.data import load_dataset
+from eegclf.data.alignment import align_subjects, apply_whitener, reference_whitener
+from eegclf.data.base import Split
+from eegclf.errors import CheckpointError
+from eegclf.transfer import Init, finetune, finetune_config
+
+# three motor channels at 80 Hz keep the real-data runs to seconds
+SMALL = ["--task", "imagery_lr", "--channels", "C3,Cz,C4", "--resample", "80", "--tmax", "2"]
+
+
+@pytest.fixture(scope="module")
+def pre(eegmmidb_root, tmp_path_factory):
+    """A network pre-trained (2 epochs) on S001-S002, Euclidean-aligned."""
+    out = tmp_path_factory.mktemp("pre") / "PRE"
+    rc = main(["pretrain", "--data-dir", str(eegmmidb_root), "--subjects", "1-2", *SMALL, "--epochs", "2",
+               "--quiet", "--out", str(out)])
+    assert rc == 0
+    return out / "pretrained.safetensors"
+
+
+def test_pretrained_checkpoint_records_subjects_alignment_and_input(pre):
+    _, meta = read_checkpoint(pre)
+    assert meta["subjects_seen"] == ["S001", "S002"]
+    assert meta["alignment"] == "euclidean" and meta["n_trials_seen"] == 90
+    assert meta["ch_names"] == ["C3", "Cz", "C4"] and meta["sfreq"] == 80.0 and meta["model"] == "eegnet"
+
+
+def _finetune_cli(eegmmidb_root, pre, out, *extra):
+    return main(["train", "--init", str(pre), "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root),
+                 "--subjects", "3", *SMALL, "--epochs", "3", "--quiet", "--out", str(out), *extra])
+
+
+def test_finetuning_from_a_checkpoint_reproduces_itself_and_carries_the_alignment(eegmmidb_root, pre, tmp_path, capsys):
+    assert _finetune_cli(eegmmidb_root, pre, tmp_path / "a") == 0
+    assert _finetune_cli(eegmmidb_root, pre, tmp_path / "b") == 0
+    a, b = (tmp_path / "a" / "history.csv").read_text(), (tmp_path / "b" / "history.csv").read_text()
+    assert a == b and len(a.splitlines()) == 4
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["selected_epoch"] == 3  # no validation part: the last epoch
+    model, meta = load_checkpoint(tmp_path / "a" / "last.safetensors")
+    assert model.spatial is not None and model.spatial.shape == (3, 3)  # the user's alignment travels with it
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(tmp_path / "a" / "last.safetensors"),
+                 "--data-dir", str(eegmmidb_root)]) == 0
+    assert f"Test Accuracy: {summary['test_acc_last']:.4f}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--channels", "C3,C4"], "channels (3: C3,Cz,C4 against the data's 2: C3,C4)"),
+    (["--resample", "100"], "sampling rate (80 Hz against the data's 100 Hz)"),
+    (["--tmax", "3"], "window (161 samples against the data's 241)"),
+    (["--task", "imagery_hf", "--subjects", "1"], "classes (left_fist, right_fist against the data's both_fists, both_feet)"),
+])
+def test_train_init_refuses_a_checkpoint_that_does_not_fit_the_data(eegmmidb_root, pre, tmp_path, capsys, flags, says):
+    rc = _finetune_cli(eegmmidb_root, pre, tmp_path / "run", *flags)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "does not fit the data" in err and says in err, err
+    assert not (tmp_path / "run" / "last.safetensors").exists()
+
+
+def test_train_init_and_benchmark_refuse_a_checkpoint_that_saw_a_tested_subject(eegmmidb_root, pre, tmp_path, capsys):
+    rc = main(["train", "--init", str(pre), "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root),
+               "--subjects", "2", *SMALL, "--quiet", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "pre-trained on subject S002, which is to be tested" in err and len(err.splitlines()) == 1
+    rc = main(["benchmark", "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root), "--subjects", "2-3", *SMALL,
+               "--protocol", "run-split", "--models", "finetune,csp_lda", "--init", str(pre), "--quiet",
+               "--out", str(tmp_path / "bench")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "subject S002" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "bench" / "results.csv").exists()
+
+
+def test_benchmark_finetune_and_pretrained_pipelines_run_on_unseen_subjects(eegmmidb_root, pre, tmp_path):
+    out = tmp_path / "bench"
+    rc = main(["benchmark", "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root), "--subjects", "3-4", *SMALL,
+               "--protocol", "run-split", "--models", "finetune,pretrained,csp_lda", "--init", str(pre),
+               "--finetune-epochs", "2", "--jobs", "1", "--quiet", "--out", str(out)])
+    assert rc == 0
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3 * 2
+    assert all(r.split(",")[7] == "15" for r in rows[1:])  # tested on run 12 alone
+    assert str(pre.resolve()) in (out / "results.md").read_text()
+
+
+def test_benchmark_transfer_pipelines_need_a_checkpoint_and_the_subjects_own_trials(eegmmidb_root, pre, tmp_path, capsys):
+    base = ["benchmark", "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root), "--subjects", "3-4", *SMALL,
+            "--quiet", "--out", str(tmp_path / "b")]
+    assert main([*base, "--protocol", "run-split", "--models", "finetune"]) == 2
+    assert "--init" in capsys.readouterr().err
+    assert main([*base, "--protocol", "cross-subject", "--models", "finetune", "--init", str(pre)]) == 2
+    assert "--protocol" in capsys.readouterr().err
+    assert main([*base, "--protocol", "run-split", "--models", "csp_lda", "--init", str(pre)]) == 2
+    assert "finetune" in capsys.readouterr().err
+
+
+def _one_subject(eegmmidb_root):
+    ds = load_dataset("eegmmidb", data_dir=eegmmidb_root, subjects="3", task="imagery_lr", channels="C3,Cz,C4",
+                      resample=80.0, tmax=2.0)
+    return ds
+
+
+def test_alignment_uses_no_test_trial(eegmmidb_root, pre):
+    """Changing every test trial changes nothing before prediction: the whitener, the normalisation and the
+    fine-tuned weights come from the calibration trials alone; only the test scores differ."""
+    ds = _one_subject(eegmmidb_root)
+    rng = np.random.default_rng(0)
+    other = Split(rng.normal(size=ds.test.X.shape).astype(np.float32) * 50, 1 - ds.test.y, ds.test.subjects,
+                  ds.test.runs)
+    init = Init.from_checkpoint(pre)
+    config = replace(finetune_config(RunConfig(), init, epochs=2), threads=1)
+    (s1, m1), (s2, m2) = finetune(init, config, ds), finetune(init, config, ds.with_splits(ds.train, other))
+    for (k, v1), v2 in zip(m1.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(v1, v2), k
+    assert torch.allclose(m1.spatial, torch.as_tensor(reference_whitener(ds.train.X)))
+    assert s1["test_acc_last"] != s2["test_acc_last"] or s1["test_loss_last"] != s2["test_loss_last"]
+    # per subject, the reference comes from the trials named as reference, never from the aligned ones
+    both = Split.concat(ds.train, other)
+    aligned = align_subjects(both, reference=ds.train)
+    np.testing.assert_allclose(aligned.X[len(ds.train):], apply_whitener(other.X, reference_whitener(ds.train.X)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_aligned_trials_have_identity_mean_covariance():
+    rng = np.random.default_rng(1)
+    mix = rng.normal(size=(4, 4))
+    X = np.einsum("ij,nkjt->nkit", mix, rng.normal(size=(50, 1, 4, 200))).astype(np.float32)
+    Xa = apply_whitener(X, reference_whitener(X, shrinkage=0.0))
+    cov = np.einsum("nct,ndt->cd", Xa[:, 0], Xa[:, 0]) / (50 * 200)
+    np.testing.assert_allclose(cov, np.eye(4), atol=1e-3)
+
+
+def test_init_refuses_classical_and_already_calibrated_checkpoints(tmp_path, eegmmidb_root, pre):
+    out = tmp_path / "clf"
+    assert main(["train", "--model", "csp_lda", "--dataset", "synthetic", "--n-train", "40", "--n-test", "20",
+                 "--quiet", "--out", str(out)]) == 0
+    with pytest.raises(CheckpointError, match="classical"):
+        Init.from_checkpoint(out / "last.safetensors")
+    assert _finetune_cli(eegmmidb_root, pre, tmp_path / "cal") == 0
+    with pytest.raises(CheckpointError, match="already calibrated"):
+        Init.from_checkpoint(tmp_path / "cal" / "last.safetensors")
