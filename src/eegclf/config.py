@@ -76,6 +76,9 @@ class RunConfig:
     bn_recalibrate: bool = _field(False, "re-estimate BatchNorm statistics on the training trials after every "
                                   "epoch: it helps with a few dozen trials, where an epoch is a few steps",
                                   switch=True)
+    augment: str | None = _field(None, "augment the training trials, comma-separated: shift (time shifts), "
+                                 "scale (amplitude), chdrop (channel dropout); see eegclf.augment",
+                                 none="none", metavar="NAMES")
     out: str | None = _field(None, "run folder", none="runs/MODEL-ACT-seedSEED", metavar="DIR")
 
     def __post_init__(self):
@@ -118,6 +121,12 @@ class RunConfig:
             bad("bn_recalibrate", self.bn_recalibrate, "true or false")
         if self.bf16 is not None and not isinstance(self.bf16, bool):
             bad("bf16", self.bf16, "true, false, or null (automatic: on where the hardware computes bf16)")
+        if self.augment is not None:
+            if not isinstance(self.augment, str):
+                bad("augment", self.augment, "comma-separated names of augmentations (text)")
+            from eegclf.augment import parse_augment
+
+            parse_augment(self.augment)
         for name in ("dataset_options", "model_kwargs"):
             if not isinstance(getattr(self, name), dict):
                 bad(name, getattr(self, name), "a table of keys and values")

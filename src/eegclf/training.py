@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from eegclf.augment import Augmenter
 from eegclf.batchnorm import recalibrate_batchnorm
 from eegclf.checkpoint import package_versions
 from eegclf.config import RunConfig
@@ -260,17 +261,22 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, 
     # bf16 for the training pass only; validation and test are measured in fp32, as the saved model runs
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     n, bs = len(Xtr), config.batch_size
+    augment = Augmenter(config.augment, config.seed) if config.augment else None
 
     bar = epoch_bar(len(history), config.epochs, progress, desc=f"{net.model_name}/{net.config.get('activation')}")
     for epoch in range(len(history) + 1, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
+        if augment is not None:
+            augment.start_epoch(epoch)
         perm = torch.randperm(n, generator=gen).to(device)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), dtype=torch.long, device=device)
         for i in range(0, n, bs):
             idx = perm[i : i + bs]
             xb, yb = Xtr[idx], ytr[idx]
+            if augment is not None:
+                xb = augment(xb)
             opt.zero_grad(set_to_none=True)
             with autocast:
                 out = model(xb)

@@ -58,6 +58,8 @@ def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: lis
     if not (isinstance(finetune_lr, (int, float)) and finetune_lr > 0):
         raise ConfigError(f"finetune_lr={finetune_lr!r} is invalid: expected a number > 0")
     recipe = {k: v for k, v in config.to_dict().items() if k not in _NOT_RECIPE}
+    if recipe.get("augment") is None:  # off: benchmark folders made before augmentation existed stay resumable
+        recipe.pop("augment", None)
     inits = [_init_record(path) for path in init]
     return {"dataset": dataset, "dataset_options": dict(dataset_options), "data_dir": data_dir,
             "protocol": protocol, "pipelines": pipelines, "seed": seed, **({"init": inits} if inits else {}),
