@@ -54,6 +54,7 @@ def test_finetuning_from_a_checkpoint_reproduces_itself_and_carries_the_alignmen
     assert summary["selected_epoch"] == 3  # no validation part: the last epoch
     model, meta = load_checkpoint(tmp_path / "a" / "last.safetensors")
     assert model.spatial is not None and model.spatial.shape == (3, 3)  # the user's alignment travels with it
+    assert meta["subjects_seen"] == ["S001", "S002", "S003"]  # the pre-training subjects, then the user
     capsys.readouterr()
     assert main(["eval", "--checkpoint", str(tmp_path / "a" / "last.safetensors"),
                  "--data-dir", str(eegmmidb_root)]) == 0
@@ -144,6 +145,18 @@ def test_aligned_trials_have_identity_mean_covariance():
     Xa = apply_whitener(X, reference_whitener(X, shrinkage=0.0))
     cov = np.einsum("nct,ndt->cd", Xa[:, 0], Xa[:, 0]) / (50 * 200)
     np.testing.assert_allclose(cov, np.eye(4), atol=1e-3)
+
+
+def test_a_checkpoint_that_does_not_record_its_subjects_is_never_scored_as_unseen(pre, tmp_path):
+    from eegclf.checkpoint import save_checkpoint
+
+    model, meta = load_checkpoint(pre)
+    del meta["subjects_seen"]
+    old = save_checkpoint(tmp_path / "old.safetensors", model, meta)
+    init = Init.from_checkpoint(old)
+    assert init.subjects_seen is None and init.saw("S099")
+    with pytest.raises(CheckpointError, match="does not record the subjects"):
+        init.check_unseen(["S099"])
 
 
 def test_init_refuses_classical_and_already_calibrated_checkpoints(tmp_path, eegmmidb_root, pre):

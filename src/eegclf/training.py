@@ -94,7 +94,11 @@ def build_model(config: RunConfig, dataset: EEGDataset):
     return entry.build(dataset.n_chans, dataset.n_times, dataset.n_classes, **kwargs)
 
 
-def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std) -> dict:
+def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std, seen_before=()) -> dict:
+    """What a checkpoint says about itself. ``subjects_seen``: every subject whose trials shaped the weights
+    (the training part's, after ``seen_before``: those a starting network was trained on), so that nobody
+    scores it on them as if they were new people."""
+    seen = list(dict.fromkeys([*map(str, seen_before), *dataset.train.subjects.tolist()]))
     return {
         "model": net.model_name,
         "model_config": net.config,
@@ -110,6 +114,7 @@ def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std) -> d
         "normalization": {"kind": "per-channel z-score, training-part statistics",
                           "mean": [float(v) for v in mean], "std": [float(v) for v in std]},
         "seed": config.seed,
+        "subjects_seen": seen,
         "config": config.to_dict(),
         "versions": package_versions(),
     }
@@ -185,7 +190,7 @@ def fit(
 def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | None = None,
                 progress: bool | None = None, resume: bool = False,
                 on_epoch: Callable[[int, dict], None] | None = None, init_state: dict | None = None,
-                curves: bool = True, require_test: bool = True, spatial=None):
+                curves: bool = True, require_test: bool = True, spatial=None, seen_before=()):
     """:func:`fit`, returning ``(summary, model)``: the model of the last epoch, in eval mode (a
     :class:`~eegclf.models.standardize.Standardized` deep net, normalisation inside, or a classical estimator).
 
@@ -197,7 +202,8 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     from scratch, so doing it only at the end changes nothing) and a fit costs about a third less.
     ``require_test=False`` lets the test part be empty (pre-training on every trial). ``spatial``: a fixed
     (C, C) matrix the model applies to every raw trial first (a Euclidean-alignment whitener); the
-    normalisation statistics are then those of the transformed training trials."""
+    normalisation statistics are then those of the transformed training trials. ``seen_before``: the
+    subjects ``init_state`` was trained on, recorded in the checkpoints with the training part's."""
     if config.threads:
         torch.set_num_threads(config.threads)
     train, val = split_train_val(config, dataset, require_test)
@@ -212,7 +218,7 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
 
     if get_model(config.model).is_deep:
         summary, model = _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, init_state,
-                                   curves, spatial)
+                                   curves, spatial, seen_before)
     else:
         clf_probe = build_model(config, dataset)
         meta_base = checkpoint_meta(config, dataset, clf_probe, [], [])
@@ -231,7 +237,7 @@ def _measure(model, config, row, Xtr, parts) -> None:
 
 
 def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, init_state=None, curves=True,
-              spatial=None):
+              spatial=None, seen_before=()):
     from eegclf.data.alignment import apply_whitener
 
     device = resolve_device(config.device)
@@ -243,7 +249,7 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, 
     # channels_last: oneDNN's convolutions run 1.5-2x faster on this layout (numbers are unchanged in meaning)
     model = Standardized(net, mean, std, spatial).to(device, memory_format=torch.channels_last)
     opt = make_optimizer(config, model)
-    meta_base = checkpoint_meta(config, dataset, net, mean, std)
+    meta_base = checkpoint_meta(config, dataset, net, mean, std, seen_before)
 
     def to_dev(s: Split):
         return torch.from_numpy(np.ascontiguousarray(s.X)).to(device), torch.from_numpy(s.y).to(device)

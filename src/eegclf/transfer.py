@@ -40,7 +40,7 @@ class Init:
     model_config: dict
     state: dict
     alignment: str = "none"
-    subjects_seen: tuple[str, ...] = ()
+    subjects_seen: tuple[str, ...] | None = ()  # None: the checkpoint does not say (made before eegclf 0.x)
     ch_names: tuple[str, ...] = ()
     sfreq: float = 0.0
     n_times: int = 0
@@ -62,7 +62,7 @@ class Init:
                                   "alignment); start from the pre-trained checkpoint instead")
         state = {k[len("model.net."):]: v for k, v in tensors.items() if k.startswith("model.net.")}
         return cls(meta["model"], dict(meta["model_config"]), state, meta.get("alignment", "none"),
-                   tuple(meta.get("subjects_seen", ())), tuple(meta.get("ch_names", ())),
+                   tuple(meta["subjects_seen"]) if "subjects_seen" in meta else None, tuple(meta.get("ch_names", ())),
                    float(meta.get("sfreq", 0.0)), int(meta.get("n_times", 0)),
                    tuple(meta.get("class_names", ())), f"checkpoint {path}")
 
@@ -88,8 +88,15 @@ class Init:
         if differ:
             raise CheckpointError(f"{self.source} does not fit the data: " + "; ".join(differ))
 
+    def saw(self, subject) -> bool:
+        """Whether the network was trained on ``subject``; True when the checkpoint does not say (unknown)."""
+        return self.subjects_seen is None or str(subject) in self.subjects_seen
+
     def check_unseen(self, subjects) -> None:
-        """Refuse to test on a subject the network was trained on."""
+        """Refuse to test on a subject the network was trained on, or any subject when it does not say whom."""
+        if self.subjects_seen is None:
+            raise CheckpointError(f"{self.source} does not record the subjects it was trained on, so it cannot "
+                                  "be scored on new people honestly; pre-train with eegclf pretrain")
         seen = [s for s in dict.fromkeys(str(s) for s in subjects) if s in set(self.subjects_seen)]
         if seen:
             raise CheckpointError(f"{self.source} was pre-trained on subject {', '.join(seen)}, which is to be "
@@ -135,7 +142,7 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
     init.check_fits(dataset)
     spatial = _one_subject_whitener(init, dataset.train)
     return train_model(config, dataset, run_dir, progress=progress, init_state=init.state, curves=curves,
-                       spatial=spatial)
+                       spatial=spatial, seen_before=init.subjects_seen or ())
 
 
 def run_finetuning(init_path, config: RunConfig, run_dir, *, epochs: int | None = None, lr: float | None = None,

@@ -87,7 +87,7 @@ def _finetune(init, adapt: Split, test: Split, template: EEGDataset, recipe: Rec
 def pick_init(inits, subject: str):
     """The first pre-trained network that never saw ``subject``; CheckpointError naming it when none."""
     for init in inits:
-        if subject not in init.subjects_seen:
+        if not init.saw(subject):
             return init
     if not inits:
         raise ConfigError("the finetune and pretrained pipelines start from a pre-trained checkpoint: give it "

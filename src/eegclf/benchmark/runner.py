@@ -73,7 +73,7 @@ def _init_record(path) -> dict:
 
     init = Init.from_checkpoint(path)  # a missing, pickled or classical checkpoint fails here
     return {"path": str(Path(path).resolve()), "model": init.model, "alignment": init.alignment,
-            "subjects_seen": list(init.subjects_seen)}
+            "subjects_seen": None if init.subjects_seen is None else list(init.subjects_seen)}
 
 
 _INIT_CACHE: dict = {}

@@ -147,7 +147,7 @@ def _init_notes(spec: dict) -> list[str]:
              "with the first that never saw it):"]
     for r in inits:
         lines.append(f"- `{r['path']}`: {r['model']}, alignment {r['alignment']}, pre-trained on "
-                     f"{', '.join(r['subjects_seen']) or 'unrecorded subjects'}")
+                     f"{', '.join(r['subjects_seen'] or []) or 'unrecorded subjects'}")
     return lines
 
 
