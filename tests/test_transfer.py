@@ -148,11 +148,12 @@ def test_aligned_trials_have_identity_mean_covariance():
 
 
 def test_a_checkpoint_that_does_not_record_its_subjects_is_never_scored_as_unseen(pre, tmp_path):
-    from eegclf.checkpoint import save_checkpoint
+    from safetensors.torch import save
 
-    model, meta = load_checkpoint(pre)
+    tensors, meta = read_checkpoint(pre)
     del meta["subjects_seen"]
-    old = save_checkpoint(tmp_path / "old.safetensors", model, meta)
+    old = tmp_path / "old.safetensors"
+    old.write_bytes(save(tensors, metadata={"eegclf": json.dumps(meta)}))
     init = Init.from_checkpoint(old)
     assert init.subjects_seen is None and init.saw("S099")
     with pytest.raises(CheckpointError, match="does not record the subjects"):
@@ -168,3 +169,10 @@ def test_init_refuses_classical_and_already_calibrated_checkpoints(tmp_path, eeg
     assert _finetune_cli(eegmmidb_root, pre, tmp_path / "cal") == 0
     with pytest.raises(CheckpointError, match="already calibrated"):
         Init.from_checkpoint(tmp_path / "cal" / "last.safetensors")
+
+
+def test_an_aligned_pretrained_network_is_not_used_on_raw_trials(pre, eegmmidb_root, capsys):
+    with pytest.raises(CheckpointError, match="calibrate it on the user's data first"):
+        load_checkpoint(pre)
+    assert main(["eval", "--checkpoint", str(pre), "--data-dir", str(eegmmidb_root)]) == 2
+    assert "eegclf train --init" in capsys.readouterr().err

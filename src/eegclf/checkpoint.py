@@ -96,6 +96,11 @@ def load_checkpoint(path):
     from eegclf.models.standardize import Standardized
 
     tensors, meta = read_checkpoint(path)
+    if meta.get("alignment", "none") != "none" and "model.spatial" not in tensors:
+        # a pre-trained network whose input is each person's own aligned trials: on raw trials it is wrong
+        raise CheckpointError(f"checkpoint {path} is pre-trained on {meta['alignment']}-aligned trials and "
+                              "carries no user's alignment yet: calibrate it on the user's data first "
+                              f"(eegclf train --init {path} ...), then use that run's checkpoint")
     try:
         cfg = dict(meta["model_config"])
         name = meta["model"]
