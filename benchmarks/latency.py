@@ -9,12 +9,17 @@ timed side by side in every runtime, all on one thread (``torch.set_num_threads(
   every BatchNorm folded into the convolution before it;
 - torchscript: the exported file as saved, and the same after ``torch.jit.freeze`` + ``optimize_for_inference``;
 - onnxruntime: the exported file at graph optimisation levels basic and all, and with pre-bound input/output
-  buffers (I/O binding) at level all.
+  buffers (I/O binding) at level all;
+- stream: what ``eegclf stream`` runs per decision, its :class:`~eegclf.streaming.decoder.Decoder` (copy the
+  window into its input buffer, then the model), once per ``--runtime`` choice (torch, onnx). The stream's rate
+  is the model's here, so no window is resampled. Single trials only (a decoder takes one window).
 
 Single trial: one trial ``(1, 1, 2, 750)`` per call; p50/p99 of wall-clock time per call, and p99 of the
 thread's CPU time (the compute alone: a call preempted by another process shows in wall time, not in CPU
-time). Throughput: trials per second in batches of ``--batch``. The last line is
-``eegnet_single_trial_p99_ms: X.XXX``: the wall-clock p99 of the fastest runtime for EEGNet.
+time). Throughput: trials per second in batches of ``--batch``. Above the last line it names the fastest
+runtime for EEGNet by p99, for comparison. The last line is ``eegnet_single_trial_p99_ms: X.XXX``: the
+wall-clock p99 of EEGNet in the runtime that ``eegclf stream`` uses by default (its ``--runtime`` default,
+read from the command's own parser), through the stream's decoder.
 """
 
 from __future__ import annotations
@@ -35,9 +40,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without install
 
 from eegclf.checkpoint import load_checkpoint, package_versions, save_checkpoint  # noqa: E402
+from eegclf.errors import ConfigError  # noqa: E402
 from eegclf.export import ProbabilityModel, export_checkpoint  # noqa: E402
 from eegclf.models import create_model  # noqa: E402
 from eegclf.models.standardize import Standardized  # noqa: E402
+from eegclf.streaming.decoder import RUNTIMES as STREAM_RUNTIMES  # noqa: E402
+from eegclf.streaming.decoder import Decoder  # noqa: E402
 
 N_CHANS, N_TIMES, N_CLASSES, SFREQ = 2, 750, 2, 250.0
 MODELS = ("eegnet", "deepconvnet")
@@ -151,6 +159,40 @@ def runtimes(ckpt: Path, folder: Path) -> dict:
     return out
 
 
+def stream_default_runtime() -> str:
+    """The ``--runtime`` that ``eegclf stream`` uses when none is given, from the command's own parser."""
+    from eegclf.cli.stream import add_parser
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    add_parser(sub)
+    return sub.choices["stream"].get_default("runtime")
+
+
+def stream_runtimes(ckpt: Path) -> dict:
+    """{label: callable(x (1, 1, C, T)) -> probabilities}: the stream's decoder in each of its runtimes, checked
+    against eager PyTorch on single windows before timing."""
+    out = {}
+    for runtime in STREAM_RUNTIMES:
+        model, meta = load_checkpoint(ckpt)
+        try:
+            decoder = Decoder(model, meta, stream_sfreq=meta["sfreq"], runtime=runtime)
+        except ConfigError as e:  # onnxruntime missing
+            print(f"stream --runtime {runtime} left out: {e}", file=sys.stderr)
+            continue
+        out[f"stream --runtime {runtime}"] = lambda x, d=decoder: d(x[0, 0])
+    eager = ProbabilityModel(load_checkpoint(ckpt)[0]).eval()
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        x = rng.normal(0, 2e-5, (1, 1, N_CHANS, N_TIMES)).astype(np.float32)
+        with torch.inference_mode():
+            want = eager(torch.from_numpy(x))[0].numpy()
+        for label, run in out.items():
+            got = np.asarray(run(x))
+            if not np.allclose(got, want, atol=1e-5, rtol=0):
+                raise SystemExit(f"{label} disagrees with eager PyTorch (max |diff| {np.abs(got - want).max():.2e})")
+    return out
+
+
 def single_trial(run, n: int, warmup: int) -> dict:
     x = np.random.default_rng(1).normal(0, 2e-5, (1, 1, N_CHANS, N_TIMES)).astype(np.float32)
     for _ in range(warmup):
@@ -202,15 +244,19 @@ def main(argv=None) -> int:
         for name in MODELS:
             n = args.n if name == "eegnet" else max(100, args.n // 3)
             ckpt = make_checkpoint(name, Path(tmp))
-            for label, run in runtimes(ckpt, Path(tmp)).items():
+            batched = runtimes(ckpt, Path(tmp))
+            for label, run in [*batched.items(), *stream_runtimes(ckpt).items()]:
                 r = single_trial(run, n, args.warmup)
-                r["tput"] = throughput(run, args.batch, args.seconds)
+                r["tput"] = throughput(run, args.batch, args.seconds) if label in batched else None
                 results[(name, label)] = r
+                tput = "-" if r["tput"] is None else f"{r['tput']:.0f}"
                 print(f"{name:<12} {label:<24} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['cpu_p99']:>10.3f} "
-                      f"{r['tput']:>15.0f}", flush=True)
+                      f"{tput:>15}", flush=True)
     best_label, best = min(((lab, r) for (m, lab), r in results.items() if m == "eegnet"), key=lambda t: t[1]["p99"])
-    print(f"# fastest EEGNet runtime by p99: {best_label}")
-    print(f"eegnet_single_trial_p99_ms: {best['p99']:.3f}")
+    default = f"stream --runtime {stream_default_runtime()}"
+    print(f"# fastest EEGNet runtime by p99: {best_label} ({best['p99']:.3f} ms); not necessarily stream's default")
+    print(f"# eegclf stream's default runtime: {default} (EEGNet p50 {results[('eegnet', default)]['p50']:.3f} ms)")
+    print(f"eegnet_single_trial_p99_ms: {results[('eegnet', default)]['p99']:.3f}")
     return 0
 
 

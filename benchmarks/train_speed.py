@@ -1,24 +1,38 @@
 """Training speed: eegclf's trainer against a plain PyTorch loop (and braindecode), side by side in one run.
 
-Run: ``python benchmarks/train_speed.py`` (full, 10 epochs, 3 seeds; ~7 min on 2 idle cores) or ``--quick``
-(3 epochs, 1 seed; < 2 min). All on synthetic data of the study's shape (``load_dataset("synthetic")``:
-1080 train / 1080 test trials, 2 channels x 750 samples, 2 classes), with the same hyper-parameters
-(Adam, lr 1e-3, batch 64, the same number of epochs) and the same modules (``create_model``, ELU):
+Two workloads (``--workload``):
+
+- ``study`` (default), below;
+- ``eegmmidb-cross``: EEGNet and ShallowConvNet trained across subjects on real EEG, in
+  ``cross_speed.py`` (its docstring says what it measures; it ends with ``cross_subject_speedup_vs_plain_loop``).
+
+The study workload. Run: ``python benchmarks/train_speed.py`` (full, 10 epochs, 3 seeds; ~10 min on 2 idle
+cores) or ``--quick`` (8 epochs, 1 seed; ~4 min). All on synthetic data of the study's shape
+(``load_dataset("synthetic")``: 1080 train / 1080 test trials, 2 channels x 750 samples, 2 classes), with the
+same hyper-parameters (Adam, lr 1e-3, batch 64, the same number of epochs) and the same modules
+(``create_model``, ELU):
 
 - (a) a plain loop in the study's style, written below: TensorDataset + DataLoader(shuffle=True), one
   training pass (train loss/accuracy from it) and a test evaluation (DataLoader, batch 64) every epoch;
+- (a') the same loop with its training pass under bf16 autocast (evaluation in fp32, as eegclf does), so the
+  table separates what bf16 gives from what eegclf's engineering gives. On CPUs without AVX-512 BF16/AMX
+  bf16 is emulated and (a') is slower than (a); eegclf then trains in fp32 (``--bf16 auto``);
 - (b) braindecode 0.8.1's EEGClassifier (skorch) wrapping the same module, the test set as its validation
   set, when braindecode is importable (it is not a dependency of eegclf; put it on PYTHONPATH to include it);
 - (c) ``eegclf.training.fit`` into a temporary run folder (checkpoints and state written every epoch).
 
-(a) and (b) train on the same training part that (c) uses (eegclf holds out 20 % for validation), so (c)
-does strictly more work per epoch: it also measures the validation part. Seconds per epoch are the wall
-time of a whole run (setup included) divided by its epochs; (a) and (c) alternate in every seed, in the
-same process, with the same torch thread count, so a change of machine load hits both. The ratios are
-medians of the per-seed ratios. Test accuracy: last epoch, mean +- std over seeds.
+(a), (a') and (b) train on the same training part that (c) uses (eegclf holds out 20 % for validation), so
+(c) does strictly more work per epoch: it also measures the validation part. Seconds per epoch are the wall
+time of a whole run (setup included) divided by its epochs; (a), (a') and (c) take turns going first from
+seed to seed, in the same process, with the same torch thread count, so a change of machine load hits all.
+The ratios are medians of the per-seed ratios. Test accuracy: last epoch, mean +- std over seeds.
 
 The study: eegclf's ``run_study`` (2 models x 3 activations x 1 seed, its default processes and threads,
-report included) against (a) run six times in a row. The last line is ``study_speedup_vs_plain_loop: X.XX``.
+report included) against (a) run six times in a row; and against (a') six times in a row when eegclf's bf16
+is on (elsewhere (a) is already the like-for-like loop). eegclf's time includes starting its worker
+processes; the benchmark measures one such start-up (a fresh Python importing torch and eegclf and loading
+the data) and prints its share of eegclf's study time: ``--quick`` has enough epochs to keep it under 10 %.
+The last line is ``study_speedup_vs_plain_loop: X.XX``.
 """
 
 from __future__ import annotations
@@ -27,9 +41,11 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +63,15 @@ from eegclf.training import bf16_default, fit, split_train_val  # noqa: E402
 MODELS = ("eegnet", "deepconvnet")
 ACTIVATIONS = ("relu", "leaky_relu", "elu")
 LR, BATCH = 1e-3, 64
+A2 = "a'"  # the tag of (a'), the plain loop with bf16 autocast
 
 
 # ---- (a): the reference plain loop, in the study's style ----
 
-def plain_loop(model_name: str, activation: str, seed: int, epochs: int, train, test) -> dict:
-    """Train with DataLoader batches, measure the test set every epoch; return seconds and last test accuracy."""
+def plain_loop(model_name: str, activation: str, seed: int, epochs: int, train, test, bf16: bool = False) -> dict:
+    """Train with DataLoader batches, measure the test set every epoch; return seconds and last test accuracy.
+
+    ``bf16``: (a'), the training pass under bf16 autocast; the test evaluation stays fp32."""
     t0 = time.perf_counter()
     random.seed(seed)
     np.random.seed(seed)
@@ -65,13 +84,15 @@ def plain_loop(model_name: str, activation: str, seed: int, epochs: int, train, 
     test_loader = DataLoader(TensorDataset(Xte, torch.from_numpy(test.y)), batch_size=BATCH)
     model = create_model(model_name, train.X.shape[2], train.X.shape[3], 2, activation=activation)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     for _ in range(epochs):
         model.train()
         train_loss, train_correct = 0.0, 0
         for xb, yb in train_loader:
             optimizer.zero_grad()
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
+            with autocast:
+                out = model(xb)
+            loss = F.cross_entropy(out.float(), yb)
             loss.backward()
             optimizer.step()
             model.apply_constraints()  # the same max-norm as eegclf, for the same model
@@ -158,37 +179,42 @@ def per_epoch(args, dataset, use_b: bool) -> None:
     rows = {}
     test = dataset.test
     for model_name in MODELS:
-        a, c, b = [], [], None
+        res, b = {"a": [], A2: [], "c": []}, None
         for i, seed in enumerate(range(args.seeds)):
             train = training_part(dataset, seed)
-            runs = [("a", lambda: plain_loop(model_name, "elu", seed, args.epochs, train, test)),
-                    ("c", lambda: eegclf_fit(model_name, seed, args.epochs, dataset, args.bf16))]
-            for tag, run in (runs if i % 2 == 0 else runs[::-1]):  # alternate the order against load drift
-                (a if tag == "a" else c).append(run())
+            plain = (model_name, "elu", seed, args.epochs, train, test)
+            runs = [("a", partial(plain_loop, *plain)), (A2, partial(plain_loop, *plain, bf16=True)),
+                    ("c", partial(eegclf_fit, model_name, seed, args.epochs, dataset, args.bf16))]
+            for tag, run in runs[i % 3:] + runs[: i % 3]:  # rotate the order against load drift
+                res[tag].append(run())
             if use_b and seed == 0:
                 b = braindecode_fit(model_name, seed, args.epochs, train, test)
-            print(f"  {model_name} seed {seed}: (a) {a[-1]['seconds'] / args.epochs:.3f} s/epoch, "
-                  f"(c) {c[-1]['seconds'] / args.epochs:.3f} s/epoch"
+            print(f"  {model_name} seed {seed}: "
+                  + ", ".join(f"({t}) {res[t][-1]['seconds'] / args.epochs:.3f} s/epoch" for t in res)
                   + (f", (b) {b['seconds'] / args.epochs:.3f} s/epoch" if b and seed == 0 else "")
                   + f"  [load {load()}]", flush=True)
-        rows[model_name] = (a, b, c)
+        rows[model_name] = (res, b)
 
     print(f"\nper epoch ({args.epochs} epochs, {args.seeds} seed{'s' if args.seeds > 1 else ''}, "
           f"{torch.get_num_threads()} torch threads each):")
-    head = (f"{'model':<12} {'(a) plain':>10} {'(b) braind.':>11} {'(c) eegclf':>10} {'(a)/(c)':>8} "
-            f"{'(b)/(c)':>8}   {'test acc (a)':>15}   {'test acc (c)':>15}   {'(c) val-selected':>16}")
+    head = (f"{'model':<12} {'(a) plain':>10} {'(a_) bf16':>10} {'(b) braind.':>11} {'(c) eegclf':>10} "
+            f"{'(a)/(c)':>8} {'(a_)/(c)':>8} {'(b)/(c)':>8}   {'test acc (a)':>15}   {'test acc (a_)':>15}   "
+            f"{'test acc (c)':>15}   {'(c) val-selected':>16}").replace("a_", "a'")
     print(head)
     print("-" * len(head))
-    for model_name, (a, b, c) in rows.items():
-        sa = statistics.median(r["seconds"] for r in a) / args.epochs
-        sc = statistics.median(r["seconds"] for r in c) / args.epochs
-        ratio_a = statistics.median(x["seconds"] / y["seconds"] for x, y in zip(a, c))
+    for model_name, (res, b) in rows.items():
+        a, a2, c = res["a"], res[A2], res["c"]
+        s = {t: statistics.median(r["seconds"] for r in res[t]) / args.epochs for t in res}
+        ratio = {t: statistics.median(x["seconds"] / y["seconds"] for x, y in zip(res[t], c)) for t in ("a", A2)}
         sb = b["seconds"] / args.epochs if b else None
         ratio_b = b["seconds"] / c[0]["seconds"] if b else None
-        print(f"{model_name:<12} {sa:>10.3f} {(f'{sb:.3f}' if b else '-'):>11} {sc:>10.3f} {ratio_a:>7.2f}x "
+        print(f"{model_name:<12} {s['a']:>10.3f} {s[A2]:>10.3f} {(f'{sb:.3f}' if b else '-'):>11} "
+              f"{s['c']:>10.3f} {ratio['a']:>7.2f}x {ratio[A2]:>7.2f}x "
               f"{(f'{ratio_b:.2f}x' if b else '-'):>8}   {mean_std([r['test_acc'] for r in a]):>15}   "
-              f"{mean_std([r['test_acc'] for r in c]):>15}   {mean_std([r['test_acc_selected'] for r in c]):>16}")
-    print("(seconds per epoch; test acc: last epoch, mean +- std over seeds; (b): seed 0 only)")
+              f"{mean_std([r['test_acc'] for r in a2]):>15}   {mean_std([r['test_acc'] for r in c]):>15}   "
+              f"{mean_std([r['test_acc_selected'] for r in c]):>16}")
+    print("(seconds per epoch; (a') = (a) with bf16 autocast in the training pass; test acc: last epoch, "
+          "mean +- std over seeds; (b): seed 0 only)")
 
 
 def training_part(dataset, seed: int):
@@ -196,38 +222,71 @@ def training_part(dataset, seed: int):
     return split_train_val(RunConfig(seed=seed), dataset)[0]
 
 
-def study(args, dataset) -> float:
+def startup_seconds() -> float:
+    """Wall time of what each of eegclf's worker processes does before its first run: a fresh Python that
+    imports torch and eegclf and loads the data set."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])))
+    code = ("import torch, eegclf.study, eegclf.training; from eegclf.data import load_dataset; "
+            "load_dataset('synthetic')")
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    return time.perf_counter() - t0
+
+
+def study(args, dataset, bf16: bool) -> float:
     from eegclf.study import run_study
 
     print(f"\nstudy: {len(MODELS)} models x {len(ACTIVATIONS)} activations x 1 seed, {args.epochs} epochs", flush=True)
-    t0 = time.perf_counter()
-    for model_name in MODELS:
-        for act in ACTIVATIONS:
-            plain_loop(model_name, act, 0, args.epochs, training_part(dataset, 0), dataset.test)
-    plain = time.perf_counter() - t0
-    print(f"(a) plain loop, six runs in a row ({torch.get_num_threads()} threads): {plain:8.1f} s  "
-          f"[load {load()}]", flush=True)
+    plains = [("a", False)] + ([(A2, True)] if bf16 else [])
+    took = {}
+    for tag, plain_bf16 in plains:
+        t0 = time.perf_counter()
+        for model_name in MODELS:
+            for act in ACTIVATIONS:
+                plain_loop(model_name, act, 0, args.epochs, training_part(dataset, 0), dataset.test, plain_bf16)
+        took[tag] = time.perf_counter() - t0
+        print(f"({tag}) plain loop{' + bf16' if plain_bf16 else ''}, six runs in a row "
+              f"({torch.get_num_threads()} threads): {took[tag]:8.1f} s  [load {load()}]", flush=True)
+    if not bf16:
+        print("(a') left out of the study: eegclf's bf16 is off here, so (a) is the like-for-like loop")
+    start = startup_seconds()
     base = RunConfig(dataset="synthetic", epochs=args.epochs, batch_size=BATCH, lr=LR, device="cpu", bf16=args.bf16)
     with tempfile.TemporaryDirectory(prefix="eegclf-speed-study-") as out:
         t0 = time.perf_counter()
         run_study(base, list(MODELS), list(ACTIVATIONS), 1, Path(out) / "study", progress=False)
         ours = time.perf_counter() - t0
     print(f"(c) eegclf compare (run_study, default jobs, report included): {ours:8.1f} s  [load {load()}]")
-    return plain / ours
+    share = start / ours
+    print(f"process start-up (fresh Python: import torch + eegclf, load the data), measured once: {start:.1f} s "
+          f"= {100 * share:.1f} % of (c)'s study time" + ("" if share < 0.10 else
+                                                          "  (over 10 %: use more --epochs)"))
+    if bf16:
+        print(f"study_speedup_vs_plain_bf16_loop: {took[A2] / ours:.2f}")
+    return took["a"] / ours
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="3 epochs, 1 seed (< 2 minutes)")
-    p.add_argument("--epochs", type=int, help="epochs of every run (default 10, --quick 3)")
-    p.add_argument("--seeds", type=int, help="seeds of the per-epoch part (default 3, --quick 1)")
+    p.add_argument("--workload", choices=("study", "eegmmidb-cross"), default="study",
+                   help="study (default): synthetic, the study's shape; eegmmidb-cross: real EEG across subjects "
+                   "(see cross_speed.py)")
+    p.add_argument("--quick", action="store_true",
+                   help="study: 8 epochs, 1 seed (~4 min); eegmmidb-cross: 3 epochs, 1 seed (~3 min)")
+    p.add_argument("--epochs", type=int, help="epochs of every run (study: default 10, --quick 8; "
+                   "eegmmidb-cross: default 5, --quick 3)")
+    p.add_argument("--seeds", type=int, help="seeds of the per-epoch part (default 3 (eegmmidb-cross: 2), --quick 1)")
     p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
                    help="eegclf's bf16 autocast (default auto: on where the CPU computes bf16 natively)")
     p.add_argument("--threads", type=int, help="torch threads of (a), (b) and (c)'s single runs (default: torch's)")
     p.add_argument("--no-braindecode", action="store_true", help="skip (b) even when braindecode is installed")
+    p.add_argument("--subjects", default="1-12",
+                   help="eegmmidb-cross: eegmmidb subjects (default 1-12); the first one is left out as the test "
+                   "subject (fewer subjects: a sanity run)")
     args = p.parse_args(argv)
-    args.epochs = args.epochs or (3 if args.quick else 10)
-    args.seeds = args.seeds or (1 if args.quick else 3)
+    cross = args.workload == "eegmmidb-cross"
+    args.epochs = args.epochs or ((3 if args.quick else 5) if cross else (8 if args.quick else 10))
+    args.seeds = args.seeds or (1 if args.quick else 2 if cross else 3)
     args.bf16 = {"auto": None, "on": True, "off": False}[args.bf16]
     bf16 = bf16_default(torch.device("cpu")) if args.bf16 is None else args.bf16
 
@@ -236,6 +295,12 @@ def main(argv=None) -> None:
     # as eegclf's runs do, for (a) and (b) too (without the NaN fill of new tensors, as eegclf)
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.utils.deterministic.fill_uninitialized_memory = False
+    if cross:
+        import cross_speed
+
+        speedup = cross_speed.run(args, bf16)
+        print(f"cross_subject_speedup_vs_plain_loop: {speedup:.2f}")
+        return
     dataset = load_dataset("synthetic")
     train, test = training_part(dataset, 0), dataset.test
     use_b = not args.no_braindecode and braindecode_available()
@@ -247,7 +312,7 @@ def main(argv=None) -> None:
     if not use_b:
         print("(b) skipped: braindecode not installed")
     per_epoch(args, dataset, use_b)
-    speedup = study(args, dataset)
+    speedup = study(args, dataset, bf16)
     print(f"study_speedup_vs_plain_loop: {speedup:.2f}")
 
 
