@@ -55,6 +55,9 @@ def test_finetuning_from_a_checkpoint_reproduces_itself_and_carries_the_alignmen
     model, meta = load_checkpoint(tmp_path / "a" / "last.safetensors")
     assert model.spatial is not None and model.spatial.shape == (3, 3)  # the user's alignment travels with it
     assert meta["subjects_seen"] == ["S001", "S002", "S003"]  # the pre-training subjects, then the user
+    for fmt in ("onnx", "torchscript"):  # the alignment is part of the exported graph (checked on export)
+        assert main(["export", "--checkpoint", str(tmp_path / "a" / "last.safetensors"), "--format", fmt,
+                     "--out", str(tmp_path / f"model.{fmt}")]) == 0
     capsys.readouterr()
     assert main(["eval", "--checkpoint", str(tmp_path / "a" / "last.safetensors"),
                  "--data-dir", str(eegmmidb_root)]) == 0

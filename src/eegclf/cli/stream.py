@@ -107,8 +107,9 @@ def add_parser(sub) -> None:
     p.add_argument("--step-ms", type=float, default=100.0, help="time between decisions in ms (default 100)")
     p.add_argument("--chunk-ms", type=float, default=50.0,
                    help="replay: samples delivered per chunk, in ms (default 50)")
-    p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
-                   help="torch (default) or onnx (ONNX Runtime: lower latency; needs onnxruntime)")
+    p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default="auto",
+                   help="auto (default: onnx where onnxruntime is installed, else torch), torch, or onnx (ONNX "
+                   "Runtime, the model exported and checked against PyTorch: about 3x lower latency)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: lowest latency)")
     p.add_argument("--log", metavar="FILE.csv", help="write every decision to this CSV file")
     p.add_argument("--quiet", action="store_true",

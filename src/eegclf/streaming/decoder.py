@@ -14,7 +14,17 @@ from scipy import signal
 from eegclf.errors import ConfigError
 from eegclf.export import INPUT_NAME, OUTPUT_NAME, ProbabilityModel, export_model
 
-RUNTIMES = ("torch", "onnx")
+RUNTIMES = ("auto", "torch", "onnx")
+
+
+def resolve_runtime(runtime: str) -> str:
+    """``auto`` is ``onnx`` where onnxruntime is installed (about 3x lower latency: benchmarks/latency.py),
+    else ``torch``; the others are themselves."""
+    if runtime == "auto":
+        import importlib.util
+
+        return "onnx" if importlib.util.find_spec("onnxruntime") is not None else "torch"
+    return runtime
 
 
 class Decoder:
@@ -31,15 +41,16 @@ class Decoder:
         model: the checkpoint's :class:`~eegclf.models.standardize.Standardized` network (normalisation inside).
         meta: the checkpoint's metadata (``n_times``, ``sfreq``).
         stream_sfreq: the stream's sampling rate in Hz.
-        runtime: ``"torch"`` (eager PyTorch, inference mode) or ``"onnx"`` (the model exported to ONNX in a
-            temporary folder, checked against PyTorch, run by ONNX Runtime on one thread: lower latency).
+        runtime: ``"torch"`` (eager PyTorch, inference mode), ``"onnx"`` (the model exported to ONNX in a
+            temporary folder, checked against PyTorch, run by ONNX Runtime on one thread: lower latency), or
+            ``"auto"`` (the default: onnx where onnxruntime is installed, else torch).
     """
 
-    def __init__(self, model: torch.nn.Module, meta: dict, stream_sfreq: float, runtime: str = "torch"):
+    def __init__(self, model: torch.nn.Module, meta: dict, stream_sfreq: float, runtime: str = "auto"):
         if runtime not in RUNTIMES:
             raise ConfigError(f"runtime={runtime!r} is invalid: expected one of {', '.join(RUNTIMES)}",
                               param="runtime")
-        self.runtime = runtime
+        self.runtime = resolve_runtime(runtime)
         self.n_times = int(meta["n_times"])
         ratio = Fraction(float(meta["sfreq"]) / float(stream_sfreq)).limit_denominator(1000)
         self.up, self.down = ratio.numerator, ratio.denominator
@@ -49,7 +60,7 @@ class Decoder:
                                else self.n_times)
         n_chans = int(meta["n_chans"])
         self._x = np.zeros((1, 1, n_chans, self.n_times), dtype=np.float32)  # reused input buffer
-        self._predict = self._torch(model) if runtime == "torch" else self._onnx(model, meta)
+        self._predict = self._torch(model) if self.runtime == "torch" else self._onnx(model, meta)
         for _ in range(3):  # the first calls allocate and pick kernels: not the stream's first decisions
             self._predict()
 

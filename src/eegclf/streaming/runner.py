@@ -93,10 +93,10 @@ class StreamRunner:
         source: where the signal comes from.
         model, meta: what :func:`eegclf.checkpoint.load_checkpoint` returned (a deep model).
         step_ms: time between decisions (rounded to whole samples, at least one).
-        runtime: ``"torch"`` or ``"onnx"`` (see :class:`Decoder`).
+        runtime: ``"auto"``, ``"torch"`` or ``"onnx"`` (see :class:`Decoder`).
     """
 
-    def __init__(self, source: Source, model, meta: dict, step_ms: float = 100.0, runtime: str = "torch"):
+    def __init__(self, source: Source, model, meta: dict, step_ms: float = 100.0, runtime: str = "auto"):
         if not (step_ms > 0):
             raise ConfigError(f"step_ms={step_ms} is invalid: expected a number > 0", param="step_ms")
         self.source, self.meta = source, meta
