@@ -31,17 +31,8 @@ $P --subjects 1-6 --out "$OUT/preA-ea"
 $P --subjects 7-12 --out "$OUT/preB-ea"
 $B $LR --protocol run-split --init "$I" --models finetune,pretrained,csp_lda,ts_lr,fgmdm --out "$OUT/tr-runsplit"
 $B $LR --protocol within-subject --init "$I" --models finetune,pretrained,csp_lda,ts_lr --out "$OUT/tr-within"
-# the ideas, each against the recipe above (run-split): no alignment, augmentation, the motor strip only
+# the ideas, each against the recipe above (run-split): no alignment
 $P --subjects 1-6 --alignment none --out "$OUT/preA-raw"
 $P --subjects 7-12 --alignment none --out "$OUT/preB-raw"
 $B $LR --protocol run-split --init "$OUT/preA-raw/pretrained.safetensors,$OUT/preB-raw/pretrained.safetensors" \
-    --models finetune,pretrained,csp_lda,ts_lr,fgmdm --out "$OUT/tr-runsplit-raw"
-$P --subjects 1-6 --augment shift,scale,chdrop --out "$OUT/preA-aug"
-$P --subjects 7-12 --augment shift,scale,chdrop --out "$OUT/preB-aug"
-$B $LR --protocol run-split --init "$OUT/preA-aug/pretrained.safetensors,$OUT/preB-aug/pretrained.safetensors" \
-    --models finetune,pretrained,csp_lda,ts_lr,fgmdm --out "$OUT/tr-runsplit-aug"
-MOTOR=FC5,FC3,FC1,FCz,FC2,FC4,FC6,C5,C3,C1,Cz,C2,C4,C6,CP5,CP3,CP1,CPz,CP2,CP4,CP6
-$P --subjects 1-6 --channels $MOTOR --out "$OUT/preA-motor"
-$P --subjects 7-12 --channels $MOTOR --out "$OUT/preB-motor"
-$B $LR --channels $MOTOR --protocol run-split --models finetune,pretrained,csp_lda,ts_lr,fgmdm \
-    --init "$OUT/preA-motor/pretrained.safetensors,$OUT/preB-motor/pretrained.safetensors" --out "$OUT/tr-runsplit-motor"
+    --models finetune,pretrained --out "$OUT/tr-runsplit-raw"
