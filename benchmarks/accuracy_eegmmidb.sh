@@ -22,17 +22,17 @@ $B $LR --protocol cross-subject --models eegnet,$CLASSICAL --epochs 30 --batch-s
 $B $LR --protocol cross-subject-finetune --models eegnet,$CLASSICAL --epochs 30 --batch-size 32 --out "$OUT/lr-cross-ft"
 $B --task imagery_hf --subjects 1 --protocol within-subject --models eegnet,$CLASSICAL --out "$OUT/hf-s001-within"
 
-# Transfer: networks pre-trained on other people (eegclf pretrain), calibrated per subject (finetune) or used
-# as they are (pretrained). Two networks pre-trained on complementary halves (S001-S006, S007-S012) cover all
-# 12 subjects: each subject is tested with the one that never saw it.
+# Transfer: networks pre-trained on other people (eegclf pretrain, its default recipe), calibrated per subject
+# (finetune) or used as they are (pretrained). Two networks pre-trained on complementary halves (S001-S006,
+# S007-S012) cover all 12 subjects: each subject is tested with the one that never saw it.
 P="eegclf pretrain --dataset eegmmidb --task imagery_lr"
-I="$OUT/preA-ea/pretrained.safetensors,$OUT/preB-ea/pretrained.safetensors"
-$P --subjects 1-6 --out "$OUT/preA-ea"
-$P --subjects 7-12 --out "$OUT/preB-ea"
-$B $LR --protocol run-split --init "$I" --models finetune,pretrained,csp_lda,ts_lr,fgmdm --out "$OUT/tr-runsplit"
+I="$OUT/preA/pretrained.safetensors,$OUT/preB/pretrained.safetensors"
+$P --subjects 1-6 --out "$OUT/preA"
+$P --subjects 7-12 --out "$OUT/preB"
+$B $LR --protocol run-split --init "$I" --models finetune,pretrained --out "$OUT/tr-runsplit"
 $B $LR --protocol within-subject --init "$I" --models finetune,pretrained,csp_lda,ts_lr --out "$OUT/tr-within"
-# the ideas, each against the recipe above (run-split): no alignment
-$P --subjects 1-6 --alignment none --out "$OUT/preA-raw"
-$P --subjects 7-12 --alignment none --out "$OUT/preB-raw"
-$B $LR --protocol run-split --init "$OUT/preA-raw/pretrained.safetensors,$OUT/preB-raw/pretrained.safetensors" \
-    --models finetune,pretrained --out "$OUT/tr-runsplit-raw"
+# the idea evaluated against it (run-split): Euclidean alignment (with the classical pipelines beside it)
+$P --subjects 1-6 --alignment euclidean --out "$OUT/preA-ea"
+$P --subjects 7-12 --alignment euclidean --out "$OUT/preB-ea"
+$B $LR --protocol run-split --init "$OUT/preA-ea/pretrained.safetensors,$OUT/preB-ea/pretrained.safetensors" \
+    --models finetune,pretrained,csp_lda,ts_lr,fgmdm --out "$OUT/tr-runsplit-ea"

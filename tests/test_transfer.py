@@ -28,7 +28,7 @@ def pre(eegmmidb_root, tmp_path_factory):
     """A network pre-trained (2 epochs) on S001-S002, Euclidean-aligned."""
     out = tmp_path_factory.mktemp("pre") / "PRE"
     rc = main(["pretrain", "--data-dir", str(eegmmidb_root), "--subjects", "1-2", *SMALL, "--epochs", "2",
-               "--quiet", "--out", str(out)])
+               "--alignment", "euclidean", "--quiet", "--out", str(out)])
     assert rc == 0
     return out / "pretrained.safetensors"
 

@@ -50,13 +50,14 @@ def add_parser(sub) -> None:
         "nothing is chosen) and write OUT/pretrained.safetensors, a self-describing checkpoint that also "
         "records the subjects it saw (eegclf benchmark refuses to test them) and the alignment it expects. "
         f"Recommended recipe, used where no flag says otherwise: {recipe}; data window and band of the "
-        "benchmark's deep preset; Euclidean alignment per subject. Calibrate the result on a new user with "
-        "'eegclf train --init OUT/pretrained.safetensors'.",
+        "benchmark's deep preset; no alignment (--alignment euclidean did not help on S001-S012). "
+        "Calibrate the result on a new user with 'eegclf train --init OUT/pretrained.safetensors'.",
         epilog="example: eegclf pretrain --dataset eegmmidb --task imagery_lr --subjects 1-12 --out PRE",
     )
     p.add_argument("--alignment", choices=ALIGNMENTS, default=DEFAULT_ALIGNMENT,
-                   help="euclidean: whiten each subject's trials by its own mean covariance (shrunk) before "
-                   "training; none: raw trials (default %(default)s)")
+                   help="none: the trials as loaded; euclidean: whiten each subject's trials by its own mean "
+                   "covariance (shrunk) before training, and each new user's by their calibration trials "
+                   "(default %(default)s)")
     p.add_argument("--preset", default="deep", choices=list(PRESETS),
                    help="data window and band (default %(default)s: 64 channels, average reference, 4-38 Hz, "
                    "0-4 s at 128 Hz); data flags override it")
