@@ -179,3 +179,13 @@ def test_an_aligned_pretrained_network_is_not_used_on_raw_trials(pre, eegmmidb_r
         load_checkpoint(pre)
     assert main(["eval", "--checkpoint", str(pre), "--data-dir", str(eegmmidb_root)]) == 2
     assert "eegclf train --init" in capsys.readouterr().err
+
+
+def test_pretrain_refuses_an_existing_folder_and_a_classical_model(pre, eegmmidb_root, tmp_path, capsys):
+    rc = main(["pretrain", "--data-dir", str(eegmmidb_root), "--subjects", "1-2", *SMALL, "--out", str(pre.parent)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "--overwrite" in err and "--resume" not in err and len(err.splitlines()) == 1
+    rc = main(["pretrain", "--data-dir", str(eegmmidb_root), "--subjects", "1-2", *SMALL, "--model", "csp_lda",
+               "--out", str(tmp_path / "clf")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "--model" in err and "deep network" in err

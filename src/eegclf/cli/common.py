@@ -99,3 +99,21 @@ def dataset_options(args: argparse.Namespace) -> dict:
         if value is not None:
             opts[f.option] = value
     return opts
+
+
+def prepare_run_dir(out, overwrite: bool, resumable: bool = True) -> None:
+    """Refuse an --out that is a file, or a non-empty folder unless --overwrite (then empty it)."""
+    from pathlib import Path
+
+    from eegclf.errors import ConfigError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            resume = f"use --resume {out} to continue it, " if resumable else "use "
+            raise ConfigError(f"--out {out} already holds a run; {resume}--overwrite to replace it, or another --out")
+        import shutil
+
+        shutil.rmtree(out)

@@ -6,13 +6,12 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from eegclf.cli.common import dataset_options
+from eegclf.cli.common import dataset_options, prepare_run_dir
 from eegclf.cli.flags import add_config_args, config_from_args, show_command_defaults
 
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.benchmark.presets import preset
-    from eegclf.cli.train import _prepare_run_dir
     from eegclf.data import load_dataset
     from eegclf.transfer import PRETRAIN_DEFAULTS, pretrain
 
@@ -29,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     options = {**preset_data, **dataset_options(args)}
     out = Path(args.out)
     config = replace(config, dataset=dataset, dataset_options=options, out=str(out), val_fraction=0.0)
-    _prepare_run_dir(out, args.overwrite)
+    prepare_run_dir(out, args.overwrite, resumable=False)
     data = load_dataset(dataset, data_dir=config.data_dir, **options)
     args.interrupt_hint = f"; nothing usable is left in {out}: run the command again with --overwrite"
     path = pretrain(config, data, out, alignment=args.alignment, progress=False if args.quiet else None)

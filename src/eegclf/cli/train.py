@@ -8,20 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from eegclf.rundir import BEST, HISTORY, LAST, SUMMARY
+from eegclf.cli.common import prepare_run_dir
 from eegclf.cli.flags import add_config_args, config_from_args
-from eegclf.errors import ConfigError
-
-
-def _prepare_run_dir(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"--out {out} already holds a run; use --resume {out} to continue it, "
-                              "--overwrite to replace it, or another --out")
-        import shutil
-
-        shutil.rmtree(out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,13 +31,13 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         run_dir = Path(config.out or "runs/finetuned")
         config = replace(config, out=str(run_dir))
-        _prepare_run_dir(run_dir, args.overwrite)
+        prepare_run_dir(run_dir, args.overwrite)
     else:
         config = config_from_args(args)
         model = canonical_name(config.model)
         run_dir = Path(config.out or f"runs/{model}-{canonical_activation(model, config.activation)}-seed{config.seed}")
         config = replace(config, model=model, out=str(run_dir))
-        _prepare_run_dir(run_dir, args.overwrite)
+        prepare_run_dir(run_dir, args.overwrite)
         resume = False
     args.interrupt_hint = f"; the last completed epoch is saved: eegclf train --resume {run_dir}"
     if args.init and not args.resume:
