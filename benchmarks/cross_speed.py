@@ -43,8 +43,8 @@ from functools import partial
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from memory import peak_mb, reset_peak, rss_mb  # benchmarks/memory.py
+from plain_loop import test_pass, train_epoch  # benchmarks/plain_loop.py
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from eegclf.benchmark.presets import PRESETS
@@ -104,25 +104,8 @@ def plain(model_name: str, seed: int, epochs: int, template, pool, train_idx, te
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     n = len(train_idx)
     for _ in range(epochs):
-        model.train()
-        train_loss, train_correct = 0.0, 0
-        for xb, yb in train_loader:
-            optimizer.zero_grad()
-            with autocast:
-                out = model(xb)
-            loss = F.cross_entropy(out.float(), yb)
-            loss.backward()
-            optimizer.step()
-            model.apply_constraints()
-            train_loss += loss.item() * len(yb)
-            train_correct += (out.argmax(1) == yb).sum().item()
-    model.eval()
-    test_loss, test_correct = 0.0, 0
-    with torch.no_grad():
-        for xb, yb in test_loader:
-            out = model(xb)
-            test_loss += F.cross_entropy(out, yb, reduction="sum").item()
-            test_correct += (out.argmax(1) == yb).sum().item()
+        _, train_correct = train_epoch(model, train_loader, optimizer, autocast)
+    _, test_correct = test_pass(model, test_loader)
     return {"seconds": time.perf_counter() - t0, "test_acc": test_correct / len(test_idx),
             "train_acc": train_correct / n}
 

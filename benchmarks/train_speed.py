@@ -50,10 +50,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without install
+
+from plain_loop import test_pass, train_epoch  # noqa: E402  (benchmarks/plain_loop.py)
 
 from eegclf.config import RunConfig  # noqa: E402
 from eegclf.data import load_dataset  # noqa: E402
@@ -86,25 +87,8 @@ def plain_loop(model_name: str, activation: str, seed: int, epochs: int, train, 
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     for _ in range(epochs):
-        model.train()
-        train_loss, train_correct = 0.0, 0
-        for xb, yb in train_loader:
-            optimizer.zero_grad()
-            with autocast:
-                out = model(xb)
-            loss = F.cross_entropy(out.float(), yb)
-            loss.backward()
-            optimizer.step()
-            model.apply_constraints()  # the same max-norm as eegclf, for the same model
-            train_loss += loss.item() * len(yb)
-            train_correct += (out.argmax(1) == yb).sum().item()
-        model.eval()
-        test_loss, test_correct = 0.0, 0
-        with torch.no_grad():
-            for xb, yb in test_loader:
-                out = model(xb)
-                test_loss += F.cross_entropy(out, yb, reduction="sum").item()
-                test_correct += (out.argmax(1) == yb).sum().item()
+        train_epoch(model, train_loader, optimizer, autocast)
+        _, test_correct = test_pass(model, test_loader)
     return {"seconds": time.perf_counter() - t0, "test_acc": test_correct / len(test)}
 
 
