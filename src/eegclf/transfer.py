@@ -74,6 +74,11 @@ class Init:
         return cls(model.net.model_name, dict(model.net.config), model.net.state_dict(), alignment,
                    tuple(str(s) for s in seen))
 
+    @property
+    def net_kwargs(self) -> dict:
+        """The network's own constructor options (its shape comes from the data)."""
+        return {k: v for k, v in self.model_config.items() if k not in ("n_chans", "n_times", "n_outputs")}
+
     def check_fits(self, dataset: EEGDataset) -> None:
         """Refuse data whose channels, rate, window or classes differ from the network's, in one line."""
         differ = []
@@ -128,8 +133,7 @@ def _one_subject_whitener(init: Init, calibration: Split):
 def finetune_config(config: RunConfig, init: Init, *, epochs: int | None = None, lr: float | None = None) -> RunConfig:
     """``config`` for fine-tuning ``init``: its model and constructor arguments, the fine-tuning epochs and
     learning rate (defaults :data:`FINETUNE_DEFAULTS`), and nothing chosen on validation."""
-    net_kwargs = {k: v for k, v in init.model_config.items() if k not in ("n_chans", "n_times", "n_outputs")}
-    return replace(config, model=init.model, model_kwargs=net_kwargs, activation=None, dropout=None,
+    return replace(config, model=init.model, model_kwargs=init.net_kwargs, activation=None, dropout=None,
                    max_norm=None, val_fraction=0.0, epochs=epochs or FINETUNE_DEFAULTS["epochs"],
                    lr=lr or FINETUNE_DEFAULTS["lr"])
 
@@ -178,8 +182,7 @@ def zero_shot(init: Init, calibration: Split, template: EEGDataset):
     from eegclf.models.standardize import Standardized, channel_stats
 
     init.check_fits(template)
-    cfg = {k: v for k, v in init.model_config.items() if k not in ("n_chans", "n_times", "n_outputs")}
-    net = get_model(init.model).build(template.n_chans, template.n_times, template.n_classes, **cfg)
+    net = get_model(init.model).build(template.n_chans, template.n_times, template.n_classes, **init.net_kwargs)
     net.load_state_dict(init.state)
     spatial = _one_subject_whitener(init, calibration)
     X = calibration.X if spatial is None else apply_whitener(calibration.X, spatial)
@@ -211,10 +214,9 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
         pool = align_subjects(pool)
     empty = pool.subset(np.array([], dtype=np.int64))
     run = RunDir(out)
-    train_model(replace(config, val_fraction=0.0), dataset.with_splits(pool, empty), run.path,
+    _, model = train_model(replace(config, val_fraction=0.0), dataset.with_splits(pool, empty), run.path,
                 progress=progress, curves=False, require_test=False)
-    model, _ = run.load_checkpoint("last")
-    _, meta = read_checkpoint(run.checkpoint_path("last"))
+    _, meta = read_checkpoint(run.checkpoint_path("last"))  # the last epoch's metadata, extended below
     subjects = list(dict.fromkeys(pool.subjects.tolist()))
     meta.update(subjects_seen=subjects, alignment=alignment, n_trials_seen=len(pool),
                 note="pre-trained on every trial of subjects_seen" + (
