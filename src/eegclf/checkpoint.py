@@ -86,8 +86,11 @@ def read_checkpoint(path) -> tuple[dict, dict]:
     return tensors, meta
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, fast_path: str = "auto"):
     """Rebuild the model from a checkpoint file alone. Returns ``(model, meta)``; model in eval mode.
+
+    ``fast_path``: ``"auto"`` (the cheaper exact order, :mod:`eegclf.models.fast_paths`) or ``"off"``; either
+    path runs any checkpoint, whichever path trained it.
 
     Deep models come back as :class:`~eegclf.models.standardize.Standardized` (normalisation inside),
     classical models as their estimator with the fitted state restored.
@@ -111,7 +114,9 @@ def load_checkpoint(path):
                                   "only built-in activations are loaded from files")
         entry = get_model(name)
         net = entry.build(n_chans, n_times, n_outputs, **cfg)
-        if not entry.is_deep:
+        if entry.is_deep:
+            net.set_fast_path(fast_path)
+        else:
             net.set_state({k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("clf.")})
             return net, meta
         spatial = torch.eye(n_chans) if "model.spatial" in tensors else None  # an aligned model

@@ -11,6 +11,7 @@ from pathlib import Path
 from eegclf.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+FAST_PATH_MODES = ("auto", "off")  # eegclf.models.fast_paths checks the same names
 
 
 def _field(default, help: str, **cli):
@@ -70,6 +71,13 @@ class RunConfig:
     bf16: bool | None = _field(None, "bf16 autocast in the training pass; evaluation is always fp32",
                                choices={"auto": None, "on": True, "off": False},
                                none="auto, on where the CPU/GPU computes bf16 natively, e.g. AVX-512 BF16/AMX")
+    # The exact reorderings of eegclf.models.fast_paths (EEGNet spatial-first, DeepConvNet/ShallowConvNet merged
+    # first convolution): "auto" takes them where they cost less than the reference modules (at 64 channels 4-7x
+    # less per step); "off" runs the modules as defined. Same parameters and checkpoints either way; the two
+    # paths agree to float rounding, not to the byte.
+    fast_path: str = _field("auto", "compute the first layers in the exact order that costs least (auto) or as "
+                            "the reference modules do (off); both give the same model up to float rounding",
+                            choices=FAST_PATH_MODES)
     # Re-estimate BatchNorm running statistics on the training part after every epoch, before measuring.
     # With a few dozen trials an epoch is 2-3 optimiser steps and the running averages trail far behind
     # the weights (see eegclf.batchnorm); off by default, as the study trained.
@@ -117,6 +125,8 @@ class RunConfig:
             bad("threads", self.threads, "an integer >= 1")
         if self.max_norm is not None and not isinstance(self.max_norm, bool):
             bad("max_norm", self.max_norm, "true, false, or null (the model's default)")
+        if self.fast_path not in FAST_PATH_MODES:
+            bad("fast_path", self.fast_path, f"one of {', '.join(FAST_PATH_MODES)}")
         if not isinstance(self.bn_recalibrate, bool):
             bad("bn_recalibrate", self.bn_recalibrate, "true or false")
         if self.bf16 is not None and not isinstance(self.bf16, bool):

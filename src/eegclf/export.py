@@ -55,8 +55,10 @@ def metadata_path(out) -> Path:
     return Path(str(out) + ".json")
 
 
-def export_metadata(meta: dict, fmt: str, out: Path, checkpoint: Path | None = None) -> dict:
-    """The JSON written beside an export: what a user needs to feed the model and read its output."""
+def export_metadata(meta: dict, fmt: str, out: Path, checkpoint: Path | None = None,
+                    compute_path: str | None = None) -> dict:
+    """The JSON written beside an export: what a user needs to feed the model and read its output, and
+    ``compute_path``: which exact order of the first layers the exported graph computes."""
     import eegclf
 
     n_chans, n_times, classes = int(meta["n_chans"]), int(meta["n_times"]), list(meta["class_names"])
@@ -86,6 +88,7 @@ def export_metadata(meta: dict, fmt: str, out: Path, checkpoint: Path | None = N
         "dataset": meta.get("dataset"),
         "dataset_options": meta.get("dataset_options", {}),
         "epoch": meta.get("epoch"),
+        "compute_path": compute_path,
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "checkpoint_sha256": None if checkpoint is None else hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
     }
@@ -168,8 +171,11 @@ def _verify(tmp: Path, fmt: str, wrapped: nn.Module, x: torch.Tensor) -> None:
                               f"{VERIFY_ATOL:g}, shapes {got.shape} vs {want.shape})")
 
 
-def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True) -> tuple[Path, Path]:
+def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_path: str = "auto") -> tuple[Path, Path]:
     """Export the deep model in ``checkpoint`` to ``out`` as ``fmt`` (``"onnx"`` or ``"torchscript"``).
+
+    ``fast_path``: ``"auto"`` exports the graph of the cheaper exact order where the model has one (at 64
+    channels the spatial-first or merged first layers); ``"off"`` the reference modules' graph.
 
     Returns ``(model_path, metadata_path)``. Raises :class:`CheckpointError` for classical models, unreadable
     checkpoints and any failed or non-equivalent export; :class:`ConfigError` for a bad ``fmt`` or ``out``.
@@ -178,7 +184,7 @@ def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True) -> tupl
 
     fmt = _check_format(fmt)
     checkpoint = Path(checkpoint)
-    model, meta = load_checkpoint(checkpoint)
+    model, meta = load_checkpoint(checkpoint, fast_path=fast_path)
     return export_model(model, meta, out, fmt, checkpoint=checkpoint, verify=verify)
 
 
@@ -200,7 +206,7 @@ def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = 
         raise CheckpointError(f"{source} holds the classical model {meta.get('model')!r}, which cannot be "
                               f"exported to {fmt}; only deep models (eegnet, deepconvnet, ...) can")
     wrapped = ProbabilityModel(model).eval()
-    info = export_metadata(meta, fmt, out, checkpoint)
+    info = export_metadata(meta, fmt, out, checkpoint, compute_path=model.net.path_for(False))
     meta_json = json.dumps(info, sort_keys=True)
     example = probe_trials(model, n=2)
     out.parent.mkdir(parents=True, exist_ok=True)

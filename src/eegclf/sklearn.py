@@ -63,8 +63,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     Parameters are :class:`eegclf.config.RunConfig`'s: ``model`` (eegnet, eegnet_8_2, deepconvnet,
     shallowconvnet, csp_lda, ts_lr), ``activation``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
     ``optimizer``, ``seed``, ``val_fraction`` (default 0: every ``fit`` trial trains; else the share held out and measured),
-    ``dropout`` (None: the model's), ``max_norm``, ``model_kwargs``, ``bn_recalibrate``, ``bf16``, ``device``
-    (auto/cpu/cuda), ``threads``. ``sfreq`` is optional and only recorded.
+    ``dropout`` (None: the model's), ``max_norm``, ``model_kwargs``, ``bn_recalibrate``, ``bf16``, ``fast_path``
+    (auto: the exact cheaper order of the first layers where it costs less; off), ``device`` (auto/cpu/cuda), ``threads``. ``sfreq`` is optional and only recorded.
 
     Fitted attributes: ``classes_`` (the labels, sorted), ``model_`` (in eval mode: a torch module taking
     (n, 1, C, T) float32 and giving logits, or the classical estimator), ``summary_`` (the trainer's summary),
@@ -73,7 +73,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, model="eegnet", activation="elu", epochs=300, batch_size=64, lr=1e-3, weight_decay=0.0,
                  optimizer="adam", seed=0, val_fraction=0.0, dropout=None, max_norm=None, model_kwargs=None,
-                 bn_recalibrate=False, bf16=None, device="auto", threads=None, sfreq=None):
+                 bn_recalibrate=False, bf16=None, fast_path="auto", device="auto", threads=None, sfreq=None):
         self.model = model
         self.activation = activation
         self.epochs = epochs
@@ -88,6 +88,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.model_kwargs = model_kwargs
         self.bn_recalibrate = bn_recalibrate
         self.bf16 = bf16
+        self.fast_path = fast_path
         self.device = device
         self.threads = threads
         self.sfreq = sfreq
@@ -101,7 +102,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
             optimizer=self.optimizer, seed=self.seed, val_fraction=self.val_fraction, device=self.device,
             dropout=self.dropout, max_norm=self.max_norm, model_kwargs=dict(self.model_kwargs or {}),
-            threads=self.threads, bf16=self.bf16, bn_recalibrate=self.bn_recalibrate,
+            threads=self.threads, bf16=self.bf16, bn_recalibrate=self.bn_recalibrate, fast_path=self.fast_path,
         ).validate()
 
     def fit(self, X, y):

@@ -91,7 +91,8 @@ def build_model(config: RunConfig, dataset: EEGDataset):
                            ("dropout", config.dropout)):
             if value is not None:
                 kwargs.setdefault(key, value)
-    return entry.build(dataset.n_chans, dataset.n_times, dataset.n_classes, **kwargs)
+    net = entry.build(dataset.n_chans, dataset.n_times, dataset.n_classes, **kwargs)
+    return net.set_fast_path(config.fast_path) if entry.is_deep else net
 
 
 def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std, seen_before=()) -> dict:
@@ -114,6 +115,7 @@ def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std, seen
         "normalization": {"kind": "per-channel z-score, training-part statistics",
                           "mean": [float(v) for v in mean], "std": [float(v) for v in std]},
         "seed": config.seed,
+        "compute_path": getattr(net, "compute_path", "reference"),  # which exact path trained it (fast_paths)
         "subjects_seen": seen,
         "config": config.to_dict(),
         "versions": package_versions(),
@@ -318,7 +320,8 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, 
         if on_epoch is not None:
             on_epoch(epoch, row)
     bar.close()
-    return dict(summarize(config, net, history, best["epoch"], seconds), bf16=bf16), model.eval()
+    summary = dict(summarize(config, net, history, best["epoch"], seconds), bf16=bf16, compute_path=net.compute_path)
+    return summary, model.eval()
 
 
 def make_optimizer(config: RunConfig, model) -> torch.optim.Optimizer:

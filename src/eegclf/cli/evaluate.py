@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from eegclf.models import get_model
 
-    model, meta = load_checkpoint(args.checkpoint)
+    model, meta = load_checkpoint(args.checkpoint, fast_path=args.fast_path or "auto")
     # The study's habit is to repeat --model/--act at eval time: accept them, but never silently differ.
     check_request(meta, args.checkpoint, model=args.model, activation=args.activation)
     dataset = checkpoint_dataset(meta, args.dataset, args.data_dir, dataset_options(args))
@@ -43,6 +43,7 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", required=True, help=f"a checkpoint file, e.g. a run folder's {BEST} or {LAST}")
     for name in ("model", "activation"):
         add_field_arg(p, name, help="optional; must match the checkpoint (the study's habit)", default="")
+    add_field_arg(p, "fast_path")
     g = p.add_argument_group("data set")
     add_field_arg(g, "dataset", default="(default: the checkpoint's)")
     add_field_arg(g, "data_dir", default="(default: the checkpoint's, else $EEGCLF_DATA, else ~/eegclf_data)")

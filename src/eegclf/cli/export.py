@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from eegclf.cli.flags import add_field_arg
+
 from eegclf.rundir import BEST, LAST
 from pathlib import Path
 
@@ -12,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.export import export_checkpoint, fmt_suffix
 
     out = args.out or Path(args.checkpoint).with_suffix(f".{fmt_suffix(args.format)}")
-    model_path, meta_path = export_checkpoint(args.checkpoint, out, args.format)
+    model_path, meta_path = export_checkpoint(args.checkpoint, out, args.format, fast_path=args.fast_path or "auto")
     print(f"exported {args.format} model to {model_path} (metadata: {meta_path})")
     return 0
 
@@ -31,4 +33,6 @@ def add_parser(sub) -> None:
     p.add_argument("--format", required=True, choices=["onnx", "torchscript"], type=str.lower,
                    help="onnx (ONNX Runtime and others) or torchscript (torch.jit.load, LibTorch)")
     p.add_argument("--out", help="model file to write (default: the checkpoint's name with .onnx or .pt)")
+    add_field_arg(p, "fast_path", help="export the graph of the exact cheaper order (auto) or of the reference "
+                  "modules (off)")
     p.set_defaults(func=run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from eegclf.cli.flags import add_field_arg
+
 from eegclf.rundir import BEST
 import csv
 import sys
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ConfigError(f"--threads {args.threads} is invalid: expected an integer >= 1")
     torch.set_num_threads(args.threads)
-    model, meta = load_checkpoint(args.checkpoint)
+    model, meta = load_checkpoint(args.checkpoint, fast_path=args.fast_path or "auto")
     if not get_model(meta["model"]).exportable:
         raise CheckpointError(f"checkpoint {args.checkpoint} holds the classical model {meta['model']!r}; "
                               "streaming needs a deep model")
@@ -110,6 +112,8 @@ def add_parser(sub) -> None:
     p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default="auto",
                    help="auto (default: onnx where onnxruntime is installed, else torch), torch, or onnx (ONNX "
                    "Runtime, the model exported and checked against PyTorch: about 3x lower latency)")
+    add_field_arg(p, "fast_path", help="the network's exact cheaper order (auto) or its reference modules (off), "
+                  "in both runtimes")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: lowest latency)")
     p.add_argument("--log", metavar="FILE.csv", help="write every decision to this CSV file")
     p.add_argument("--quiet", action="store_true",

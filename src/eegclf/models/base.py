@@ -16,6 +16,7 @@ from torch import nn
 from eegclf.errors import ConfigError
 from eegclf.models.activations import resolve_activation
 from eegclf.models.constraints import max_norm_
+from eegclf.models.fast_paths import FAST_PATH_MODES, REFERENCE
 
 
 class DeepModel(nn.Module):
@@ -34,6 +35,8 @@ class DeepModel(nn.Module):
     model_name: str = ""
     default_dropout: float = 0.5
     extra_activations: dict | None = None
+    fast_path_name: str = ""  # the model's exact reordering (:mod:`eegclf.models.fast_paths`), if it has one
+    fast_path: str = "auto"  # "auto": use it where it costs less; "off": the reference modules, as defined
 
     def __init__(self, n_chans, n_times, n_outputs, *, activation, activation_kwargs, dropout, max_norm,
                  **int_options) -> None:
@@ -51,6 +54,36 @@ class DeepModel(nn.Module):
         }
         self.config.update({name: check_int(label, name, v) for name, v in int_options.items()})
         self._max_norm_bounds: dict[str, float] = {}
+
+    def set_fast_path(self, mode: str) -> "DeepModel":
+        """``"auto"`` (the cheaper of the two exact orders) or ``"off"`` (the reference modules). Not part of
+        the state dict: a checkpoint made on either path loads and runs on the other."""
+        if mode not in FAST_PATH_MODES:
+            raise ConfigError(f"fast_path={mode!r} is invalid: expected one of {', '.join(FAST_PATH_MODES)}",
+                              param="fast_path")
+        self.fast_path = mode
+        return self
+
+    def fast_path_cheaper(self, training: bool) -> bool:
+        """Whether the model's fast path costs less than the reference at its shape, in a training step
+        (``training``) or an inference pass."""
+        return False
+
+    def uses_fast_path(self) -> bool:
+        """Whether this forward pass (in the module's current train/eval mode) takes the fast path."""
+        return self.path_for(self.training) != REFERENCE
+
+    def path_for(self, training: bool) -> str:
+        """The path a training step (``training``) or an inference pass takes: the fast path's name, or
+        ``"reference"`` (``fast_path="off"``, no fast path, or not cheaper at this shape)."""
+        if self.fast_path == "auto" and self.fast_path_name and self.fast_path_cheaper(training):
+            return self.fast_path_name
+        return REFERENCE
+
+    @property
+    def compute_path(self) -> str:
+        """The path that trains this model (what run folders and checkpoints record)."""
+        return self.path_for(True)
 
     def make_activation(self) -> nn.Module:
         """A new activation module (each activation site has its own instance)."""

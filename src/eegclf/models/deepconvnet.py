@@ -10,6 +10,7 @@ from torch import nn
 
 from eegclf.errors import ConfigError
 from eegclf.models.base import DeepModel, check_int, out_len
+from eegclf.models.fast_paths import merged_cheaper, merged_conv
 
 CONV_MAX_NORM = 2.0
 DENSE_MAX_NORM = 0.5
@@ -47,6 +48,7 @@ class DeepConvNet(DeepModel):
 
     model_name = "deepconvnet"
     default_dropout = 0.5
+    fast_path_name = "merged"  # conv_time and conv_spat as one (n_chans x k) convolution: fast_paths.merged_conv
 
     def __init__(self, n_chans: int, n_times: int, n_outputs: int = 2, *, activation="elu",
                  activation_kwargs: dict | None = None, dropout: float | None = 0.5, max_norm: bool = True,
@@ -87,9 +89,19 @@ class DeepConvNet(DeepModel):
                 self.add_max_norm(f"{name}.weight", CONV_MAX_NORM)
             self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
 
+    def fast_path_cheaper(self, training: bool) -> bool:
+        F0 = self.config["n_filters"][0]
+        return merged_cheaper(F0, F0, self.config["n_chans"], self.config["kernel_length"])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
-        x = self.block1(x)
+        if self.uses_fast_path():
+            b1 = self.block1
+            x = merged_conv(x, b1.conv_time, b1.conv_spat)
+            for layer in list(b1)[2:]:
+                x = layer(x)
+        else:
+            x = self.block1(x)
         x = self.block2(x)
         x = self.block3(x)
         x = self.block4(x)

@@ -7,6 +7,7 @@ from torch import nn
 
 from eegclf.models.activations import SafeLog, Square
 from eegclf.models.base import DeepModel, out_len
+from eegclf.models.fast_paths import merged_cheaper, merged_conv
 
 CONV_MAX_NORM = 2.0
 DENSE_MAX_NORM = 0.5
@@ -53,6 +54,7 @@ class ShallowConvNet(DeepModel):
     model_name = "shallowconvnet"
     default_dropout = 0.5
     extra_activations = {"square": Square}  # the paper's nonlinearity, a name only this model takes
+    fast_path_name = "merged"  # conv_time and conv_spat as one (n_chans x k) convolution: fast_paths.merged_conv
 
     def __init__(self, n_chans: int, n_times: int, n_outputs: int = 2, *, activation="square",
                  activation_kwargs: dict | None = None, dropout: float | None = 0.5, max_norm: bool = True,
@@ -82,8 +84,15 @@ class ShallowConvNet(DeepModel):
             self.add_max_norm("conv_spat.weight", CONV_MAX_NORM)
             self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
 
+    def fast_path_cheaper(self, training: bool) -> bool:
+        F = self.config["n_filters"]
+        return merged_cheaper(F, F, self.config["n_chans"], self.config["kernel_length"])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
-        x = self.bn(self.conv_spat(self.conv_time(x)))
+        if self.uses_fast_path():
+            x = self.bn(merged_conv(x, self.conv_time, self.conv_spat))
+        else:
+            x = self.bn(self.conv_spat(self.conv_time(x)))
         x = self.pool_nonlin(self.pool(self.nonlin(x)))
         return self.classify(self.flatten(self.drop(x)))

@@ -1,0 +1,182 @@
+"""Exact fast paths: the first blocks of the deep models computed in the order that costs least.
+
+The models' first layers are linear up to their first nonlinearity, so the same function can be computed in
+another order with far less arithmetic at 64 channels. Every kernel here is built from the models' own
+parameters at every call, so autograd trains the parameters the models define (and max-norm acts on them);
+state dicts, checkpoints and module listings are unchanged. Nothing is approximated: the two paths agree to
+float rounding (tests/test_fast_paths.py), not to the byte.
+
+- :func:`spatial_first` (EEGNet, EEGNet-8,2): temporal conv -> BatchNorm -> depthwise spatial conv becomes
+  spatial projection -> per-filter temporal conv. In training mode the first BatchNorm's batch statistics are
+  computed exactly from lag moments of the input (:func:`lag_moments`), which cost about K x the input size
+  instead of F1 x K x the input size.
+- :func:`merged_conv` (DeepConvNet, ShallowConvNet): temporal conv then spatial conv with nothing between them
+  is one convolution over (channels x time) with the product kernel.
+
+Both run in float32 with autocast off: under bf16 autocast the rest of the network stays in bf16, and these
+blocks (a small share of the step once reordered) keep full precision, so they agree with the reference
+modules within bf16 tolerance.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from eegclf.config import FAST_PATH_MODES
+
+REFERENCE = "reference"
+
+
+def full_precision(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32 when it is in a half-precision type (under autocast), else as it is (float64 stays)."""
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
+
+
+def time_padding(*modules: nn.Module) -> tuple[int, int]:
+    """Zeros added (left, right) along time by ZeroPad2d modules and the convs' own padding."""
+    left = right = 0
+    for m in modules:
+        if isinstance(m, nn.ZeroPad2d):
+            left, right = left + m.padding[0], right + m.padding[1]
+        elif isinstance(m, nn.Conv2d):
+            if isinstance(m.padding, str) or m.padding[0] != 0:
+                raise ValueError("the fast path handles zero padding along time only")
+            left, right = left + m.padding[1], right + m.padding[1]
+    return left, right
+
+
+def lag_moments(x: torch.Tensor, left: int, right: int, K: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Moments of the windows a (1, K) convolution sees, for BatchNorm statistics of its output.
+
+    ``x``: (B, 1, C, T); it is zero-padded by (left, right) along time, giving Tp samples and T_out = Tp - K + 1
+    output positions. Returns float64 ``m`` (K,) and ``S`` (K, K) and the count N = B * C * T_out, with
+    ``m[k]`` the mean of xp[b, c, t + k] and ``S[k, l]`` the mean of xp[b, c, t + k] * xp[b, c, t + l] over b, c
+    and t < T_out. For a kernel w, the conv output's mean is w @ m and its mean square w @ S @ w.
+
+    Cost: the lag products p[s, d] = sum_{b,c} xp[b, c, s] xp[b, c, s + d] (d < K) as block matrix products
+    (about 2 K B C Tp multiply-adds), then prefix sums along s; no gradient is needed (the input's).
+    """
+    B, _, C, T = x.shape
+    Tp = T + left + right
+    T_out = Tp - K + 1
+    n = B * C
+    Y = x.detach().reshape(n, T).t()  # (T, n): time rows
+    nb = -(-Tp // K)  # blocks of K rows
+    Yz = Y.new_zeros(((nb + 1) * K, n))  # the padded signal, then zeros so every block sees 2K rows
+    Yz[left : left + T] = Y
+    A = Yz[: nb * K].reshape(nb, K, n)
+    Bm = Yz.as_strided((nb, 2 * K, n), (K * n, n, 1))
+    G = torch.bmm(A, Bm.transpose(1, 2))  # (nb, K, 2K): G[i, r, c] = <row iK + r, row iK + c>
+    offsets = torch.arange(K)
+    band = (offsets[:, None] + offsets[None, :]).expand(nb, K, K)  # column r + d for lag d
+    p = G.gather(2, band).reshape(nb * K, K)[:Tp].double()  # p[s, d]
+    colsum = Yz[:Tp].sum(1, dtype=torch.float64)
+    zero = torch.zeros(1, K, dtype=torch.float64)
+    cp = torch.cat([zero, p.cumsum(0)])  # (Tp + 1, K)
+    cm = torch.cat([zero[0, :1], colsum.cumsum(0)])  # (Tp + 1,)
+    m = (cm[T_out : T_out + K] - cm[:K]) / (n * T_out)
+    R = (cp[T_out : T_out + K] - cp[:K]) / (n * T_out)  # R[k, d]: mean of xp[t + k] xp[t + k + d]
+    lo = torch.minimum(offsets[:, None], offsets[None, :])
+    lag = (offsets[:, None] - offsets[None, :]).abs()
+    return m, R[lo, lag], n * T_out
+
+
+def batchnorm_affine(bn: nn.BatchNorm2d, mean: torch.Tensor | None, var: torch.Tensor | None, count: int):
+    """``bn`` as ``y * scale + shift`` per channel, and its running statistics updated as nn.BatchNorm2d would.
+
+    ``mean``/``var`` (biased) are the batch statistics of ``bn``'s input, used (and folded into the running
+    statistics, the variance unbiased by count / (count - 1)) when ``bn`` normalises by batch statistics;
+    in eval mode the running statistics are used and these may be None.
+    """
+    use_batch = bn.training or bn.running_mean is None
+    if not use_batch:
+        mean, var = bn.running_mean.double(), bn.running_var.double()
+    elif bn.training and bn.track_running_stats:
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)
+            factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+            unbiased = var.detach() * (count / max(count - 1, 1))
+            bn.running_mean.mul_(1 - factor).add_(mean.detach().to(bn.running_mean.dtype), alpha=factor)
+            bn.running_var.mul_(1 - factor).add_(unbiased.to(bn.running_var.dtype), alpha=factor)
+    inv = torch.rsqrt(var + bn.eps)
+    scale = inv if bn.weight is None else bn.weight.double() * inv
+    shift = -mean * scale if bn.bias is None else bn.bias.double() - mean * scale
+    return scale, shift
+
+
+def spatial_first(x: torch.Tensor, pads, temporal: nn.Conv2d, bn: nn.BatchNorm2d, depthwise: nn.Conv2d):
+    """EEGNet's temporal conv (F1 filters, no bias) -> ``bn`` -> depthwise spatial conv (D per filter, no bias),
+    computed spatial-first. ``x``: (B, 1, C, T); ``pads``: the modules before ``temporal`` that pad time.
+    Returns what ``depthwise`` would output, (B, F1 * D, 1, T_out)."""
+    with torch.autocast(x.device.type, enabled=False):
+        x = full_precision(x)
+        left, right = time_padding(*pads, temporal)
+        w = temporal.weight  # (F1, 1, 1, K)
+        F1, K = w.shape[0], w.shape[-1]
+        s = depthwise.weight  # (F1 * D, 1, C, 1)
+        D = s.shape[0] // F1
+        w64 = w.reshape(F1, K).double()
+        if bn.training or bn.running_mean is None:
+            m, S, count = lag_moments(x, left, right, K)
+            mean = w64 @ m
+            var = (torch.einsum("fk,kl,fl->f", w64, S, w64) - mean * mean).clamp_min(0.0)
+        else:
+            mean = var = None
+            count = 0
+        scale, shift = batchnorm_affine(bn, mean, var, count)
+        u = F.conv2d(x, s)  # (B, F1 * D, 1, T): each spatial filter's projection of the channels
+        u = F.pad(u, (left, right))
+        kernel = (w64 * scale[:, None]).to(x.dtype).repeat_interleave(D, 0).reshape(F1 * D, 1, 1, K)
+        bias = shift.to(x.dtype).repeat_interleave(D) * s.sum((1, 2, 3))
+        return F.conv2d(u, kernel, bias, groups=F1 * D)
+
+
+# oneDNN's depthwise (grouped) temporal convolution runs about 6x slower per multiply-add than the dense
+# convolutions in a training step (its weight gradient; about 2x in a forward pass alone), measured on this
+# project's 2-core AVX2 CPU with torch 2.13: the cost model below weighs its arithmetic by that.
+GROUPED_COST_TRAIN = 6.0
+GROUPED_COST_EVAL = 2.0
+
+
+def spatial_first_cheaper(n_chans: int, F1: int, D: int, K: int, training: bool) -> bool:
+    """Whether spatial-first costs less than the reference, per output sample and trial.
+
+    Reference: temporal conv F1 K C, depthwise F1 D C. Spatial-first: projection F1 D C, grouped temporal conv
+    F1 D K (weighted by its kernel's cost), and in training the lag moments, about 2 K C. In multiply-adds
+    alone it is cheaper exactly when C > D; with the weights, from about 16 channels in training (EEGNet,
+    EEGNet-8,2) and 5 in inference, so the study's 2 channels keep the reference order.
+    """
+    C = n_chans
+    reference = F1 * K * C + F1 * D * C
+    grouped = GROUPED_COST_TRAIN if training else GROUPED_COST_EVAL
+    fast = F1 * D * C + grouped * F1 * D * K + (2 * K * C if training else 0)
+    return fast < reference
+
+
+def merged_conv(x: torch.Tensor, temporal: nn.Conv2d, spatial: nn.Conv2d) -> torch.Tensor:
+    """``spatial(temporal(x))`` as one convolution: temporal (F, 1, 1, K) with optional bias, spatial
+    (G, F, C, 1) with optional bias, both unpadded and unstrided. ``x``: (B, 1, C, T) -> (B, G, 1, T - K + 1)."""
+    with torch.autocast(x.device.type, enabled=False):
+        wt, ws = temporal.weight, spatial.weight
+        kernel = torch.einsum("gfc,fk->gck", ws[..., 0], wt[:, 0, 0, :]).unsqueeze(1)  # (G, 1, C, K)
+        bias = spatial.bias
+        if temporal.bias is not None:
+            folded = torch.einsum("gfc,f->g", ws[..., 0], temporal.bias)
+            bias = folded if bias is None else bias + folded
+        out = F.conv2d(full_precision(x), kernel, bias)
+        if ws.is_contiguous(memory_format=torch.channels_last) and not ws.is_contiguous():
+            # a channels_last model (as the trainer makes it): hand the next layers the layout they run fastest in
+            # (a one-input-channel kernel is ambiguous, so oneDNN returns the plain layout)
+            out = out.contiguous(memory_format=torch.channels_last)
+        return out
+
+
+def merged_cheaper(n_filters: int, n_spatial: int, n_chans: int, kernel: int) -> bool:
+    """Merged costs G C K per output sample against F K C + G F C: cheaper whenever G K < F K + G F."""
+    return n_spatial * kernel < n_filters * kernel + n_spatial * n_filters
+
+
+__all__ = ["FAST_PATH_MODES", "REFERENCE", "lag_moments", "batchnorm_affine", "spatial_first", "merged_conv",
+           "spatial_first_cheaper", "merged_cheaper", "time_padding"]
