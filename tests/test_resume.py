@@ -11,6 +11,8 @@ from safetensors.torch import load_file
 
 ARGS = ["--model", "eegnet", "--act", "elu", "--dataset", "synthetic", "--n-train", "96", "--n-test", "48",
         "--epochs", "30", "--batch-size", "16", "--seed", "3", "--quiet", "--threads", "1"]
+# 64 channels: EEGNet trains on its spatial-first fast path there (eegclf.models.fast_paths)
+FAST_ARGS = [*ARGS, "--n-chans", "64", "--n-times", "500"]
 
 
 def _cli(*args, **kw):
@@ -51,10 +53,22 @@ def _assert_same_run(a, b):
             assert (ta[k] == tb[k]).all(), (name, k)
 
 
-def test_sigkill_then_resume_gives_identical_history_and_weights(reference, tmp_path):
+@pytest.fixture(scope="module")
+def fast_reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fast") / "run"
+    proc = _cli("train", *FAST_ARGS, "--out", out)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()
+    assert '"compute_path": "spatial-first"' in (out / "summary.json").read_text()
+    return out
+
+
+@pytest.mark.parametrize("path", ["reference", "fast"])
+def test_sigkill_then_resume_gives_identical_history_and_weights(path, request, tmp_path):
+    reference = request.getfixturevalue("reference" if path == "reference" else "fast_reference")
+    args = ARGS if path == "reference" else FAST_ARGS
     run = tmp_path / "run"
     kill_after = random.Random().randint(1, 6)  # a random epoch, different in every CI run
-    proc = _cli("train", *ARGS, "--out", run)
+    proc = _cli("train", *args, "--out", run)
     _wait_for_epoch(proc, run, kill_after)
     time.sleep(random.random() * 0.1)  # land anywhere inside the next epochs (or their writes); 24+ remain
     proc.send_signal(signal.SIGKILL)
