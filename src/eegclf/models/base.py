@@ -6,11 +6,10 @@ them in ``config`` so that ``create_model(model.model_name, **model.config)`` re
 length arithmetic sizes each model's flatten layer from ``(n_chans, n_times)``.
 """
 
-from __future__ import annotations
-
 import numbers
 from typing import Callable
 
+import torch
 from torch import nn
 
 from eegclf.errors import ConfigError
@@ -37,6 +36,7 @@ class DeepModel(nn.Module):
     extra_activations: dict | None = None
     fast_path_name: str = ""  # the model's exact reordering (:mod:`eegclf.models.fast_paths`), if it has one
     fast_path: str = "auto"  # "auto": use it where it costs less; "off": the reference modules, as defined
+    __jit_unused_properties__ = ["compute_path"]  # torch.jit.script compiles properties otherwise
 
     def __init__(self, n_chans, n_times, n_outputs, *, activation, activation_kwargs, dropout, max_norm,
                  **int_options) -> None:
@@ -69,6 +69,7 @@ class DeepModel(nn.Module):
         (``training``) or an inference pass."""
         return False
 
+    @torch.jit.unused  # torch.jit.script compiles the reference path only (the forwards check is_scripting)
     def uses_fast_path(self) -> bool:
         """Whether this forward pass (in the module's current train/eval mode) takes the fast path."""
         return self.path_for(self.training) != REFERENCE

@@ -93,15 +93,19 @@ class DeepConvNet(DeepModel):
         F0 = self.config["n_filters"][0]
         return merged_cheaper(F0, F0, self.config["n_chans"], self.config["kernel_length"])
 
+    @torch.jit.unused  # not compiled by torch.jit.script, which takes the reference path (torch.jit.trace records it)
+    def _block1_fast(self, x):  # (batch, 1, C, T) tensor -> tensor
+        """``block1(x)`` with conv_time and conv_spat merged into one convolution."""
+        b1 = self.block1
+        x = merged_conv(x, b1.conv_time, b1.conv_spat)
+        for layer in list(b1)[2:]:
+            x = layer(x)
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
-        if self.uses_fast_path():
-            b1 = self.block1
-            x = merged_conv(x, b1.conv_time, b1.conv_spat)
-            for layer in list(b1)[2:]:
-                x = layer(x)
-        else:
-            x = self.block1(x)
+        fast = not torch.jit.is_scripting() and self.uses_fast_path()
+        x = self._block1_fast(x) if fast else self.block1(x)
         x = self.block2(x)
         x = self.block3(x)
         x = self.block4(x)

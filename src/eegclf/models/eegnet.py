@@ -44,13 +44,19 @@ class EEGNetFamily(DeepModel):
             self.add_max_norm("depthwiseConv.0.weight", DEPTHWISE_MAX_NORM)
             self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
 
+    @torch.jit.unused  # not compiled by torch.jit.script, which takes the reference path (torch.jit.trace records it)
+    def _first_blocks_fast(self, x):  # (batch, 1, C, T) tensor -> tensor
+        """``depthwiseConv(firstconv(x))`` computed spatial-first."""
+        *pads, temporal, bn = self.firstconv
+        x = spatial_first(x, pads, temporal, bn, self.depthwiseConv[0])
+        for layer in list(self.depthwiseConv)[1:]:
+            x = layer(x)
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
-        if self.uses_fast_path():
-            *pads, temporal, bn = self.firstconv
-            x = spatial_first(x, pads, temporal, bn, self.depthwiseConv[0])
-            for layer in self.depthwiseConv[1:]:
-                x = layer(x)
+        if not torch.jit.is_scripting() and self.uses_fast_path():
+            x = self._first_blocks_fast(x)
         else:
             x = self.depthwiseConv(self.firstconv(x))
         x = self.separableConv(x)

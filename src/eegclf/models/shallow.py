@@ -88,11 +88,14 @@ class ShallowConvNet(DeepModel):
         F = self.config["n_filters"]
         return merged_cheaper(F, F, self.config["n_chans"], self.config["kernel_length"])
 
+    @torch.jit.unused  # not compiled by torch.jit.script, which takes the reference path (torch.jit.trace records it)
+    def _convs_fast(self, x):  # (batch, 1, C, T) tensor -> tensor
+        """``conv_spat(conv_time(x))`` as one convolution."""
+        return merged_conv(x, self.conv_time, self.conv_spat)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, n_chans, n_times)`` -> logits ``(batch, n_outputs)``."""
-        if self.uses_fast_path():
-            x = self.bn(merged_conv(x, self.conv_time, self.conv_spat))
-        else:
-            x = self.bn(self.conv_spat(self.conv_time(x)))
+        fast = not torch.jit.is_scripting() and self.uses_fast_path()
+        x = self.bn(self._convs_fast(x) if fast else self.conv_spat(self.conv_time(x)))
         x = self.pool_nonlin(self.pool(self.nonlin(x)))
         return self.classify(self.flatten(self.drop(x)))
