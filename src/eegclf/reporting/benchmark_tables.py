@@ -103,13 +103,14 @@ def _best_per_fold(spec: dict, classical: list[str], records: list[dict]) -> tup
     chosen, picks = [], {p: 0 for p in classical}
     for key in sorted(complete):
         by = complete[key]
-        best = max(classical, key=lambda p: by[p]["inner_acc"][p])  # max keeps the first listed of tied scores
+        # scores equal to 9 decimals tie (float noise decides nothing); max keeps the first listed of tied ones
+        best = max(classical, key=lambda p: round(by[p]["inner_acc"][p], 9))
         picks[best] += 1
         chosen.append(dict(by[best], pipeline=BEST, chosen=best))
     how = (f"in each outer fold, the classical pipeline (of {names}) with the best 3-fold inner cross-validation "
            "accuracy on that fold's training part alone; its test predictions on that fold form the row. "
-           "Only the training folds of that outer fold decide, never a test trial (ties go to the first "
-           "listed)")
+           "Only the training folds of that outer fold decide, never a test trial (scores equal to 9 decimals "
+           "tie; ties go to the first listed)")
     if spec.get("protocol") == "cross-subject-finetune":
         if all(r.get("inner_on") == INNER_WITH_ADAPT for v in complete.values() for r in v.values()):
             how += ("; under cross-subject-finetune the inner cross-validation is of the pipeline as refit: every "
