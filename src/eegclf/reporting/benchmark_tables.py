@@ -97,6 +97,8 @@ def _best_per_fold(spec: dict, classical: list[str], records: list[dict]) -> tup
         if r["pipeline"] in classical:
             folds.setdefault((r["subject"], r["fold"]), {})[r["pipeline"]] = r
     complete = {k: v for k, v in folds.items() if len(v) == len(classical)}
+    if not complete:
+        return [], {}, f"not formed: no fold is finished by every classical pipeline ({names}) yet; no paired tests"
     if any(p not in r.get("inner_acc", {}) for v in complete.values() for p, r in v.items()):
         return [], {}, (f"not formed: some folds of {names} hold no inner cross-validation score, so no "
                         "pipeline can be chosen without test folds; no paired tests")
