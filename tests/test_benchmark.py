@@ -82,6 +82,32 @@ def test_auto_chooses_on_training_folds_only():
     assert reordered.chosen == max(honest.inner_acc, key=honest.inner_acc.get) or len(set(honest.inner_acc.values())) == 1
 
 
+def test_classical_inner_score_under_calibration_is_of_the_refit_pipeline():
+    """cross-subject-finetune refits classical pipelines on the other subjects plus the calibration trials;
+    their inner score (what "best classical (per fold)" chooses by) measures that pipeline: it moves with the
+    calibration labels, never with the test labels."""
+    from eegclf.benchmark.protocols import Fold
+
+    template, pool = _toy_pool()
+    other, mine = (np.flatnonzero(pool.subjects == s) for s in np.unique(pool.subjects))
+    by_class = [mine[pool.y[mine] == c] for c in (0, 1)]
+    adapt = np.sort(np.concatenate([idx[: len(idx) // 2] for idx in by_class]))
+    fold = Fold(str(pool.subjects[mine[0]]), 0, other, np.setdiff1d(mine, adapt), adapt)
+    recipe = Recipe(RunConfig(epochs=1))
+    honest = run_pipeline("csp_lda", pool, fold, template, recipe, seed=0)
+
+    def relabel(idx):
+        y = pool.y.copy()
+        y[idx] = 1 - y[idx]
+        return run_pipeline("csp_lda", Split(pool.X, y, pool.subjects, pool.runs), fold, template, recipe, seed=0)
+
+    flipped_test = relabel(fold.test)
+    assert flipped_test.inner_acc == honest.inner_acc
+    np.testing.assert_array_equal(flipped_test.proba, honest.proba)
+    assert relabel(fold.adapt).inner_acc["csp_lda"] != honest.inner_acc["csp_lda"]  # scored on calibration trials
+    assert honest.inner_on == "train+adapt"  # recorded, so the report can say which inner score chose
+
+
 def test_fold_scores():
     y = np.array([0, 0, 1, 1])
     proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8]])

@@ -216,3 +216,172 @@ def test_filter_figure_from_eegnet_checkpoints(tmp_path):
     data = (tmp_path / "figures" / "filters_eegnet.png").read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > 10_000
     assert "figures/filters_eegnet.png" in report.read_text()
+
+
+# ---- benchmark report statistics (issue 24: best classical per fold, chance counts, exact Wilcoxon, interval) ----
+
+def _fold(pipeline, subject, fold, correct, n, inner=None, n_classes=2):
+    """A fake benchmark fold record: what runner.run_fold writes, less the indices and predictions."""
+    return {"pipeline": pipeline, "chosen": pipeline, "subject": subject, "fold": fold, "key": f"{subject}-f{fold}",
+            "seed": fold, "n_train": 30, "n_adapt": 0, "n_test": n, "n_classes": n_classes, "accuracy": correct / n,
+            "roc_auc": 0.5, "kappa": 0.0, "inner_acc": {} if inner is None else {pipeline: inner}, "seconds": 0.1}
+
+
+def _spec(pipelines, protocol="run-split"):
+    return {"dataset": "synthetic", "dataset_options": {}, "protocol": protocol, "pipelines": list(pipelines)}
+
+
+def _summary_row(md: str, name: str) -> list[str]:
+    lines = md.split("Summary over subjects", 1)[1].splitlines()
+    return next([c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith(f"| {name} |"))
+
+
+def _brute_wilcoxon(diffs) -> float:
+    """Two-sided exact signed-rank p by enumerating every sign flip (zeros dropped, mid-ranks for ties)."""
+    from itertools import product
+
+    from scipy.stats import rankdata
+
+    d = [x for x in diffs if x != 0]
+    ranks = rankdata([abs(x) for x in d])
+    mean = ranks.sum() / 2
+    observed = abs(sum(r for r, x in zip(ranks, d) if x > 0) - mean)
+    hits = sum(abs(sum(r for r, s in zip(ranks, signs) if s) - mean) >= observed - 1e-9
+               for signs in product((0, 1), repeat=len(d)))
+    return hits / 2 ** len(d)
+
+
+def test_best_classical_is_chosen_per_fold_by_that_folds_inner_score():
+    """Point 1: each outer fold takes the classical pipeline its own inner CV preferred; no other fold's inner
+    score (whose training part holds this fold's test trials) can change that choice."""
+    from eegclf.reporting.benchmark_tables import results_markdown, summarize
+
+    rng = np.random.default_rng(3)
+    subjects = [f"S{i:02d}" for i in range(1, 9)]
+    correct = {(p, s): int(rng.integers(5, 15)) for p in ("csp_lda", "ts_lr", "eegnet") for s in subjects}
+
+    def records(inner):
+        return [_fold(p, s, 0, correct[(p, s)], 15, inner.get((p, s))) for p in ("eegnet", "csp_lda", "ts_lr")
+                for s in subjects]
+
+    inner = {(p, s): float(rng.uniform(0.5, 0.9)) for p in ("csp_lda", "ts_lr") for s in subjects}
+    # a tie up to float noise (1.4 / 3 summed in two orders): the first listed (csp_lda) wins
+    inner[("csp_lda", "S01")], inner[("ts_lr", "S01")] = 0.4666666666666666, 0.46666666666666673
+    spec = _spec(["eegnet", "csp_lda", "ts_lr"])
+    sm = summarize(spec, records(inner))
+    BEST = "best classical (per fold)"
+    assert sm.per_subject[BEST] and sm.rows[-1] == BEST and sm.reference == BEST
+    picked = {s: "csp_lda" if round(inner[("csp_lda", s)], 9) >= round(inner[("ts_lr", s)], 9) else "ts_lr"
+              for s in subjects}
+    assert picked["S01"] == "csp_lda"
+    for s in subjects:
+        assert sm.per_subject[BEST][s]["correct"] == correct[(picked[s], s)]
+    assert sm.picks == {p: sum(v == p for v in picked.values()) for p in ("csp_lda", "ts_lr")}
+    assert set(sm.comparisons) == {"eegnet", "csp_lda", "ts_lr"}  # every pipeline against the per-fold row
+    # the other folds' inner scores swing to one side: S01's choice and accuracy stay
+    for p in ("csp_lda", "ts_lr"):
+        swung = {k: (0.99 if k[0] == p else 0.01) if k[1] != "S01" else v for k, v in inner.items()}
+        assert summarize(spec, records(swung)).per_subject[BEST]["S01"] == sm.per_subject[BEST]["S01"]
+    md = results_markdown(spec, records(inner), [])
+    assert _summary_row(md, BEST)[6] == "(reference)"
+    assert "that fold's training part alone" in md and "never a test trial" in md
+    # without inner scores there is no honest choice: no reference row and no tests (never the test folds)
+    bare = summarize(spec, records({}))
+    assert bare.reference is None and not bare.comparisons and "no paired tests" in bare.best_how
+
+
+def test_cross_subject_finetune_report_says_which_inner_score_chose():
+    from eegclf.reporting.benchmark_tables import results_markdown
+
+    spec = _spec(["csp_lda", "ts_lr"], "cross-subject-finetune")
+    recs = [_fold(p, s, 0, 9, 15, 0.6) for p in ("csp_lda", "ts_lr") for s in ("S01", "S02")]
+    assert "fitted on the other subjects alone" in results_markdown(spec, recs, [])
+    refit = [dict(r, inner_on="train+adapt") for r in recs]
+    assert "inner cross-validation is of the pipeline as refit" in results_markdown(spec, refit, [])
+
+
+def test_subjects_reaching_the_chance_level_count_as_above_chance():
+    """Point 2: the chance level is the smallest k/n with P(X >= k) <= 0.05, so k correct is significant."""
+    from scipy.stats import binom
+
+    from eegclf.reporting.benchmark_tables import results_markdown, summarize
+
+    spec = _spec(["csp_lda", "ts_lr"])
+    recs = [_fold("csp_lda", s, 0, k, 15, 0.7) for s, k in (("S1", 12), ("S2", 11), ("S3", 15), ("S4", 12))]
+    recs += [_fold("ts_lr", s, 0, 8, 15, 0.6) for s in ("S1", "S2", "S3", "S4")]
+    md = results_markdown(spec, recs, [])
+    assert binom.sf(11, 15, 0.5) < 0.02  # 12 of 15 correct: p = 0.018
+    assert _summary_row(md, "CSP+LDA")[5] == "3/4"  # 12, 15 and 12 of 15 reach 0.800; 11 does not
+    assert _summary_row(md, "TS+LR")[5] == "0/4"
+    assert summarize(spec, recs).chance["S1"] == 0.8
+    from eegclf.reporting.stats import chance_count, chance_level
+
+    for n in (9, 15, 45, 60):
+        for c in (2, 4):
+            k = chance_count(n, c)
+            assert binom.sf(k - 1, n, 1 / c) <= 0.05 < binom.sf(k - 2, n, 1 / c)
+            assert chance_level(n, c) == k / n
+
+
+def test_wilcoxon_is_exact_and_blind_to_float_noise():
+    """Point 3: per-subject accuracy from counts (exact fractions), zero differences dropped, mid-ranks for
+    ties, the exact sign-flip distribution: the same folds give the same p on any scipy."""
+    import warnings
+    from fractions import Fraction
+
+    from scipy.stats import wilcoxon
+
+    from eegclf.reporting.benchmark_tables import summarize
+
+    # within-subject, 5 folds of 9 trials: EEGNet equals the reference on S1-S4 in total, but in another fold
+    # order, so a float mean of fold accuracies differs from the reference's by 1e-16
+    same = [((7, 6, 8, 5, 7), (7, 6, 5, 8, 7)), ((3, 3, 9, 9, 9), (7, 6, 8, 5, 7)),
+            ((7, 6, 5, 8, 7), (7, 6, 8, 5, 7)), ((7, 6, 8, 5, 7), (3, 3, 9, 9, 9))]
+    moved = [((5, 5, 5, 5, 5), (7, 6, 8, 5, 7)), ((6, 6, 6, 6, 6), (7, 6, 8, 5, 7)),
+             ((8, 8, 8, 8, 8), (7, 6, 8, 5, 7)), ((4, 4, 4, 4, 4), (6, 6, 6, 6, 6)),
+             ((9, 9, 8, 8, 8), (7, 6, 8, 5, 7))]
+    recs = []
+    for i, (net, ref) in enumerate(same + moved):
+        s = f"S{i + 1}"
+        if i < len(same):  # equal in total, unequal as float means
+            assert sum(net) == sum(ref) and np.mean([k / 9 for k in net]) != np.mean([k / 9 for k in ref])
+        recs += [_fold("eegnet", s, f, k, 9) for f, k in enumerate(net)]
+        recs += [_fold("ts_lr", s, f, k, 9, 0.8) for f, k in enumerate(ref)]
+        recs += [_fold("csp_lda", s, f, 4, 9, 0.6) for f in range(5)]
+    sm = summarize(_spec(["eegnet", "ts_lr", "csp_lda"], "within-subject"), recs)
+    exact = [sum(net) - sum(ref) for net, ref in same + moved]  # in 1/45 units, from the integer counts
+    same_acc = sm.per_subject["eegnet"]["S1"]["accuracy"] == sm.per_subject["ts_lr"]["S1"]["accuracy"]
+    assert sm.comparisons["eegnet"][1] == pytest.approx(_brute_wilcoxon(exact), abs=1e-12)
+    assert sm.comparisons["eegnet"][0] == pytest.approx(sum(exact) / 45 / 9)
+    assert same_acc
+    from eegclf.reporting.stats import wilcoxon_p
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is silenced, nothing warns
+        for _ in range(10):  # ties and zeros: the enumeration; no ties: scipy's exact distribution agrees
+            a, b = rng.integers(5, 15, 10), rng.integers(5, 15, 10)
+            fa, fb = [Fraction(int(x), 15) for x in a], [Fraction(int(x), 15) for x in b]
+            assert wilcoxon_p(fa, fb) == pytest.approx(_brute_wilcoxon(list(a - b)), abs=1e-12)
+            x, y = rng.normal(size=9), rng.normal(size=9)
+            assert wilcoxon_p(x, y) == pytest.approx(wilcoxon(x, y, method="exact").pvalue, abs=1e-12)
+    assert np.isnan(wilcoxon_p([Fraction(1, 3)] * 3, [Fraction(1, 3)] * 3))
+
+
+def test_subject_interval_covers_95_percent_of_simulated_12_subject_sets():
+    """Point 4: 2,000 sets of 12 subjects (true accuracy ~ Beta with mean 0.65 and sd 0.15, 15 test trials
+    each): the 95 % interval the report prints must hold the population mean in 93-97 % of them (a
+    percentile bootstrap holds it in about 91 %)."""
+    from eegclf.reporting.benchmark_tables import results_markdown
+
+    rng = np.random.default_rng(24)
+    mean, sd = 0.65, 0.15
+    k = mean * (1 - mean) / sd**2 - 1
+    counts = rng.binomial(15, rng.beta(mean * k, (1 - mean) * k, size=(2000, 12)))
+    covered = []
+    for c in counts:
+        recs = [_fold("eegnet", f"S{i:02d}", 0, int(x), 15) for i, x in enumerate(c)]
+        lo, hi = (float(v) for v in _summary_row(results_markdown(_spec(["eegnet"]), recs, []), "EEGNet")[2]
+                  .strip("[]").split(","))
+        covered.append(lo <= mean <= hi)
+    assert 0.93 <= np.mean(covered) <= 0.97

@@ -24,6 +24,7 @@ FINETUNE = "finetune"
 PRETRAINED = "pretrained"
 TRANSFER = (FINETUNE, PRETRAINED)
 INNER_FOLDS = 3
+INNER_WITH_ADAPT = "train+adapt"  # Outcome.inner_on when the calibration trials were pooled into the inner CV
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,14 @@ class Recipe:
 
 @dataclass
 class Outcome:
-    """What one fit gives: test-trial probabilities (n_test, n_classes) and what the pipeline chose."""
+    """What one fit gives: test-trial probabilities (n_test, n_classes) and what the pipeline chose;
+    ``inner_acc``: inner cross-validation accuracies, measured on ``inner_on`` ("train": the training part;
+    "train+adapt": the training part with the calibration trials pooled in, see :func:`inner_accuracy`)."""
 
     proba: np.ndarray
     chosen: str
     inner_acc: dict = field(default_factory=dict)
+    inner_on: str = "train"
 
 
 def check_pipelines(names: list[str], candidates: tuple[str, ...]) -> list[str]:
@@ -102,19 +106,27 @@ def _proba(model, X: np.ndarray) -> np.ndarray:
     return predict_proba(model, X)
 
 
-def inner_accuracy(name: str, train: Split, template: EEGDataset, recipe: Recipe, seed: int) -> float:
+def inner_accuracy(name: str, train: Split, template: EEGDataset, recipe: Recipe, seed: int,
+                   adapt: Split | None = None) -> float:
     """Mean accuracy of ``name`` over an inner cross-validation of the training part alone: stratified
-    3-fold for one subject, 3 groups of whole subjects when the training part holds several."""
+    3-fold for one subject, 3 groups of whole subjects when the training part holds several. With ``adapt``
+    (calibration trials that are pooled into the training part before the refit, as classical pipelines do
+    under cross-subject-finetune), it scores that pipeline: stratified 3-fold over the calibration trials,
+    each inner fit on ``train`` plus two thirds of them, scored on the other third."""
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
     subjects = np.unique(train.subjects)
-    if len(subjects) >= INNER_FOLDS:
-        splits = GroupKFold(n_splits=INNER_FOLDS).split(train.X, train.y, groups=train.subjects)
+    if adapt is not None:
+        cv = StratifiedKFold(n_splits=INNER_FOLDS, shuffle=True, random_state=seed).split(adapt.X, adapt.y)
+        pairs = ((Split.concat(train, adapt.subset(tr)), adapt.subset(va)) for tr, va in cv)
     else:
-        splits = StratifiedKFold(n_splits=INNER_FOLDS, shuffle=True, random_state=seed).split(train.X, train.y)
+        if len(subjects) >= INNER_FOLDS:
+            splits = GroupKFold(n_splits=INNER_FOLDS).split(train.X, train.y, groups=train.subjects)
+        else:
+            splits = StratifiedKFold(n_splits=INNER_FOLDS, shuffle=True, random_state=seed).split(train.X, train.y)
+        pairs = ((train.subset(tr), train.subset(va)) for tr, va in splits)
     accs = []
-    for tr, va in splits:
-        inner_train, inner_val = train.subset(tr), train.subset(va)
+    for inner_train, inner_val in pairs:
         model = _fit(name, inner_train, inner_val, template, recipe, seed)
         accs.append(float((_proba(model, inner_val.X).argmax(1) == inner_val.y).mean()))
     return float(np.mean(accs))
@@ -124,6 +136,7 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
     """Fit pipeline ``name`` on ``fold`` (indices into ``pool``) and predict its test trials."""
     train, test = pool.subset(fold.train), pool.subset(fold.test)
     inner: dict[str, float] = {}
+    inner_on = "train"
     chosen = name
     if name in TRANSFER:
         from eegclf.transfer import zero_shot
@@ -136,8 +149,11 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
         inner = {c: inner_accuracy(c, train, template, recipe, seed) for c in recipe.auto_candidates}
         chosen = max(recipe.auto_candidates, key=lambda c: inner[c])  # first of the best on ties
     elif not get_model(name).is_deep:
-        # cheap for classical pipelines: lets "best classical" be decided on training folds only
-        inner = {name: inner_accuracy(name, train, template, recipe, seed)}
+        # cheap for classical pipelines: lets "best classical" be decided per fold on its training part only,
+        # for the pipeline as it is refit below (with the calibration trials pooled in, when there are any)
+        adapt = pool.subset(fold.adapt) if len(fold.adapt) else None
+        inner = {name: inner_accuracy(name, train, template, recipe, seed, adapt)}
+        inner_on = "train" if adapt is None else INNER_WITH_ADAPT
     entry = get_model(chosen)
     if len(fold.adapt) and not entry.is_deep:  # classical: no pre-training, so pool the calibration trials in
         train = Split.concat(train, pool.subset(fold.adapt))
@@ -147,4 +163,4 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
 
         init = Init.from_model(model, np.unique(train.subjects))
         model = _finetune(init, pool.subset(fold.adapt), test, template, recipe, seed)
-    return Outcome(_proba(model, test.X), chosen, inner)
+    return Outcome(_proba(model, test.X), chosen, inner, inner_on)

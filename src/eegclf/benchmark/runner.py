@@ -124,6 +124,7 @@ def run_fold(spec: dict, pipeline: str, key: str, out_dir: str, threads: int | N
     y_test = pool.y[fold.test]
     record = {
         "pipeline": pipeline, "chosen": outcome.chosen, "inner_acc": outcome.inner_acc,
+        "inner_on": outcome.inner_on,
         "subject": fold.subject, "fold": fold.index, "key": key, "seed": seed,
         "n_train": len(fold.train), "n_adapt": len(fold.adapt), "n_test": len(fold.test),
         "n_classes": len(template.class_names), **fold_scores(y_test, outcome.proba), "seconds": round(seconds, 3),

@@ -1,7 +1,7 @@
 """Reporting: tables, figures and markdown from finished study or benchmark folders, never retraining.
 
-Study: ``collect`` reads the runs, ``stats`` does mean/std, paired tests, Holm, bootstrap and chance levels,
-``tables`` writes the two tables, ``figures`` the learning curves and bar chart, ``filter_responses`` EEGNet's
+Study: ``collect`` reads the runs, ``stats`` does mean/std, paired tests, Holm, t intervals, chance levels and
+the exact Wilcoxon test, ``tables`` writes the two tables, ``figures`` the learning curves and bar chart, ``filter_responses`` EEGNet's
 filter responses, and ``report`` ties them together in :func:`build_report`. Benchmark:
 ``benchmark_tables``, ``benchmark_figures`` and ``benchmark_report`` (:func:`build_benchmark_report`).
 """

@@ -1,5 +1,5 @@
-"""A benchmark's figures: accuracy per subject with the chance band, and each pipeline against the best
-classical one (MOABB-style scatter, one dot per subject)."""
+"""A benchmark's figures: accuracy per subject with the chance band, and each pipeline against the reference
+row, the best classical pipeline chosen per fold (MOABB-style scatter, one dot per subject)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def per_subject_figure(sm: Summary, path: Path) -> Path:
         x = np.arange(len(sm.subjects))
         chance = np.array([sm.chance.get(s, np.nan) for s in sm.subjects])
         ax.bar(x, chance, width=0.9, color="#dddddd", label="chance (binomial 95 %)", zorder=0)
-        width = 0.8 / max(1, len(sm.pipelines))
-        for i, p in enumerate(sm.pipelines):
+        width = 0.8 / max(1, len(sm.rows))
+        for i, p in enumerate(sm.rows):
             ys = [sm.per_subject[p].get(s, {}).get("accuracy", np.nan) for s in sm.subjects]
             ax.plot(x - 0.4 + width * (i + 0.5), ys, "o", color=COLORS[i % len(COLORS)], label=pipeline_name(p))
         ax.set_xticks(x, sm.subjects, rotation=45 if len(sm.subjects) > 8 else 0)
@@ -38,8 +38,8 @@ def per_subject_figure(sm: Summary, path: Path) -> Path:
 
 
 def scatter_figure(sm: Summary, pipeline: str, path: Path) -> Path:
-    """``pipeline`` (y) against the best classical pipeline (x), one dot per subject, with the diagonal."""
-    best = sm.best_classical
+    """``pipeline`` (y) against the reference row (x), one dot per subject, with the diagonal."""
+    best = sm.reference
     common = [s for s in sm.subjects if s in sm.per_subject[pipeline] and s in sm.per_subject[best]]
     xs = [sm.per_subject[best][s]["accuracy"] for s in common]
     ys = [sm.per_subject[pipeline][s]["accuracy"] for s in common]

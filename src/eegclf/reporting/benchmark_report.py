@@ -29,7 +29,7 @@ def build_benchmark_report(out_dir) -> Path:
     sm = summarize(spec, records)
     fig_dir = out_dir / "figures"
     figures = [per_subject_figure(sm, fig_dir / "per_subject.png")]
-    if sm.best_classical is not None:
-        figures += [scatter_figure(sm, p, fig_dir / f"scatter_{p}.png") for p in sm.pipelines if p != sm.best_classical]
+    if sm.reference is not None:
+        figures += [scatter_figure(sm, p, fig_dir / f"scatter_{p}.png") for p in sm.pipelines]
     md = results_markdown(spec, records, [f.relative_to(out_dir).as_posix() for f in figures])
     return atomic_write_text(out_dir / "results.md", md)

@@ -1,27 +1,35 @@
 """A benchmark's numbers: per-subject scores, the summary over subjects with intervals, and paired tests
-against the best classical pipeline. Fixed precision and fixed orders: the same folder gives the same text."""
+against the best classical pipeline chosen per outer fold. Fixed precision and fixed orders: the same folder
+gives the same text, and exact arithmetic (correct-trial counts, fractions) keeps float noise and the
+installed scipy out of the counts and p-values."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
+from eegclf.benchmark.pipelines import INNER_WITH_ADAPT
 from eegclf.benchmark.scores import SCORES
+from eegclf.errors import DataError
 from eegclf.models import get_model
 from eegclf.reporting.collect import display_name as pipeline_name
 from eegclf.reporting.stats import (
     ALPHA,
-    bootstrap_ci,
+    WILCOXON_METHOD,
+    chance_count,
     chance_level,
     holm,
     mean_std,
+    t_interval,
     wilcoxon_p,
 )
 
 CSV_COLUMNS = ["pipeline", "chosen", "subject", "fold", "seed", "n_train", "n_adapt", "n_test",
                "accuracy", "roc_auc", "kappa", "inner_acc", "seconds"]
+BEST = "best classical (per fold)"  # the reference row: per outer fold, the classical pipeline its inner CV chose
 
 
 def _classical(name: str) -> bool:
@@ -33,58 +41,115 @@ def _classical(name: str) -> bool:
 
 @dataclass
 class Summary:
-    """Everything the tables and figures show, computed once from the fold records."""
+    """Everything the tables and figures show, computed once from the fold records.
+
+    rows: the pipelines, then :data:`BEST` when it could be formed; per_subject: row -> subject ->
+    {accuracy (float), exact (Fraction: correct / test trials over the subject's folds), correct, n_test,
+    roc_auc, kappa (means over folds)}; chance: subject -> binomial 95 % chance level of its test trials,
+    chance_k: the same as a count of correct trials (reaching it counts as above chance);
+    reference: :data:`BEST` or None; comparisons: pipeline -> (mean difference, p, Holm p) against it;
+    picks: classical pipeline -> number of outer folds in which it was the best classical one."""
 
     pipelines: list[str]
     subjects: list[str]
-    per_subject: dict  # pipeline -> subject -> {accuracy, roc_auc, kappa, n_test}
-    chance: dict  # subject -> binomial 95 % chance level for its test trials
-    best_classical: str | None
+    per_subject: dict
+    chance: dict
+    chance_k: dict
+    reference: str | None
     best_how: str
-    comparisons: dict  # pipeline -> (mean difference, p, Holm p)
+    comparisons: dict
+    picks: dict = field(default_factory=dict)
+    rows: list[str] = field(default_factory=list)
 
 
 def _fmt(x: float, digits: int = 3) -> str:
     return "–" if not math.isfinite(x) else f"{round(x, digits) + 0.0:.{digits}f}"
 
 
+def _correct(r: dict) -> int:
+    """A fold's number of correctly predicted test trials (its accuracy is that count / n_test)."""
+    k = round(r["accuracy"] * r["n_test"])
+    if abs(r["accuracy"] * r["n_test"] - k) > 1e-6:
+        raise DataError(f"fold {r['pipeline']}/{r.get('key', r['subject'])}: accuracy {r['accuracy']} is not a "
+                        f"whole number of its {r['n_test']} test trials")
+    return k
+
+
+def _per_subject(records: list[dict]) -> dict:
+    """subject -> scores, from one row's fold records: accuracy from summed counts, the others averaged."""
+    out: dict = {}
+    for s in sorted({r["subject"] for r in records}):
+        rs = [r for r in records if r["subject"] == s]
+        correct, n = sum(_correct(r) for r in rs), sum(r["n_test"] for r in rs)
+        exact = Fraction(correct, n)
+        out[s] = {"accuracy": float(exact), "exact": exact, "correct": correct, "n_test": n,
+                  **{k: float(np.mean([r[k] for r in rs])) for k in SCORES if k != "accuracy"}}
+    return out
+
+
+def _best_per_fold(spec: dict, classical: list[str], records: list[dict]) -> tuple[list[dict], dict, str]:
+    """The fold records of :data:`BEST`, the picks, and how they were chosen (or [] and why not)."""
+    names = ", ".join(pipeline_name(p) for p in classical)
+    if not classical:
+        return [], {}, "no classical pipeline in this benchmark, so no reference row and no paired tests"
+    folds: dict = {}
+    for r in records:
+        if r["pipeline"] in classical:
+            folds.setdefault((r["subject"], r["fold"]), {})[r["pipeline"]] = r
+    complete = {k: v for k, v in folds.items() if len(v) == len(classical)}
+    if not complete:
+        return [], {}, f"not formed: no fold is finished by every classical pipeline ({names}) yet; no paired tests"
+    if any(p not in r.get("inner_acc", {}) for v in complete.values() for p, r in v.items()):
+        return [], {}, (f"not formed: some folds of {names} hold no inner cross-validation score, so no "
+                        "pipeline can be chosen without test folds; no paired tests")
+    chosen, picks = [], {p: 0 for p in classical}
+    for key in sorted(complete):
+        by = complete[key]
+        # scores equal to 9 decimals tie (float noise decides nothing); max keeps the first listed of tied ones
+        best = max(classical, key=lambda p: round(by[p]["inner_acc"][p], 9))
+        picks[best] += 1
+        chosen.append(dict(by[best], pipeline=BEST, chosen=best))
+    how = (f"in each outer fold, the classical pipeline (of {names}) with the best 3-fold inner cross-validation "
+           "accuracy on that fold's training part alone; its test predictions on that fold form the row. "
+           "Only the training folds of that outer fold decide, never a test trial (scores equal to 9 decimals "
+           "tie; ties go to the first listed)")
+    if spec.get("protocol") == "cross-subject-finetune":
+        if all(r.get("inner_on") == INNER_WITH_ADAPT for v in complete.values() for r in v.values()):
+            how += ("; under cross-subject-finetune the inner cross-validation is of the pipeline as refit: every "
+                    "inner fit pools the other subjects with two thirds of the calibration trials and is scored "
+                    "on the remaining third")
+        else:
+            how += ("; these cross-subject-finetune folds were run before the inner score pooled the calibration "
+                    "trials in, so it measures the pipeline fitted on the other subjects alone")
+    if len(complete) < len(folds):
+        how += f"; {len(folds) - len(complete)} folds not finished by every classical pipeline are left out of it"
+    return chosen, picks, how
+
+
 def summarize(spec: dict, records: list[dict]) -> Summary:
     pipelines = [p for p in spec["pipelines"] if any(r["pipeline"] == p for r in records)]
     subjects = sorted({r["subject"] for r in records})
-    per_subject: dict = {p: {} for p in pipelines}
-    n_test: dict = {}
+    per_subject = {p: _per_subject([r for r in records if r["pipeline"] == p]) for p in pipelines}
+    n_test = {s: v["n_test"] for p in pipelines for s, v in per_subject[p].items()}
     n_classes = max((r["n_classes"] for r in records), default=2)
-    for p in pipelines:
-        for s in subjects:
-            rs = [r for r in records if r["pipeline"] == p and r["subject"] == s]
-            if rs:
-                per_subject[p][s] = {k: float(np.mean([r[k] for r in rs])) for k in SCORES}
-                per_subject[p][s]["n_test"] = sum(r["n_test"] for r in rs)
-                n_test[s] = per_subject[p][s]["n_test"]
     chance = {s: chance_level(n, n_classes) for s, n in n_test.items()}
+    chance_k = {s: chance_count(n, n_classes) for s, n in n_test.items()}
     classical = [p for p in pipelines if _classical(p)]
-    inner = {p: [v for r in records if r["pipeline"] == p for v in r.get("inner_acc", {}).values()] for p in classical}
-    if classical and all(inner[p] for p in classical):
-        best = max(classical, key=lambda p: np.mean(inner[p]))
-        how = (f"the classical pipeline with the best inner cross-validation accuracy on the training folds "
-               f"(of {', '.join(pipeline_name(p) for p in classical)}); no test fold was used to choose it")
-    elif classical:
-        best = max(classical, key=lambda p: mean_std([v["accuracy"] for v in per_subject[p].values()])[0])
-        how = f"best of {len(classical)} classical pipelines on these test folds (optimistic)"
-    else:
-        best, how = None, "no classical pipeline in this benchmark"
-    comparisons = {}
-    if best is not None:
-        others = [p for p in pipelines if p != best]
+    best_records, picks, how = _best_per_fold(spec, classical, records)
+    rows, reference, comparisons = list(pipelines), None, {}
+    if best_records:
+        reference = BEST
+        rows.append(BEST)
+        per_subject[BEST] = _per_subject(best_records)
         diffs, ps = [], []
-        for p in others:
-            common = [s for s in subjects if s in per_subject[p] and s in per_subject[best]]
-            a = [per_subject[p][s]["accuracy"] for s in common]
-            b = [per_subject[best][s]["accuracy"] for s in common]
-            diffs.append(float(np.mean(np.subtract(a, b))) if common else math.nan)
+        for p in pipelines:
+            common = [s for s in subjects if s in per_subject[p] and s in per_subject[BEST]]
+            a = [per_subject[p][s]["exact"] for s in common]
+            b = [per_subject[BEST][s]["exact"] for s in common]
+            diffs.append(float(sum(x - y for x, y in zip(a, b)) / len(common)) if common else math.nan)
             ps.append(wilcoxon_p(a, b))
-        comparisons = {p: (d, pv, hp) for p, d, pv, hp in zip(others, diffs, ps, holm(ps))}
-    return Summary(pipelines, subjects, per_subject, chance, best, how, comparisons)
+        comparisons = {p: (d, pv, hp) for p, d, pv, hp in zip(pipelines, diffs, ps, holm(ps))}
+    return Summary(pipelines, subjects, per_subject, chance, chance_k, reference, how, comparisons, picks, rows)
 
 
 def csv_rows(records: list[dict]) -> list[list[str]]:
@@ -97,35 +162,51 @@ def csv_rows(records: list[dict]) -> list[list[str]]:
 
 
 def _subject_table(sm: Summary) -> list[str]:
-    head = "| subject | " + " | ".join(pipeline_name(p) for p in sm.pipelines) + " | chance (95 %) |"
-    lines = [head, "|" + "---|" * (len(sm.pipelines) + 2)]
+    head = "| subject | " + " | ".join(pipeline_name(p) for p in sm.rows) + " | chance (95 %) |"
+    lines = [head, "|" + "---|" * (len(sm.rows) + 2)]
     for s in sm.subjects:
-        cells = [_fmt(sm.per_subject[p][s]["accuracy"]) if s in sm.per_subject[p] else "–" for p in sm.pipelines]
+        cells = [_fmt(sm.per_subject[p][s]["accuracy"]) if s in sm.per_subject[p] else "–" for p in sm.rows]
         lines.append(f"| {s} | " + " | ".join(cells) + f" | {_fmt(sm.chance.get(s, math.nan))} |")
     return lines
 
 
+def above_chance(sm: Summary, row: str) -> tuple[int, int]:
+    """(subjects whose correct test trials reach their chance count, subjects) of ``row``."""
+    scores = sm.per_subject[row]
+    return sum(1 for s, v in scores.items() if v["correct"] >= sm.chance_k.get(s, math.inf)), len(scores)
+
+
 def _summary_table(sm: Summary) -> list[str]:
-    lines = ["| pipeline | accuracy mean ± std | 95 % CI (bootstrap over subjects) | ROC-AUC | kappa | "
-             "subjects above chance | vs best classical | p (Wilcoxon) | p (Holm) |",
+    lines = ["| pipeline | accuracy mean ± std | 95 % CI (t, over subjects) | ROC-AUC | kappa | "
+             f"subjects above chance | vs {BEST} | p (Wilcoxon) | p (Holm) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for p in sm.pipelines:
+    for p in sm.rows:
         rows = sm.per_subject[p]
         acc = [v["accuracy"] for v in rows.values()]
         m, sd = mean_std(acc)
-        lo, hi = bootstrap_ci(acc)
+        lo, hi = t_interval(acc)
+        lo, hi = max(lo, 0.0), min(hi, 1.0)  # accuracy is bounded: clipping only widens coverage
         auc, kappa = mean_std([v["roc_auc"] for v in rows.values()])[0], mean_std([v["kappa"] for v in rows.values()])[0]
-        above = sum(1 for s, v in rows.items() if v["accuracy"] > sm.chance.get(s, math.inf))
-        if p == sm.best_classical:
-            vs, pv, hp = "(best classical)", "", ""
+        above, n = above_chance(sm, p)
+        if p == sm.reference:
+            vs, pv, hp = "(reference)", "", ""
         elif p in sm.comparisons:
             d, raw, adj = sm.comparisons[p]
             vs, pv, hp = f"{d:+.3f}", _fmt(raw), _fmt(adj)
         else:
             vs = pv = hp = "–"
         lines.append(f"| {pipeline_name(p)} | {_fmt(m)} ± {_fmt(sd)} | [{_fmt(lo)}, {_fmt(hi)}] | {_fmt(auc)} | "
-                     f"{_fmt(kappa)} | {above}/{len(rows)} | {vs} | {pv} | {hp} |")
+                     f"{_fmt(kappa)} | {above}/{n} | {vs} | {pv} | {hp} |")
     return lines
+
+
+def _pick_notes(sm: Summary) -> list[str]:
+    if not sm.picks:
+        return []
+    total = sum(sm.picks.values())
+    chosen = ", ".join(f"{pipeline_name(k)} in {v}" for k, v in sorted(sm.picks.items(), key=lambda kv: (-kv[1], kv[0]))
+                       if v)
+    return ["", f"`{BEST}` chose: {chosen} of {total} folds."]
 
 
 def _auto_notes(records: list[dict]) -> list[str]:
@@ -159,14 +240,17 @@ def results_markdown(spec: dict, records: list[dict], figures: list[str]) -> str
              f"Made by: `{spec['command']}`" if spec.get("command") else "Made by: `eegclf.benchmark.run_benchmark`",
              "", f"Data options: {opts or 'defaults'}. {len(sm.subjects)} subjects, {len(records)} folds, "
              f"{seconds / 60:.1f} min of fitting in total (summed over folds).", "",
-             "Accuracy per subject (mean over that subject's folds); chance is the binomial 95 % bound for its "
-             "number of test trials:", "", *_subject_table(sm), "",
-             "Summary over subjects:", "", *_summary_table(sm), "",
-             f"Best classical pipeline: **{pipeline_name(sm.best_classical) if sm.best_classical else '–'}**, "
-             f"{sm.best_how}. Every other pipeline is compared with it, paired over subjects (two-sided Wilcoxon "
-             f"signed-rank test on per-subject accuracy, Holm-corrected over the comparisons, α = {ALPHA}). "
-             "With a dozen subjects these tests have little power: a large p means these subjects cannot tell "
-             "the pipelines apart, not that they are equal.", *_auto_notes(records), *_init_notes(spec), ""]
+             "Accuracy per subject: correct test trials / test trials over that subject's folds (exact "
+             "fractions); chance is the binomial 95 % level for its number of test trials, the smallest accuracy that a "
+             "random guesser reaches or beats with probability ≤ 0.05. A subject counts as above chance when it reaches "
+             "that level.", "", *_subject_table(sm), "",
+             "Summary over subjects (mean ± sample std; 95 % CI: Student-t interval of the mean over subjects, clipped to [0, 1]):", "",
+             *_summary_table(sm), "",
+             f"Best classical pipeline, per fold (row **{BEST}**): {sm.best_how}. "
+             + (f"Every pipeline is compared with that row, paired over subjects ({WILCOXON_METHOD}; "
+                f"Holm-corrected over the comparisons, α = {ALPHA}). With a dozen subjects these tests have little "
+                "power: a large p means these subjects cannot tell the pipelines apart, not that they are equal."
+                if sm.reference else ""), *_pick_notes(sm), *_auto_notes(records), *_init_notes(spec), ""]
     for f in figures:
         lines += [f"![{f}]({f})", ""]
     return "\n".join(lines)
