@@ -14,6 +14,11 @@ timed side by side in every runtime, all on one thread (``torch.set_num_threads(
   window into its input buffer, then the model), once per ``--runtime`` choice (torch, onnx). The stream's rate
   is the model's here, so no window is resampled. Single trials only (a decoder takes one window).
 
+64 channels: EEGNet at the ``deep`` preset's window (64 channels x 513 samples at 128 Hz) through the stream's
+decoder in its default runtime, once on the fast path (``--fast-path auto``: the exported graph computes the
+first blocks spatial-first) and once on the reference graph (``--fast-path off``), side by side, with their
+ratio (``eegnet_64ch_fast_path_speedup``).
+
 Single trial: one trial ``(1, 1, 2, 750)`` per call; p50/p99 of wall-clock time per call, and p99 of the
 thread's CPU time (the compute alone: a call preempted by another process shows in wall time, not in CPU
 time). Throughput: trials per second in batches of ``--batch``. Above the last line it names the fastest
@@ -53,21 +58,24 @@ N_CHANS, N_TIMES, N_CLASSES, SFREQ = 2, 750, 2, 250.0
 MODELS = ("eegnet", "deepconvnet")
 
 
-def make_checkpoint(name: str, folder: Path, seed: int = 0) -> Path:
-    """A checkpoint of ``name`` at the study's shape with realistic statistics (untrained weights: the timing
-    does not depend on the values, but BatchNorm statistics are set away from their defaults)."""
+def make_checkpoint(name: str, folder: Path, seed: int = 0, n_chans: int = N_CHANS, n_times: int = N_TIMES,
+                    sfreq: float = SFREQ) -> Path:
+    """A checkpoint of ``name`` at the study's shape (or ``n_chans`` x ``n_times``) with realistic statistics
+    (untrained weights: the timing does not depend on the values, but BatchNorm statistics are set away from
+    their defaults)."""
     torch.manual_seed(seed)
-    net = create_model(name, N_CHANS, N_TIMES, N_CLASSES)
+    net = create_model(name, n_chans, n_times, N_CLASSES)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.normal_(0, 0.1)
             m.running_var.uniform_(0.5, 2.0)
-    mean, std = torch.tensor([2e-6, -1e-6]), torch.tensor([1.5e-5, 2.5e-5])
+    mean, std = torch.linspace(-2e-6, 2e-6, n_chans), torch.linspace(1.5e-5, 2.5e-5, n_chans)
     model = Standardized(net, mean, std).eval()
     meta = {"model": name, "model_config": net.config, "activation": net.config["activation"],
-            "dataset": "latency-benchmark", "dataset_options": {}, "n_chans": N_CHANS, "n_times": N_TIMES,
-            "sfreq": SFREQ,
-            "ch_names": ["C3", "C4"], "class_names": ["left", "right"],
+            "dataset": "latency-benchmark", "dataset_options": {}, "n_chans": n_chans, "n_times": n_times,
+            "sfreq": sfreq,
+            "ch_names": ["C3", "C4"] if n_chans == 2 else [f"E{i}" for i in range(n_chans)],
+            "class_names": ["left", "right"],
             "normalization": {"kind": "per-channel z-score", "mean": mean.tolist(), "std": std.tolist()},
             "versions": package_versions()}
     return save_checkpoint(folder / f"{name}.safetensors", model, meta)
@@ -195,8 +203,8 @@ def stream_runtimes(ckpt: Path) -> dict:
     return out
 
 
-def single_trial(run, n: int, warmup: int) -> dict:
-    x = np.random.default_rng(1).normal(0, 2e-5, (1, 1, N_CHANS, N_TIMES)).astype(np.float32)
+def single_trial(run, n: int, warmup: int, n_chans: int = N_CHANS, n_times: int = N_TIMES) -> dict:
+    x = np.random.default_rng(1).normal(0, 2e-5, (1, 1, n_chans, n_times)).astype(np.float32)
     for _ in range(warmup):
         run(x)
     wall, cpu = np.empty(n), np.empty(n)
@@ -219,6 +227,32 @@ def throughput(run, batch: int, seconds: float) -> float:
         elapsed = time.perf_counter() - t0
         if elapsed >= seconds:
             return done / elapsed
+
+
+WIDE = (64, 513, 128.0)  # the deep preset's window
+
+
+def wide_eegnet(args, folder: Path) -> dict:
+    """EEGNet at 64 x 513 through the stream's decoder in its default runtime: {fast_path: timings}."""
+    ckpt = make_checkpoint("eegnet", folder, n_chans=WIDE[0], n_times=WIDE[1], sfreq=WIDE[2])
+    runtime = resolve_runtime(stream_default_runtime())
+    decoders, out = {}, {}
+    for fast_path in ("auto", "off"):
+        model, meta = load_checkpoint(ckpt, fast_path=fast_path)
+        decoders[fast_path] = (Decoder(model, meta, stream_sfreq=meta["sfreq"], runtime=runtime),
+                               model.net.path_for(False))
+    x = np.random.default_rng(4).normal(0, 2e-5, (WIDE[0], WIDE[1])).astype(np.float32)
+    a, b = decoders["auto"][0](x), decoders["off"][0](x)
+    if not np.allclose(a, b, atol=1e-5, rtol=0):
+        raise SystemExit(f"64-channel EEGNet: the fast and reference graphs disagree ({np.abs(a - b).max():.2e})")
+    order = ["auto", "off"]
+    for rep in range(2):  # interleaved, twice, against load drift; the better of the two per path
+        for fast_path in order if rep == 0 else order[::-1]:
+            decoder, path = decoders[fast_path]
+            r = single_trial(lambda t, d=decoder: d(t[0, 0]), max(200, args.n // 6), args.warmup // 3, *WIDE[:2])
+            if fast_path not in out or r["p99"] < out[fast_path]["p99"]:
+                out[fast_path] = dict(r, path=path, runtime=runtime)
+    return out
 
 
 def main(argv=None) -> int:
@@ -254,6 +288,14 @@ def main(argv=None) -> int:
                 tput = "-" if r["tput"] is None else f"{r['tput']:.0f}"
                 print(f"{name:<12} {label:<24} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['cpu_p99']:>10.3f} "
                       f"{tput:>15}", flush=True)
+        wide = wide_eegnet(args, Path(tmp))
+    print(f"\n# EEGNet at 64 x {WIDE[1]} ({WIDE[2]:g} Hz, the deep preset's window), eegclf stream's decoder, "
+          f"--runtime {wide['auto']['runtime']}:")
+    for fast_path, r in wide.items():
+        print(f"{'eegnet 64ch':<12} {'--fast-path ' + fast_path + ' (' + r['path'] + ')':<34} {r['p50']:>8.3f} "
+              f"{r['p99']:>8.3f} {r['cpu_p99']:>10.3f}")
+    print(f"eegnet_64ch_p99_ms: {wide['auto']['p99']:.3f} (reference graph {wide['off']['p99']:.3f})")
+    print(f"eegnet_64ch_fast_path_speedup: {wide['off']['p99'] / wide['auto']['p99']:.2f}")
     best_label, best = min(((lab, r) for (m, lab), r in results.items() if m == "eegnet"), key=lambda t: t[1]["p99"])
     asked = stream_default_runtime()
     default = f"stream --runtime {resolve_runtime(asked)}"

@@ -19,7 +19,11 @@ same hyper-parameters (Adam, lr 1e-3, batch 64, the same number of epochs) and t
   bf16 is emulated and (a') is slower than (a); eegclf then trains in fp32 (``--bf16 auto``);
 - (b) braindecode 0.8.1's EEGClassifier (skorch) wrapping the same module, the test set as its validation
   set, when braindecode is importable (it is not a dependency of eegclf; put it on PYTHONPATH to include it);
-- (c) ``eegclf.training.fit`` into a temporary run folder (checkpoints and state written every epoch).
+- (c-ref) ``eegclf.training.fit`` into a temporary run folder (checkpoints and state written every epoch) on
+  the reference path (``fast_path="off"``: the modules as defined, as (a) computes them);
+- (c) the same with eegclf's default ``fast_path="auto"`` (``eegclf.models.fast_paths``: at the study's 2
+  channels EEGNet keeps the reference order, DeepConvNet merges its first two convolutions).
+  (a)/(c-ref) is the gain of the trainer, (c-ref)/(c) that of the reordering.
 
 (a), (a') and (b) train on the same training part that (c) uses (eegclf holds out 20 % for validation), so
 (c) does strictly more work per epoch: it also measures the validation part. Seconds per epoch are the wall
@@ -29,7 +33,8 @@ The ratios are medians of the per-seed ratios. Test accuracy: last epoch, mean +
 
 The study: eegclf's ``run_study`` (2 models x 3 activations x 1 seed, its default processes and threads,
 report included) against (a) run six times in a row; and against (a') six times in a row when eegclf's bf16
-is on (elsewhere (a) is already the like-for-like loop). eegclf's time includes starting its worker
+is on (elsewhere (a) is already the like-for-like loop). ``run_study`` runs twice, on the fast path (auto) and
+on the reference path, and ``study_fast_vs_reference`` is their ratio (the study shape must not be slower). eegclf's time includes starting its worker
 processes; the benchmark measures one such start-up (a fresh Python importing torch and eegclf and loading
 the data) and prints its share of eegclf's study time: ``--quick`` has enough epochs to keep it under 10 %.
 The last line is ``study_speedup_vs_plain_loop: X.XX``.
@@ -84,6 +89,7 @@ def plain_loop(model_name: str, activation: str, seed: int, epochs: int, train, 
     train_loader = DataLoader(TensorDataset(Xtr, torch.from_numpy(train.y)), batch_size=BATCH, shuffle=True)
     test_loader = DataLoader(TensorDataset(Xte, torch.from_numpy(test.y)), batch_size=BATCH)
     model = create_model(model_name, train.X.shape[2], train.X.shape[3], 2, activation=activation)
+    model.set_fast_path("off")  # the modules as defined, computed as a plain loop computes them
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     for _ in range(epochs):
@@ -115,7 +121,7 @@ def braindecode_fit(model_name: str, seed: int, epochs: int, train, test) -> dic
     std = train.X.std(axis=(0, 1, 3), keepdims=True)
     Xtr, Xte = ((train.X - mean) / std).astype(np.float32), ((test.X - mean) / std).astype(np.float32)
     clf = EEGClassifier(
-        create_model(model_name, train.X.shape[2], train.X.shape[3], 2, activation="elu"),
+        create_model(model_name, train.X.shape[2], train.X.shape[3], 2, activation="elu").set_fast_path("off"),
         criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, optimizer__lr=LR,
         batch_size=BATCH, max_epochs=epochs, iterator_train__shuffle=True, device="cpu", classes=[0, 1],
         train_split=predefined_split(Dataset(Xte, test.y)), verbose=0, callbacks__valid_acc=None,
@@ -138,10 +144,11 @@ def braindecode_available() -> bool:
 
 # ---- (c): eegclf ----
 
-def eegclf_fit(model_name: str, seed: int, epochs: int, dataset, bf16: bool | None = None) -> dict:
+def eegclf_fit(model_name: str, seed: int, epochs: int, dataset, bf16: bool | None = None,
+               fast_path: str = "auto") -> dict:
     t0 = time.perf_counter()
     config = RunConfig(model=model_name, activation="elu", epochs=epochs, batch_size=BATCH, lr=LR, seed=seed,
-                       device="cpu", bf16=bf16, threads=torch.get_num_threads())
+                       device="cpu", bf16=bf16, threads=torch.get_num_threads(), fast_path=fast_path)
     with tempfile.TemporaryDirectory(prefix="eegclf-speed-") as run_dir:
         summary = fit(config, dataset, run_dir, progress=False)
     return {"seconds": time.perf_counter() - t0, "test_acc": summary["test_acc_last"],
@@ -163,13 +170,14 @@ def per_epoch(args, dataset, use_b: bool) -> None:
     rows = {}
     test = dataset.test
     for model_name in MODELS:
-        res, b = {"a": [], A2: [], "c": []}, None
+        res, b = {"a": [], A2: [], "c-ref": [], "c": []}, None
         for i, seed in enumerate(range(args.seeds)):
             train = training_part(dataset, seed)
             plain = (model_name, "elu", seed, args.epochs, train, test)
             runs = [("a", partial(plain_loop, *plain)), (A2, partial(plain_loop, *plain, bf16=True)),
+                    ("c-ref", partial(eegclf_fit, model_name, seed, args.epochs, dataset, args.bf16, "off")),
                     ("c", partial(eegclf_fit, model_name, seed, args.epochs, dataset, args.bf16))]
-            for tag, run in runs[i % 3:] + runs[: i % 3]:  # rotate the order against load drift
+            for tag, run in runs[i % 4:] + runs[: i % 4]:  # rotate the order against load drift
                 res[tag].append(run())
             if use_b and seed == 0:
                 b = braindecode_fit(model_name, seed, args.epochs, train, test)
@@ -181,20 +189,22 @@ def per_epoch(args, dataset, use_b: bool) -> None:
 
     print(f"\nper epoch ({args.epochs} epochs, {args.seeds} seed{'s' if args.seeds > 1 else ''}, "
           f"{torch.get_num_threads()} torch threads each):")
-    head = (f"{'model':<12} {'(a) plain':>10} {'(a_) bf16':>10} {'(b) braind.':>11} {'(c) eegclf':>10} "
-            f"{'(a)/(c)':>8} {'(a_)/(c)':>8} {'(b)/(c)':>8}   {'test acc (a)':>15}   {'test acc (a_)':>15}   "
-            f"{'test acc (c)':>15}   {'(c) val-selected':>16}").replace("a_", "a'")
+    head = (f"{'model':<12} {'(a) plain':>10} {'(a_) bf16':>10} {'(b) braind.':>11} {'(c-ref)':>10} {'(c) eegclf':>10} "
+            f"{'(a)/(c)':>8} {'(a_)/(c)':>8} {'(b)/(c)':>8} {'(a)/(c-ref)':>11} {'(c-ref)/(c)':>11}   {'test acc (a)':>15}   "
+            f"{'test acc (a_)':>15}   {'test acc (c)':>15}   {'(c) val-selected':>16}").replace("a_", "a'")
     print(head)
     print("-" * len(head))
     for model_name, (res, b) in rows.items():
         a, a2, c = res["a"], res[A2], res["c"]
         s = {t: statistics.median(r["seconds"] for r in res[t]) / args.epochs for t in res}
-        ratio = {t: statistics.median(x["seconds"] / y["seconds"] for x, y in zip(res[t], c)) for t in ("a", A2)}
+        ratio = {t: statistics.median(x["seconds"] / y["seconds"] for x, y in zip(res[t], c)) for t in ("a", A2, "c-ref")}
+        trainer = statistics.median(x["seconds"] / y["seconds"] for x, y in zip(a, res["c-ref"]))
         sb = b["seconds"] / args.epochs if b else None
         ratio_b = b["seconds"] / c[0]["seconds"] if b else None
         print(f"{model_name:<12} {s['a']:>10.3f} {s[A2]:>10.3f} {(f'{sb:.3f}' if b else '-'):>11} "
-              f"{s['c']:>10.3f} {ratio['a']:>7.2f}x {ratio[A2]:>7.2f}x "
-              f"{(f'{ratio_b:.2f}x' if b else '-'):>8}   {mean_std([r['test_acc'] for r in a]):>15}   "
+              f"{s['c-ref']:>10.3f} {s['c']:>10.3f} {ratio['a']:>7.2f}x {ratio[A2]:>7.2f}x "
+              f"{(f'{ratio_b:.2f}x' if b else '-'):>8} {trainer:>10.2f}x {ratio['c-ref']:>10.2f}x   "
+              f"{mean_std([r['test_acc'] for r in a]):>15}   "
               f"{mean_std([r['test_acc'] for r in a2]):>15}   {mean_std([r['test_acc'] for r in c]):>15}   "
               f"{mean_std([r['test_acc_selected'] for r in c]):>16}")
     print("(seconds per epoch; (a') = (a) with bf16 autocast in the training pass; test acc: last epoch, "
@@ -235,12 +245,19 @@ def study(args, dataset, bf16: bool) -> float:
     if not bf16:
         print("(a') left out of the study: eegclf's bf16 is off here, so (a) is the like-for-like loop")
     start = startup_seconds()
-    base = RunConfig(dataset="synthetic", epochs=args.epochs, batch_size=BATCH, lr=LR, device="cpu", bf16=args.bf16)
-    with tempfile.TemporaryDirectory(prefix="eegclf-speed-study-") as out:
-        t0 = time.perf_counter()
-        run_study(base, list(MODELS), list(ACTIVATIONS), 1, Path(out) / "study", progress=False)
-        ours = time.perf_counter() - t0
-    print(f"(c) eegclf compare (run_study, default jobs, report included): {ours:8.1f} s  [load {load()}]")
+    took_c = {}
+    for tag, fast_path in (("c", "auto"), ("c-ref", "off")):
+        base = RunConfig(dataset="synthetic", epochs=args.epochs, batch_size=BATCH, lr=LR, device="cpu",
+                         bf16=args.bf16, fast_path=fast_path)
+        with tempfile.TemporaryDirectory(prefix="eegclf-speed-study-") as out:
+            t0 = time.perf_counter()
+            run_study(base, list(MODELS), list(ACTIVATIONS), 1, Path(out) / "study", progress=False)
+            took_c[tag] = time.perf_counter() - t0
+        print(f"({tag}) eegclf compare (run_study, default jobs, report included; fast_path {fast_path}): "
+              f"{took_c[tag]:8.1f} s  [load {load()}]", flush=True)
+    ours = took_c["c"]
+    print(f"study_fast_vs_reference: {took_c['c-ref'] / ours:.2f}  (eegclf's study on the reference path over the "
+          "fast path: >= 1 means the study shape is not slower)")
     share = start / ours
     print(f"process start-up (fresh Python: import torch + eegclf, load the data), measured once: {start:.1f} s "
           f"= {100 * share:.1f} % of (c)'s study time" + ("" if share < 0.10 else
