@@ -35,7 +35,7 @@ def pre(eegmmidb_root, tmp_path_factory):
 
 def test_pretrained_checkpoint_records_subjects_alignment_and_input(pre):
     _, meta = read_checkpoint(pre)
-    assert meta["subjects_seen"] == ["S001", "S002"]
+    assert meta["subjects_seen"] == ["eegmmidb:S001", "eegmmidb:S002"]
     assert meta["alignment"] == "euclidean" and meta["n_trials_seen"] == 90
     assert meta["ch_names"] == ["C3", "Cz", "C4"] and meta["sfreq"] == 80.0 and meta["model"] == "eegnet"
 
@@ -54,7 +54,7 @@ def test_finetuning_from_a_checkpoint_reproduces_itself_and_carries_the_alignmen
     assert summary["selected_epoch"] == 3  # no validation part: the last epoch
     model, meta = load_checkpoint(tmp_path / "a" / "last.safetensors")
     assert model.spatial is not None and model.spatial.shape == (3, 3)  # the user's alignment travels with it
-    assert meta["subjects_seen"] == ["S001", "S002", "S003"]  # the pre-training subjects, then the user
+    assert meta["subjects_seen"] == ["eegmmidb:S001", "eegmmidb:S002", "eegmmidb:S003"]  # pre-training's, the user
     for fmt in ("onnx", "torchscript"):  # the alignment is part of the exported graph (checked on export)
         assert main(["export", "--checkpoint", str(tmp_path / "a" / "last.safetensors"), "--format", fmt,
                      "--out", str(tmp_path / f"model.{fmt}")]) == 0
@@ -116,7 +116,7 @@ def test_benchmark_transfer_pipelines_need_a_checkpoint_and_the_subjects_own_tri
 
 def _one_subject(eegmmidb_root):
     ds = load_dataset("eegmmidb", data_dir=eegmmidb_root, subjects="3", task="imagery_lr", channels="C3,Cz,C4",
-                      resample=80.0, tmax=2.0)
+                      resample=80.0, tmax=2.0, l_freq=4.0, h_freq=38.0, reference="average")  # as pre's (preset deep)
     return ds
 
 
