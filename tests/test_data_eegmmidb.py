@@ -110,3 +110,25 @@ def test_missing_file_and_failed_download(tmp_path, monkeypatch):
     monkeypatch.setattr(mne.datasets.eegbci, "load_data", offline)
     with pytest.raises(DataError, match=r"missing: .*eegmmidb/S002/S002R04\.edf.*load_data failed"):
         load_dataset("eegmmidb", data_dir=tmp_path, subjects=[2])
+
+
+# ------------------------------------------------------------------ issue 24, point 9: S088 was recorded at 128 Hz
+
+def test_pooling_s088_at_128_hz_with_160_hz_subjects_needs_resampling(eegmmidb_root):
+    with pytest.raises(DataError, match=r"subject S088 was recorded at 128 Hz .*at 160 Hz \(S001\).*resample=160"):
+        load_dataset("eegmmidb", data_dir=eegmmidb_root, subjects="1,88", tmax=1.0)
+    ds = load_dataset("eegmmidb", data_dir=eegmmidb_root, subjects="1,88", tmax=1.0, resample=160)
+    assert ds.sfreq == 160.0 and set(ds.test.subjects.tolist()) == {"S001", "S088"}
+
+
+@pytest.mark.parametrize("name, rate", [("deep", 128.0), ("moabb", 160.0)])
+def test_the_benchmark_presets_pool_every_shared_subject(eegmmidb_root, name, rate):
+    from eegclf.benchmark.presets import preset
+    from eegclf.data.eegmmidb import parse_subjects
+
+    everyone = parse_subjects("1-12,24-41,43-67,88")  # the 56 people of ../shared/data
+    assert len(everyone) == 56 and everyone[-1] == 88
+    options, _ = preset(name, "eegmmidb")
+    ds = load_dataset("eegmmidb", data_dir=eegmmidb_root, subjects="12,88", task="imagery_lr", **options)
+    assert ds.sfreq == rate and ds.n_chans == 64
+    assert len(ds.train) + len(ds.test) == 45 + 57  # S088's three runs hold 19 cues each

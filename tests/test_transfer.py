@@ -35,7 +35,7 @@ def pre(eegmmidb_root, tmp_path_factory):
 
 def test_pretrained_checkpoint_records_subjects_alignment_and_input(pre):
     _, meta = read_checkpoint(pre)
-    assert meta["subjects_seen"] == ["S001", "S002"]
+    assert meta["subjects_seen"] == ["eegmmidb:S001", "eegmmidb:S002"]
     assert meta["alignment"] == "euclidean" and meta["n_trials_seen"] == 90
     assert meta["ch_names"] == ["C3", "Cz", "C4"] and meta["sfreq"] == 80.0 and meta["model"] == "eegnet"
 
@@ -54,7 +54,7 @@ def test_finetuning_from_a_checkpoint_reproduces_itself_and_carries_the_alignmen
     assert summary["selected_epoch"] == 3  # no validation part: the last epoch
     model, meta = load_checkpoint(tmp_path / "a" / "last.safetensors")
     assert model.spatial is not None and model.spatial.shape == (3, 3)  # the user's alignment travels with it
-    assert meta["subjects_seen"] == ["S001", "S002", "S003"]  # the pre-training subjects, then the user
+    assert meta["subjects_seen"] == ["eegmmidb:S001", "eegmmidb:S002", "eegmmidb:S003"]  # pre-training's, the user
     for fmt in ("onnx", "torchscript"):  # the alignment is part of the exported graph (checked on export)
         assert main(["export", "--checkpoint", str(tmp_path / "a" / "last.safetensors"), "--format", fmt,
                      "--out", str(tmp_path / f"model.{fmt}")]) == 0
@@ -69,6 +69,10 @@ def test_finetuning_from_a_checkpoint_reproduces_itself_and_carries_the_alignmen
     (["--resample", "100"], "sampling rate (80 Hz against the data's 100 Hz)"),
     (["--tmax", "3"], "window (161 samples against the data's 241)"),
     (["--task", "imagery_hf", "--subjects", "1"], "classes (left_fist, right_fist against the data's both_fists, both_feet)"),
+    # issue 24, point 6: band, reference and window start are compared too (the window's length was already)
+    (["--l-freq", "8"], "band (4-38 Hz against the data's 8-38 Hz)"),
+    (["--dataset-options", '{"reference": null}'], "reference (average against the data's as recorded)"),
+    (["--tmin", "0.5", "--tmax", "2.5"], "window start (0 s against the data's 0.5 s)"),
 ])
 def test_train_init_refuses_a_checkpoint_that_does_not_fit_the_data(eegmmidb_root, pre, tmp_path, capsys, flags, says):
     rc = _finetune_cli(eegmmidb_root, pre, tmp_path / "run", *flags)
@@ -116,7 +120,7 @@ def test_benchmark_transfer_pipelines_need_a_checkpoint_and_the_subjects_own_tri
 
 def _one_subject(eegmmidb_root):
     ds = load_dataset("eegmmidb", data_dir=eegmmidb_root, subjects="3", task="imagery_lr", channels="C3,Cz,C4",
-                      resample=80.0, tmax=2.0)
+                      resample=80.0, tmax=2.0, l_freq=4.0, h_freq=38.0, reference="average")  # as pre's (preset deep)
     return ds
 
 
@@ -189,3 +193,98 @@ def test_pretrain_refuses_an_existing_folder_and_a_classical_model(pre, eegmmidb
                "--out", str(tmp_path / "clf")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "--model" in err and "deep network" in err
+
+
+# ------------------------------------------------------------------ issue 24, point 6: train --init as written
+
+def test_train_init_takes_the_checkpoints_data_options_and_the_benchmarks_finetuning_recipe(
+        eegmmidb_root, pre, tmp_path, monkeypatch):
+    """``train --init CKPT --subjects N`` loads the new user's data as CKPT's were loaded (data set, task,
+    channels, window, band, reference, rate) and fine-tunes with the recipe the benchmark's finetune pipeline
+    uses; a flag the user types wins over both."""
+    import eegclf.transfer as transfer
+
+    out = tmp_path / "run"
+    assert main(["train", "--init", str(pre), "--data-dir", str(eegmmidb_root), "--subjects", "3",
+                 "--epochs", "1", "--batch-size", "8", "--quiet", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    _, meta = read_checkpoint(pre)
+    assert config["dataset"] == "eegmmidb"
+    for key in ("task", "channels", "tmin", "tmax", "l_freq", "h_freq", "reference", "resample"):
+        assert config["dataset_options"][key] == meta["dataset_options"][key], key
+    assert config["dataset_options"]["subjects"] == "3" and config["epochs"] == 1 and config["batch_size"] == 8
+
+    seen = []  # the configs the benchmark's finetune pipeline trains with
+    real = transfer.finetune
+    monkeypatch.setattr(transfer, "finetune", lambda init, cfg, *a, **k: seen.append(cfg) or real(init, cfg, *a, **k))
+    assert main(["benchmark", "--data-dir", str(eegmmidb_root), "--subjects", "3", "--protocol", "run-split",
+                 "--models", "finetune", "--init", str(pre), "--finetune-epochs", "1", "--jobs", "1", "--quiet",
+                 "--out", str(tmp_path / "bench")]) == 0
+    assert seen, "the finetune pipeline did not run in this process"
+    recipe = ("lr", "optimizer", "weight_decay", "bn_recalibrate", "val_fraction", "model", "model_kwargs")
+    assert {k: getattr(seen[0], k) for k in recipe} == {k: config[k] for k in recipe}
+    assert seen[0].batch_size == transfer.FINETUNE_RECIPE["batch_size"] and seen[0].epochs == 1
+    for key in ("task", "channels", "tmin", "tmax", "l_freq", "h_freq", "reference", "resample"):  # as trained
+        assert json.loads((tmp_path / "bench" / "benchmark.json").read_text())["dataset_options"][key] == \
+            meta["dataset_options"][key], key
+
+
+# ------------------------------------------------------------------ issue 24, point 8: who a subject is
+
+def _rewrite(pre, path, **changes):
+    from safetensors.torch import save
+
+    tensors, meta = read_checkpoint(pre)
+    meta.update(changes)
+    meta = {k: v for k, v in meta.items() if v is not _DROP}
+    path.write_bytes(save(tensors, metadata={"eegclf": json.dumps(meta)}))
+    return path
+
+
+_DROP = object()
+
+
+def test_subjects_seen_are_qualified_by_data_set_and_old_bare_ids_still_count(eegmmidb_root, pre, tmp_path, capsys):
+    # MOABB's PhysionetMI subject 3 is eegmmidb's S003: a network that saw it (recorded by the moabb loader as
+    # "3", before ids were qualified) is refused on S003
+    _, meta = read_checkpoint(pre)
+    moabb = _rewrite(pre, tmp_path / "moabb.safetensors", dataset="moabb", subjects_seen=["3", "4"],
+                     dataset_options={"moabb_dataset": "PhysionetMI", "subjects": [3, 4]})
+    assert _finetune_cli(eegmmidb_root, moabb, tmp_path / "a") == 2
+    assert "pre-trained on subject S003, which is to be tested" in capsys.readouterr().err
+    # an old eegmmidb checkpoint with bare ids: a bare id matches that id of any data set
+    old = _rewrite(pre, tmp_path / "old.safetensors", subjects_seen=["S001", "S003"])
+    assert _finetune_cli(eegmmidb_root, old, tmp_path / "b") == 2
+    assert "pre-trained on subject S003" in capsys.readouterr().err
+    init = Init.from_checkpoint(old)
+    assert init.saw("eegmmidb:S003") and init.saw("moabb.BNCI2014_004:S003") and not init.saw("eegmmidb:S004")
+    # qualified ids: subject 1 of one MOABB data set is not subject 1 of another, nor eegmmidb's S001
+    new = Init.from_checkpoint(_rewrite(pre, tmp_path / "new.safetensors",
+                                        subjects_seen=["moabb.BNCI2014_004:1", "eegmmidb:S002"]))
+    assert new.saw("moabb.BNCI2014_004:1") and not new.saw("moabb.BNCI2014_001:1")
+    assert not new.saw("eegmmidb:S001") and new.saw("eegmmidb:S002") and not new.saw("bci3b:S002")
+
+
+def test_a_network_that_does_not_say_whom_it_saw_stays_unknown_after_finetuning(eegmmidb_root, pre, tmp_path):
+    unknown = Init.from_checkpoint(_rewrite(pre, tmp_path / "unknown.safetensors", subjects_seen=_DROP))
+    assert unknown.subjects_seen is None
+    config = replace(finetune_config(RunConfig(), unknown, epochs=1), threads=1)
+    finetune(unknown, config, _one_subject(eegmmidb_root), tmp_path / "run")
+    _, meta = read_checkpoint(tmp_path / "run" / "last.safetensors")
+    assert meta["subjects_seen"] is None  # not ["eegmmidb:S003"]: it saw others too, nobody knows whom
+    # a network that says whom it saw passes them on, with the user after them
+    finetune(Init.from_checkpoint(pre), config, _one_subject(eegmmidb_root), tmp_path / "run2")
+    assert read_checkpoint(tmp_path / "run2" / "last.safetensors")[1]["subjects_seen"] == [
+        "eegmmidb:S001", "eegmmidb:S002", "eegmmidb:S003"]
+
+
+# ------------------------------------------------------------------ issue 24, point 9: S088 at 128 Hz pools
+
+def test_pretrain_resamples_so_s088_pools_with_160_hz_subjects(eegmmidb_root, tmp_path):
+    out = tmp_path / "PRE"
+    # preset none: the loader's own options, which alone would refuse to pool S088 (128 Hz) with S001 (160 Hz)
+    assert main(["pretrain", "--data-dir", str(eegmmidb_root), "--subjects", "1,88", "--preset", "none",
+                 "--channels", "C3,Cz,C4", "--tmax", "1", "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    _, meta = read_checkpoint(out / "pretrained.safetensors")
+    assert meta["sfreq"] == 160.0 and meta["subjects_seen"] == ["eegmmidb:S001", "eegmmidb:S088"]
+    assert meta["n_trials_seen"] == 45 + 57  # S088's three runs hold 19 cues each

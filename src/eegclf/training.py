@@ -97,9 +97,13 @@ def build_model(config: RunConfig, dataset: EEGDataset):
 
 def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std, seen_before=()) -> dict:
     """What a checkpoint says about itself. ``subjects_seen``: every subject whose trials shaped the weights
-    (the training part's, after ``seen_before``: those a starting network was trained on), so that nobody
-    scores it on them as if they were new people."""
-    seen = list(dict.fromkeys([*map(str, seen_before), *dataset.train.subjects.tolist()]))
+    (the training part's, after ``seen_before``: those a starting network was trained on), by qualified ids
+    (``eegmmidb:S001``, :mod:`eegclf.data.subjects`), so that nobody scores it on them as if they were new
+    people; None when ``seen_before`` is None (the starting network does not say whom it saw)."""
+    from eegclf.data.subjects import subject_ids
+
+    seen = None if seen_before is None else list(dict.fromkeys(
+        [*map(str, seen_before), *subject_ids(dataset, dict.fromkeys(dataset.train.subjects.tolist()))]))
     return {
         "model": net.model_name,
         "model_config": net.config,

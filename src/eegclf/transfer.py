@@ -10,17 +10,22 @@
 
 The defaults below are the recommended recipe; the README's "Calibrate for a new user" section gives the
 benchmark runs behind them. May import: config, data, models, training, checkpoint, rundir, errors.
+
+Subjects are recorded by qualified ids (``eegmmidb:S001``, :mod:`eegclf.data.subjects`), so that a network
+pre-trained on one data set is never taken as unseen on the same people of another, and never refused on
+other people who share a bare id. A network that does not record whom it saw stays unknown, fine-tuned or not.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
+from eegclf.data.subjects import bare, is_qualified, same_subject, subject_id, subject_ids
 from eegclf.errors import CheckpointError, ConfigError
 
 # the pre-training recipe (eegclf pretrain's defaults); data window and band: the benchmark's "deep" preset
@@ -30,8 +35,16 @@ ALIGNMENTS = ("none", "euclidean")
 # Euclidean alignment is available but off: on S001-S012 (run-split, networks pre-trained on the other half of
 # the subjects) it did not help: fine-tuned 0.628 with it, 0.672 without (Wilcoxon p 0.36; README "Accuracy")
 DEFAULT_ALIGNMENT = "none"
-# fine-tuning on a user's calibration trials (train --init, the benchmark's finetune pipeline): every layer
-FINETUNE_DEFAULTS = {"epochs": 50, "lr": 5e-4}
+# fine-tuning on a user's calibration trials, every layer: the one recipe of train --init and of the benchmark's
+# finetune pipelines (finetune, cross-subject-finetune), where no value given by the user says otherwise. The
+# README's transfer tables were measured with it (the deep preset's batch, optimiser, weight decay and BatchNorm
+# re-estimation; 50 epochs at lr 5e-4, fixed before any result)
+FINETUNE_RECIPE = {"epochs": 50, "lr": 5e-4, "batch_size": 16, "optimizer": "adamw", "weight_decay": 1e-2,
+                   "bn_recalibrate": True}
+# the data options that shape what a network takes in (classes, channels, window, band, reference, rate):
+# train --init and benchmark --init load the new user's data with the checkpoint's unless the user says otherwise
+INPUT_OPTIONS = ("task", "moabb_dataset", "paradigm", "events", "channels", "tmin", "tmax", "l_freq", "h_freq",
+                 "reference", "resample", "n_chans", "n_times", "sfreq")
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,8 @@ class Init:
     n_times: int = 0
     class_names: tuple[str, ...] = ()
     source: str = "a network"
+    dataset: str = ""  # the data set it was trained on, and the options it was loaded with (from a checkpoint)
+    data_options: dict = field(default_factory=dict)
 
     @classmethod
     def from_checkpoint(cls, path) -> "Init":
@@ -64,13 +79,15 @@ class Init:
                                   "alignment); start from the pre-trained checkpoint instead")
         state = {k[len("model.net."):]: v for k, v in tensors.items() if k.startswith("model.net.")}
         return cls(meta["model"], dict(meta["model_config"]), state, meta.get("alignment", "none"),
-                   tuple(meta["subjects_seen"]) if "subjects_seen" in meta else None, tuple(meta.get("ch_names", ())),
+                   _recorded_subjects(meta), tuple(meta.get("ch_names", ())),
                    float(meta.get("sfreq", 0.0)), int(meta.get("n_times", 0)),
-                   tuple(meta.get("class_names", ())), f"checkpoint {path}")
+                   tuple(meta.get("class_names", ())), f"checkpoint {path}", str(meta.get("dataset", "")),
+                   dict(meta.get("dataset_options") or {}))
 
     @classmethod
     def from_model(cls, model, seen, alignment: str = "none") -> "Init":
-        """The network of a trained :class:`Standardized` model (the benchmark's cross-subject models)."""
+        """The network of a trained :class:`Standardized` model (the benchmark's cross-subject models);
+        ``seen``: the qualified ids of the subjects it was trained on."""
         return cls(model.net.model_name, dict(model.net.config), model.net.state_dict(), alignment,
                    tuple(str(s) for s in seen))
 
@@ -79,8 +96,23 @@ class Init:
         """The network's own constructor options (its shape comes from the data)."""
         return {k: v for k, v in self.model_config.items() if k not in ("n_chans", "n_times", "n_outputs")}
 
+    def input_options(self, dataset: str) -> dict:
+        """The options the network's training data were loaded with that shape its input
+        (:data:`INPUT_OPTIONS`) and that the loader of data set ``dataset`` takes: the defaults for loading a
+        new user's data. For another data set than the checkpoint's, only the window, band, reference, channel
+        and rate options (not its task, MOABB data set or paradigm)."""
+        from eegclf.data import dataset_defaults
+
+        if not self.dataset:
+            return {}
+        known = dataset_defaults(dataset)
+        same = dataset == self.dataset
+        return {k: v for k, v in self.data_options.items()
+                if k in INPUT_OPTIONS and k in known and (same or k not in ("task", "moabb_dataset", "paradigm"))}
+
     def check_fits(self, dataset: EEGDataset) -> None:
-        """Refuse data whose channels, rate, window or classes differ from the network's, in one line."""
+        """Refuse data whose channels, rate, window, band, reference or classes differ from the network's, in
+        one line. Band, reference and window start are compared where both record them."""
         differ = []
         if self.ch_names and list(self.ch_names) != list(dataset.ch_names):
             differ.append(f"channels ({len(self.ch_names)}: {_short(self.ch_names)} against the data's "
@@ -89,6 +121,16 @@ class Init:
             differ.append(f"sampling rate ({self.sfreq:g} Hz against the data's {dataset.sfreq:g} Hz)")
         if self.n_times and self.n_times != dataset.n_times:
             differ.append(f"window ({self.n_times} samples against the data's {dataset.n_times})")
+        mine, theirs = self.data_options, dataset.options
+        both = [k for k in ("tmin", "l_freq", "h_freq", "reference") if k in mine and k in theirs]
+        if "tmin" in both and not _same_value(mine["tmin"], theirs["tmin"]):
+            differ.append(f"window start ({_value(mine['tmin'], 's')} against the data's "
+                          f"{_value(theirs['tmin'], 's')})")
+        if any(not _same_value(mine[k], theirs[k]) for k in ("l_freq", "h_freq") if k in both):
+            differ.append(f"band ({_band(mine, both)} against the data's {_band(theirs, both)})")
+        if "reference" in both and mine["reference"] != theirs["reference"]:
+            differ.append(f"reference ({mine['reference'] or 'as recorded'} against the data's "
+                          f"{theirs['reference'] or 'as recorded'})")
         if self.class_names and list(self.class_names) != list(dataset.class_names):
             differ.append(f"classes ({', '.join(self.class_names)} against the data's "
                           f"{', '.join(dataset.class_names)})")
@@ -96,19 +138,59 @@ class Init:
             raise CheckpointError(f"{self.source} does not fit the data: " + "; ".join(differ))
 
     def saw(self, subject) -> bool:
-        """Whether the network was trained on ``subject``; True when the checkpoint does not say (unknown)."""
-        return self.subjects_seen is None or str(subject) in self.subjects_seen
+        """Whether the network was (or may have been) trained on ``subject``, a qualified id (see
+        :mod:`eegclf.data.subjects`; a bare one is compared by its bare part); True when it does not say whom."""
+        return self.subjects_seen is None or any(same_subject(s, str(subject)) for s in self.subjects_seen)
 
     def check_unseen(self, subjects) -> None:
-        """Refuse to test on a subject the network was trained on, or any subject when it does not say whom."""
+        """Refuse to test on a subject the network was trained on, or any subject when it does not say whom;
+        ``subjects``: qualified ids."""
         if self.subjects_seen is None:
             raise CheckpointError(f"{self.source} does not record the subjects it was trained on, so it cannot "
                                   "be scored on new people honestly; pre-train with eegclf pretrain")
-        seen = [s for s in dict.fromkeys(str(s) for s in subjects) if s in set(self.subjects_seen)]
+        seen = [s for s in dict.fromkeys(str(s) for s in subjects) if self.saw(s)]
         if seen:
-            raise CheckpointError(f"{self.source} was pre-trained on subject {', '.join(seen)}, which is to be "
-                                  "tested: its score would not be that of a new user; pre-train without it "
-                                  f"(it saw {', '.join(self.subjects_seen)})")
+            raise CheckpointError(f"{self.source} was pre-trained on subject {', '.join(map(bare, seen))}, which "
+                                  "is to be tested: its score would not be that of a new user; pre-train without "
+                                  f"it (it saw {', '.join(self.subjects_seen)})")
+
+
+def _recorded_subjects(meta: dict) -> tuple[str, ...] | None:
+    """The checkpoint's ``subjects_seen`` (None: not recorded). A bare id (a checkpoint made before ids were
+    qualified) stays bare, so it matches that id of any data set, and is also read as a subject of the
+    checkpoint's own data set where that names the person otherwise (MOABB's PhysionetMI ``1``: eegmmidb's
+    ``S001``)."""
+    recorded = meta.get("subjects_seen")
+    if recorded is None:
+        return None
+    seen = []
+    for s in map(str, recorded):
+        seen.append(s)
+        if not is_qualified(s) and meta.get("dataset"):
+            own = subject_id(meta["dataset"], meta.get("dataset_options"), s)
+            if bare(own) != s:
+                seen.append(own)
+    return tuple(dict.fromkeys(seen))
+
+
+def _same_value(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    try:
+        return abs(float(a) - float(b)) < 1e-9
+    except (TypeError, ValueError):
+        return a == b
+
+
+def _value(v, unit: str) -> str:
+    return "none" if v is None else f"{float(v):g} {unit}"
+
+
+def _band(options: dict, keys) -> str:
+    low, high = options.get("l_freq") if "l_freq" in keys else None, options.get("h_freq") if "h_freq" in keys else None
+    if low is None and high is None:
+        return "unfiltered"
+    return f"{'0' if low is None else f'{float(low):g}'}-{'Nyquist' if high is None else f'{float(high):g}'} Hz"
 
 
 def _short(names) -> str:
@@ -130,12 +212,34 @@ def _one_subject_whitener(init: Init, calibration: Split):
     return reference_whitener(calibration.X)
 
 
-def finetune_config(config: RunConfig, init: Init, *, epochs: int | None = None, lr: float | None = None) -> RunConfig:
-    """``config`` for fine-tuning ``init``: its model and constructor arguments, the fine-tuning epochs and
-    learning rate (defaults :data:`FINETUNE_DEFAULTS`), and nothing chosen on validation."""
+def finetune_config(config: RunConfig, init: Init, **given) -> RunConfig:
+    """``config`` for fine-tuning ``init``: its model and constructor arguments, nothing chosen on validation,
+    and the fine-tuning recipe :data:`FINETUNE_RECIPE` but for the values ``given`` (keys of the recipe:
+    epochs, lr, batch_size, optimizer, weight_decay, bn_recalibrate; None: the recipe's). The one place the
+    recipe is applied: ``train --init`` and the benchmark's fine-tuning both come here."""
+    unknown = sorted(set(given) - set(FINETUNE_RECIPE))
+    if unknown:
+        raise TypeError(f"finetune_config: {', '.join(unknown)} are not part of the fine-tuning recipe")
+    recipe = {**FINETUNE_RECIPE, **{k: v for k, v in given.items() if v is not None}}
     return replace(config, model=init.model, model_kwargs=init.net_kwargs, activation=None, dropout=None,
-                   max_norm=None, val_fraction=0.0, epochs=epochs or FINETUNE_DEFAULTS["epochs"],
-                   lr=lr or FINETUNE_DEFAULTS["lr"])
+                   max_norm=None, val_fraction=0.0, **recipe)
+
+
+def calibration_config(init: Init, given: dict) -> RunConfig:
+    """``train --init``'s RunConfig from ``given``, the RunConfig values the user gave (a config file's and the
+    flags typed; nothing filled by a default): the data set and the input options (:meth:`Init.input_options`)
+    of the checkpoint and the fine-tuning recipe where ``given`` says nothing, then :func:`finetune_config`."""
+    from eegclf.models import canonical_name
+
+    given = dict(given)
+    model = given.pop("model", None)
+    if model and canonical_name(model) != canonical_name(init.model):
+        raise ConfigError(f"model={model!r} differs from the checkpoint's {init.model!r}: fine-tuning "
+                          "continues the checkpoint's own network (leave the model out)", param="model")
+    dataset = given.get("dataset") or init.dataset or RunConfig.dataset
+    options = {**init.input_options(dataset), **(given.get("dataset_options") or {})}
+    config = RunConfig.from_dict({**given, "dataset": dataset, "dataset_options": options})
+    return finetune_config(config, init, **{k: given[k] for k in FINETUNE_RECIPE if k in given})
 
 
 def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, progress: bool | None = False,
@@ -147,27 +251,21 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
 
     init.check_fits(dataset)
     spatial = _one_subject_whitener(init, dataset.train)
+    # seen_before None (the starting network does not say whom it saw): the new checkpoint does not say either
     return train_model(config, dataset, run_dir, progress=progress, init_state=init.state, curves=curves,
-                       spatial=spatial, seen_before=init.subjects_seen or ())
+                       spatial=spatial, seen_before=init.subjects_seen)
 
 
-def run_finetuning(init_path, config: RunConfig, run_dir, *, epochs: int | None = None, lr: float | None = None,
-                   model: str | None = None, progress: bool | None = None) -> dict:
-    """``eegclf train --init``: load ``config``'s data, refuse a checkpoint that does not fit it or that saw a
-    tested subject, fine-tune into ``run_dir`` (a normal run folder) and return the summary. ``epochs``/``lr``:
-    None for the fine-tuning defaults; ``model``: the model the user asked for, if any (it must be CKPT's)."""
+def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None) -> dict:
+    """``eegclf train --init``: load ``config``'s data (``config`` from :func:`calibration_config`), refuse a
+    checkpoint that does not fit it or that saw a tested subject, fine-tune into ``run_dir`` (a normal run
+    folder) and return the summary."""
     from eegclf.data import load_dataset
-    from eegclf.models import canonical_name
 
-    init = Init.from_checkpoint(init_path)
-    if model and canonical_name(model) != canonical_name(init.model):
-        raise ConfigError(f"model={model!r} differs from the checkpoint's {init.model!r}: fine-tuning "
-                          "continues the checkpoint's own network (leave the model out)", param="model")
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.dataset_options)
     init.check_fits(dataset)
-    init.check_unseen(dataset.test.subjects)
-    tuned = finetune_config(config, init, epochs=epochs, lr=lr)
-    return finetune(init, tuned, dataset, run_dir, progress=progress)[0]
+    init.check_unseen(subject_ids(dataset, dataset.test.subjects))
+    return finetune(init, config, dataset, run_dir, progress=progress)[0]
 
 
 def zero_shot(init: Init, calibration: Split, template: EEGDataset):
@@ -217,7 +315,7 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
     _, model = train_model(replace(config, val_fraction=0.0), dataset.with_splits(pool, empty), run.path,
                 progress=progress, curves=False, require_test=False)
     _, meta = read_checkpoint(run.checkpoint_path("last"))  # the last epoch's metadata, extended below
-    subjects = list(dict.fromkeys(pool.subjects.tolist()))
+    subjects = subject_ids(dataset, dict.fromkeys(pool.subjects.tolist()))
     meta.update(subjects_seen=subjects, alignment=alignment, n_trials_seen=len(pool),
                 note="pre-trained on every trial of subjects_seen" + (
                     ", each Euclidean-aligned on its own trials: the input must be aligned "
@@ -225,5 +323,6 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
     return run.save_checkpoint("pretrained", model, meta)
 
 
-__all__ = ["Init", "pretrain", "finetune", "finetune_config", "run_finetuning", "zero_shot", "PRETRAIN_DEFAULTS",
-           "FINETUNE_DEFAULTS", "ALIGNMENTS", "DEFAULT_ALIGNMENT"]
+__all__ = ["Init", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",
+           "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS", "ALIGNMENTS",
+           "DEFAULT_ALIGNMENT"]

@@ -18,6 +18,7 @@ from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
 from eegclf.errors import ConfigError
 from eegclf.models import get_model
+from eegclf.transfer import FINETUNE_RECIPE
 
 AUTO = "auto"
 FINETUNE = "finetune"
@@ -30,11 +31,12 @@ INNER_WITH_ADAPT = "train+adapt"  # Outcome.inner_on when the calibration trials
 @dataclass(frozen=True)
 class Recipe:
     """How deep pipelines train in a benchmark: ``config`` (model and seed are set per pipeline and fold),
-    and, for ``cross-subject-finetune``, the fine-tuning epochs and learning rate on the calibration trials."""
+    and the fine-tuning epochs and learning rate on the calibration trials (``finetune``,
+    ``cross-subject-finetune``); the rest of the fine-tuning recipe is :data:`eegclf.transfer.FINETUNE_RECIPE`."""
 
     config: RunConfig
-    finetune_epochs: int = 50
-    finetune_lr: float = 5e-4
+    finetune_epochs: int = FINETUNE_RECIPE["epochs"]
+    finetune_lr: float = FINETUNE_RECIPE["lr"]
     auto_candidates: tuple[str, ...] = ()
     inits: tuple = ()  # eegclf.transfer.Init: pre-trained networks for the transfer pipelines
 
@@ -79,7 +81,8 @@ def _fit(name: str, train: Split, test: Split, template: EEGDataset, recipe: Rec
 
 def _finetune(init, adapt: Split, test: Split, template: EEGDataset, recipe: Recipe, seed: int):
     """``init`` (an :class:`eegclf.transfer.Init`) trained further on the tested subject's calibration trials
-    (``adapt``) with the fine-tuning recipe; the normalisation is re-estimated on those trials."""
+    (``adapt``) with the fine-tuning recipe (``eegclf train --init``'s, with the benchmark's fine-tuning epochs
+    and learning rate); the normalisation is re-estimated on those trials."""
     from eegclf.transfer import finetune, finetune_config
 
     config = replace(finetune_config(recipe.config, init, epochs=recipe.finetune_epochs, lr=recipe.finetune_lr),
@@ -88,8 +91,12 @@ def _finetune(init, adapt: Split, test: Split, template: EEGDataset, recipe: Rec
     return tuned
 
 
-def pick_init(inits, subject: str):
-    """The first pre-trained network that never saw ``subject``; CheckpointError naming it when none."""
+def pick_init(inits, subject: str, dataset: EEGDataset):
+    """The first pre-trained network that never saw ``subject`` (of ``dataset``); CheckpointError naming it
+    when none."""
+    from eegclf.data.subjects import subject_id
+
+    subject = subject_id(dataset.name, dataset.options, subject)
     for init in inits:
         if not init.saw(subject):
             return init
@@ -141,7 +148,7 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
     if name in TRANSFER:
         from eegclf.transfer import zero_shot
 
-        init = pick_init(recipe.inits, fold.subject)
+        init = pick_init(recipe.inits, fold.subject, template)
         if name == PRETRAINED:
             return Outcome(_proba(zero_shot(init, train, template), test.X), name)
         return Outcome(_proba(_finetune(init, train, test, template, recipe, seed), test.X), name)
@@ -159,8 +166,9 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
         train = Split.concat(train, pool.subset(fold.adapt))
     model = _fit(chosen, train, test, template, recipe, seed)
     if len(fold.adapt) and entry.is_deep:
+        from eegclf.data.subjects import subject_ids
         from eegclf.transfer import Init
 
-        init = Init.from_model(model, np.unique(train.subjects))
+        init = Init.from_model(model, subject_ids(template, np.unique(train.subjects)))
         model = _finetune(init, pool.subset(fold.adapt), test, template, recipe, seed)
     return Outcome(_proba(model, test.X), chosen, inner, inner_on)

@@ -148,7 +148,7 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
         for init in _inits(spec):
             init.check_fits(template)
         for fold in folds:
-            pick_init(_inits(spec), fold.subject)
+            pick_init(_inits(spec), fold.subject, template)
     folder.prepare(spec)
     todo = [(p, f.key) for p in spec["pipelines"] for f in folds if not folder.is_done(p, f.key)]
     cores = available_cores()

@@ -6,21 +6,27 @@ import argparse
 import shlex
 from dataclasses import replace
 
-from eegclf.cli.common import dataset_options, split_names
+from eegclf.cli.common import split_names
 from eegclf.cli.flags import add_config_args, config_from_args
 
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.benchmark import make_spec, run_benchmark
-    from eegclf.benchmark.presets import preset
+    from eegclf.benchmark.presets import DEFAULT_PRESET, preset
+    from eegclf.transfer import Init
 
-    dataset = args.dataset or "eegmmidb"
-    preset_data, preset_recipe = preset(args.preset, dataset)
+    inits = split_names(args.init) if args.init else []
+    first = Init.from_checkpoint(inits[0]) if inits else None
+    dataset = args.dataset or (first.dataset if first and first.dataset else "eegmmidb")
+    preset_data, preset_recipe = preset(args.preset or DEFAULT_PRESET, dataset)
+    if first is not None:  # the pre-trained network's input options win over a preset the user did not name
+        inherited = first.input_options(dataset)
+        preset_data = {**preset_data, **inherited} if args.preset is None else {**inherited, **preset_data}
     for name, value in preset_recipe.items():  # the preset fills what the user did not give
         if getattr(args, name, None) is None:
             setattr(args, name, value)
     config = config_from_args(args)
-    options = {**preset_data, **dataset_options(args)}
+    options = {**preset_data, **config.dataset_options}
     config = replace(config, dataset=dataset, dataset_options=options)
     models = split_names(args.models)
     candidates = split_names(args.auto_candidates) if args.auto_candidates else [m for m in models if m.lower() != "auto"]
@@ -28,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
                      finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
                      auto_candidates=tuple(candidates) if any(m.lower() == "auto" for m in models) else (),
                      data_dir=config.data_dir, command=shlex.join(["eegclf", *args.argv]),
-                     init=tuple(split_names(args.init)) if args.init else ())
+                     init=tuple(inits))
     args.interrupt_hint = f"; finished folds are kept: run the same command again to complete {args.out}"
     report = run_benchmark(spec, args.out, jobs=args.jobs, progress=False if args.quiet else None)
     print(f"report: {report}")
@@ -38,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     from eegclf.benchmark.presets import PRESETS
     from eegclf.benchmark.protocols import PROTOCOLS
-    from eegclf.transfer import FINETUNE_DEFAULTS
+    from eegclf.transfer import FINETUNE_RECIPE
 
     p = sub.add_parser(
         "benchmark", help="evaluate pipelines under a protocol on several subjects (per-subject scores, "
@@ -64,16 +70,20 @@ def add_parser(sub) -> None:
                    "network as it is, only aligned) (default %(default)s)")
     p.add_argument("--init", metavar="CKPT[,CKPT]",
                    help="pre-trained checkpoint(s) from 'eegclf pretrain' for finetune/pretrained; each subject "
-                   "is tested with the first that never saw it, and one that saw every checkpoint is refused")
+                   "is tested with the first that never saw it, and one that saw every checkpoint is refused. "
+                   "The data set and its task, channels, window, band, reference and rate are the first "
+                   "checkpoint's unless flags (or a --preset given) say otherwise; the fine-tuning recipe is "
+                   "train --init's (" + ", ".join(f"{k} {v}" for k, v in FINETUNE_RECIPE.items()
+                                                 if k not in ("epochs", "lr")) + ")")
     p.add_argument("--auto-candidates", help="what auto chooses among (default: the other --models)")
-    p.add_argument("--preset", default="deep", choices=list(PRESETS),
-                   help="data window/band and deep training recipe; flags override it (default %(default)s: "
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help="data window/band and deep training recipe; flags override it (default deep: "
                    "64 channels, average reference, 4-38 Hz, 0-4 s at 128 Hz, AdamW, batch 16, 150 epochs, "
-                   "BatchNorm re-estimation; moabb: MOABB's LeftRightImagery, 8-32 Hz, 0-3 s)")
+                   "BatchNorm re-estimation; moabb: MOABB's LeftRightImagery, 8-32 Hz, 0-3 s at the native rate)")
     p.add_argument("--seed", type=int, default=0, help="seed of fold i is SEED + i (default %(default)s)")
-    p.add_argument("--finetune-epochs", type=int, default=FINETUNE_DEFAULTS["epochs"],
+    p.add_argument("--finetune-epochs", type=int, default=FINETUNE_RECIPE["epochs"],
                    help="finetune and cross-subject-finetune: epochs on the calibration trials (default %(default)s)")
-    p.add_argument("--finetune-lr", type=float, default=FINETUNE_DEFAULTS["lr"],
+    p.add_argument("--finetune-lr", type=float, default=FINETUNE_RECIPE["lr"],
                    help="finetune and cross-subject-finetune: learning rate on the calibration trials "
                    "(default %(default)s)")
     p.add_argument("--jobs", type=int, help="parallel folds (default: one per core); threads are divided")

@@ -104,8 +104,9 @@ def add_config_args(parser: argparse.ArgumentParser, skip=(), help: dict | None 
     parser.set_defaults(config_fields=tuple(names))
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The command's RunConfig: defaults < ``--config`` file < flags, built (and so validated) once."""
+def given_values(args: argparse.Namespace) -> dict:
+    """The RunConfig values the user gave, by field name: the ``--config`` file's, overridden by the flags
+    typed (loader flags into ``dataset_options``); nothing a default fills. Not checked yet."""
     values = RunConfig.normalize_keys(read_config_file(args.config)) if getattr(args, "config", None) else {}
     for name in args.config_fields:
         value = getattr(args, name)
@@ -120,8 +121,19 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     options = dataset_options(args)
     if options:
         given = values.get("dataset_options", {})
-        # a file's dataset_options that is no table is refused by the RunConfig below
+        # a file's dataset_options that is no table is refused by the RunConfig made of it
         values["dataset_options"] = {**given, **options} if isinstance(given, dict) else given
+    return values
+
+
+def config_from_args(args: argparse.Namespace, defaults: dict | None = None) -> RunConfig:
+    """The command's RunConfig: RunConfig's defaults < the command's ``defaults`` (e.g. a recommended recipe)
+    < ``--config`` file < flags, built (and so validated) once. A table in ``defaults`` is updated key by key."""
+    given = given_values(args)
+    values = {**(defaults or {}), **given}
+    for name, value in (defaults or {}).items():
+        if isinstance(value, dict) and isinstance(given.get(name), dict):
+            values[name] = {**value, **given[name]}
     return RunConfig.from_dict(values)
 
 

@@ -6,26 +6,27 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from eegclf.cli.common import dataset_options, prepare_run_dir
+from eegclf.cli.common import prepare_run_dir
 from eegclf.cli.flags import add_config_args, config_from_args, show_command_defaults
 
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.benchmark.presets import preset
-    from eegclf.data import load_dataset
+    from eegclf.data import dataset_defaults, load_dataset, loader_module
     from eegclf.transfer import PRETRAIN_DEFAULTS, pretrain
 
     if not args.out:
         from eegclf.errors import ConfigError
 
         raise ConfigError("out= is required: the folder to write the pre-trained checkpoint into", param="out")
-    dataset = args.dataset or "eegmmidb"
+    # the recommended recipe fills what the user did not give
+    config = config_from_args(args, defaults={**PRETRAIN_DEFAULTS, "dataset": "eegmmidb"})
+    dataset = config.dataset
     preset_data, _ = preset(args.preset, dataset)
-    for name, value in PRETRAIN_DEFAULTS.items():  # the recommended recipe fills what the user did not give
-        if getattr(args, name, None) is None:
-            setattr(args, name, value)
-    config = config_from_args(args)
-    options = {**preset_data, **dataset_options(args)}
+    options = {**preset_data, **config.dataset_options}
+    native = getattr(loader_module(dataset), "NATIVE_SFREQ", None)
+    if options.get("resample") is None and native and "resample" in dataset_defaults(dataset):
+        options["resample"] = native  # subjects recorded at other rates (EEGMMIDB's S088) pool at the usual one
     out = Path(args.out)
     config = replace(config, dataset=dataset, dataset_options=options, out=str(out), val_fraction=0.0)
     prepare_run_dir(out, args.overwrite, resumable=False)
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     path = pretrain(config, data, out, alignment=args.alignment, progress=False if args.quiet else None)
     print(f"pre-trained {config.model} on {len(set(data.train.subjects) | set(data.test.subjects))} subjects "
           f"({len(data.train) + len(data.test)} trials, alignment {args.alignment}): {path}")
-    print(f"calibrate it on a new user: eegclf train --init {path} --dataset ... --out RUN")
+    print(f"calibrate it on a new user: eegclf train --init {path} --subjects ... --out RUN")
     return 0
 
 
@@ -59,7 +60,9 @@ def add_parser(sub) -> None:
                    "(default %(default)s)")
     p.add_argument("--preset", default="deep", choices=list(PRESETS),
                    help="data window and band (default %(default)s: 64 channels, average reference, 4-38 Hz, "
-                   "0-4 s at 128 Hz); data flags override it")
+                   "0-4 s at 128 Hz); data flags override it. Whatever the preset, the trials are resampled to "
+                   "one rate (the data set's native one where nothing else says), so that subjects recorded at "
+                   "other rates (EEGMMIDB's S088) pool")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_args(p, skip=("val_fraction",), help={"out": "the run folder to write (required)"})

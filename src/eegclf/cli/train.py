@@ -9,14 +9,14 @@ from pathlib import Path
 
 from eegclf.rundir import BEST, HISTORY, LAST, SUMMARY
 from eegclf.cli.common import prepare_run_dir
-from eegclf.cli.flags import add_config_args, config_from_args
+from eegclf.cli.flags import add_config_args, config_from_args, given_values
 
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.models import canonical_activation, canonical_name
     from eegclf.rundir import RunDir
     from eegclf.training import run_training
-    from eegclf.transfer import run_finetuning
+    from eegclf.transfer import Init, calibration_config, run_finetuning
 
     progress = False if args.quiet else None
     if args.resume:
@@ -28,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
         resume = folder.has_state()
     elif args.init:
-        config = config_from_args(args)
+        init = Init.from_checkpoint(args.init)
+        # the checkpoint's data set and input options and the fine-tuning recipe, unless the user said otherwise
+        config = calibration_config(init, given_values(args))
         run_dir = Path(config.out or "runs/finetuned")
         config = replace(config, out=str(run_dir))
         prepare_run_dir(run_dir, args.overwrite)
@@ -41,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
         resume = False
     args.interrupt_hint = f"; the last completed epoch is saved: eegclf train --resume {run_dir}"
     if args.init and not args.resume:
-        summary = run_finetuning(args.init, config, run_dir, epochs=args.epochs, lr=args.lr,
-                                 model=args.model, progress=progress)
+        summary = run_finetuning(init, config, run_dir, progress=progress)
     else:
         summary = run_training(config, run_dir, progress=progress, resume=resume)
     print(json.dumps({k: summary[k] for k in ("model", "activation", "selected_epoch", "test_acc_val_selected",
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    from eegclf.transfer import FINETUNE_DEFAULTS
+    from eegclf.transfer import FINETUNE_RECIPE
 
     p = sub.add_parser(
         "train", help="train one model",
@@ -66,10 +67,12 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last completed epoch")
     p.add_argument("--init", metavar="CKPT",
                    help="calibrate a pre-trained network (eegclf pretrain) on this data: start from CKPT's "
-                   "weights and train every layer with the fine-tuning defaults (epochs "
-                   f"{FINETUNE_DEFAULTS['epochs']}, lr {FINETUNE_DEFAULTS['lr']:g}, no validation part: the last "
-                   "epoch) unless --epochs/--lr say otherwise. With an aligned CKPT the user's alignment is "
-                   "fitted on the training trials and carried in the new checkpoint. A CKPT whose channels, "
-                   "rate, window or classes differ from the data, or that saw a tested subject, is refused")
+                   "weights and train every layer with the fine-tuning recipe ("
+                   + ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in FINETUNE_RECIPE.items())
+                   + "; no validation part: the last epoch) unless flags say otherwise. The data set and its "
+                   "task, channels, window, band, reference and rate are CKPT's unless flags say otherwise: "
+                   "give the new user's --subjects. With an aligned CKPT the user's alignment is fitted on the "
+                   "training trials and carried in the new checkpoint. A CKPT whose channels, rate, window, band, "
+                   "reference or classes differ from the data, or that saw a tested subject, is refused")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

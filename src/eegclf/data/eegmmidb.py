@@ -26,7 +26,7 @@ TASKS = {
     "movement_hf": ((5, 9, 13), ["both_fists", "both_feet"]),
 }
 DEFAULT_CHANNELS = ["C3", "Cz", "C4"]
-NATIVE_SFREQ = 160.0
+NATIVE_SFREQ = 160.0  # of all but three subjects: S088, S092 and S100 were recorded at 128 Hz
 
 DEFAULTS = {
     "subjects": [1],
@@ -45,7 +45,8 @@ OPTION_HELP = {
     "tmax": "window end in s relative to the cue, inclusive",
     "l_freq": "band-pass low edge in Hz",
     "h_freq": "band-pass high edge in Hz",
-    "resample": "resampling rate in Hz; none keeps the native 160 Hz",
+    "resample": "resampling rate in Hz; none keeps each recording's own rate (160 Hz, but 128 Hz for S088, "
+                "S092 and S100: those cannot be pooled with others without it)",
     "reference": "'average' for an average reference",
     "test_run": "run held out as test; none: the task's last run",
 }
@@ -228,6 +229,22 @@ def _check_options(task, tmin, tmax, l_freq, h_freq, resample, reference, test_r
                 reference=reference, test_run=test_run)
 
 
+def _disagree(path: Path, subject: int, got: tuple, before: tuple, first: int) -> str:
+    """The message for a run whose channels, rate or trial length differ from the runs loaded before it."""
+    (names, sf, n), (ch_names, sfreq, n_times) = got, before
+    if sf != sfreq:
+        return (f"eegmmidb subject S{subject:03d} was recorded at {sf:g} Hz ({path.name}), the subjects before it "
+                f"at {sfreq:g} Hz (S{first:03d}); trials of different rates cannot be pooled: resample them to one "
+                f"rate (resample={sfreq:g}, as the benchmark's presets deep and moabb and eegclf pretrain do)")
+    if names != ch_names:
+        missing, extra = [c for c in ch_names if c not in names], [c for c in names if c not in ch_names]
+        return (f"eegmmidb file {path} gives other channels than the runs before it (missing: "
+                f"{', '.join(missing) or 'none'}; extra: {', '.join(extra) or 'none, other order'}); "
+                "choose the channels option to make them agree")
+    return (f"eegmmidb file {path} gives {n} samples per trial at {sf:g} Hz, the runs before it {n_times}; "
+            "all runs must agree")
+
+
 def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq, h_freq,
                   resample, reference, test_run) -> EEGDataset:
     """Load the task's runs for the subjects; train = runs before/after test_run in run order, test = test_run."""
@@ -239,16 +256,15 @@ def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq
 
     parts = {"train": [], "test": []}
     ch_names, sfreq, n_times, n_nans = None, None, None, 0
+    first_subject = None
     for subject in opts["subjects"]:
         for run in runs:
             path = find_or_fetch(root, subject, run)
             X, y, names, sf, nn = _epochs_of_run(path, opts)
             if ch_names is not None and (names, sf, X.shape[-1]) != (ch_names, sfreq, n_times):
-                raise DataError(
-                    f"eegmmidb file {path} gives channels {names} at {sf:g} Hz ({X.shape[-1]} samples per "
-                    f"trial), but the runs before it gave {ch_names} at {sfreq:g} Hz ({n_times} samples); "
-                    "all runs must agree: choose the options channels and resample to make them"
-                )
+                raise DataError(_disagree(path, subject, (names, sf, X.shape[-1]), (ch_names, sfreq, n_times),
+                                          first_subject))
+            first_subject = first_subject or subject
             ch_names, sfreq, n_times, n_nans = names, sf, X.shape[-1], n_nans + nn
             X = X[:, None].astype(np.float32)
             split = Split(X, y, np.full(len(y), f"S{subject:03d}"), np.full(len(y), run, dtype=np.int64))
