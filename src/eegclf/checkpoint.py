@@ -65,8 +65,11 @@ def _refuse_pickle(path: Path, data: bytes) -> None:
 
 
 def read_checkpoint(path) -> tuple[dict, dict]:
-    """Read tensors and metadata without building a model. Never unpickles."""
-    path = Path(path)
+    """Read tensors and metadata without building a model. Never unpickles. ``path`` may also be the name
+    of a network that ships with eegclf (``eegclf pretrained list``); an existing path wins over a name."""
+    from eegclf.pretrained import resolve
+
+    path = resolve(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
     if not path.is_file():

@@ -40,12 +40,15 @@ def in_memory_dataset(X: np.ndarray, y: np.ndarray, class_names: list[str], sfre
                       options={"sfreq": sfreq}, info={"source": "eegclf.sklearn.EEGClassifier.fit"})
 
 
-def _trials(X, sfreq=None) -> tuple[np.ndarray, float | None]:
-    """X as float32 (n, 1, C, T) and the sampling rate when X carries one (mne.Epochs)."""
+def _trials(X, sfreq=None, with_names: bool = False):
+    """X as float32 (n, 1, C, T) and the sampling rate when X carries one (mne.Epochs); with ``with_names``
+    also the channel names (None for arrays)."""
     from mne import BaseEpochs
 
+    names = None
     if isinstance(X, BaseEpochs):
         sfreq = float(X.info["sfreq"]) if sfreq is None else sfreq
+        names = list(X.ch_names)
         X = X.get_data(copy=True)
     X = np.asarray(X)
     if X.dtype.kind not in "fiu":
@@ -54,7 +57,8 @@ def _trials(X, sfreq=None) -> tuple[np.ndarray, float | None]:
         X = X[:, None]
     if X.ndim != 4 or X.shape[1] != 1:
         raise DataError(f"X must have shape (trials, channels, times) as MNE and MOABB give it; found {X.shape}")
-    return np.ascontiguousarray(X, dtype=np.float32), sfreq
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    return (X, sfreq, names) if with_names else (X, sfreq)
 
 
 class EEGClassifier(ClassifierMixin, BaseEstimator):
@@ -66,6 +70,14 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     ``dropout`` (None: the model's), ``max_norm``, ``model_kwargs``, ``bn_recalibrate``, ``bf16``, ``fast_path``
     (auto: the exact cheaper order of the first layers where it costs less; off), ``device`` (auto/cpu/cuda), ``threads``. ``sfreq`` is optional and only recorded.
 
+    ``init``: a pre-trained network to calibrate instead of training from scratch: a checkpoint path or the
+    name of a network that ships with eegclf (``eegclf pretrained list``, e.g. ``"eegmmidb-lr"``). ``fit`` then
+    fine-tunes it on the trials given, with eegclf's fine-tuning recipe (``eegclf.transfer.FINETUNE_RECIPE``)
+    for every option left at its default here; ``model`` is the checkpoint's. The trials must match the
+    network's input: its channels in its order (checked by name for mne.Epochs), its sampling rate and
+    window, preprocessed as it was (band, reference: ``eegclf pretrained list`` shows them), and as many
+    classes as it has (the labels, sorted, map onto its classes in order).
+
     Fitted attributes: ``classes_`` (the labels, sorted), ``model_`` (in eval mode: a torch module taking
     (n, 1, C, T) float32 and giving logits, or the classical estimator), ``summary_`` (the trainer's summary),
     ``n_chans_``, ``n_times_``.
@@ -73,7 +85,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, model="eegnet", activation="elu", epochs=300, batch_size=64, lr=1e-3, weight_decay=0.0,
                  optimizer="adam", seed=0, val_fraction=0.0, dropout=None, max_norm=None, model_kwargs=None,
-                 bn_recalibrate=False, bf16=None, fast_path="auto", device="auto", threads=None, sfreq=None):
+                 bn_recalibrate=False, bf16=None, fast_path="auto", device="auto", threads=None, sfreq=None,
+                 init=None):
         self.model = model
         self.activation = activation
         self.epochs = epochs
@@ -92,6 +105,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.threads = threads
         self.sfreq = sfreq
+        self.init = init
 
     def _run_config(self):
         from eegclf.config import RunConfig
@@ -109,7 +123,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         """Train on trials X (n, channels, times) with labels y (n,); returns self."""
         from eegclf.training import train_model
 
-        X, sfreq = _trials(X, self.sfreq)
+        X, sfreq, names = _trials(X, self.sfreq, with_names=True)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
             raise DataError(f"y must be one label per trial: {len(X)} labels; found shape {y.shape}")
@@ -118,12 +132,35 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise DataError(f"y holds one class only ({classes[0]!r}); a classifier needs at least 2")
         dataset = in_memory_dataset(X, y_idx.astype(np.int64), [str(c) for c in classes], sfreq)
-        summary, model = train_model(config, dataset, run_dir=None, progress=False)
+        if self.init is not None:
+            summary, model = self._finetune(config, dataset, names)
+        else:
+            summary, model = train_model(config, dataset, run_dir=None, progress=False)
         self.classes_ = classes
         self.model_ = model
         self.summary_ = summary
         self.n_chans_, self.n_times_ = X.shape[2], X.shape[3]
         return self
+
+    def _finetune(self, config, dataset, names):
+        """``init`` fine-tuned on ``dataset`` (the fit trials) with the recipe for the options left at default."""
+        import inspect
+        from dataclasses import replace
+
+        from eegclf.transfer import FINETUNE_RECIPE, Init, finetune, finetune_config
+
+        init = Init.from_checkpoint(self.init)
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        given = {k: getattr(self, k) for k in FINETUNE_RECIPE if k in defaults and getattr(self, k) != defaults[k]}
+        config = finetune_config(replace(config, model=init.model), init, **given)
+        if init.class_names and len(init.class_names) != dataset.n_classes:
+            raise DataError(f"y has {dataset.n_classes} classes but {init.source} has {len(init.class_names)} "
+                            f"({', '.join(init.class_names)})")
+        ch_names = names if names is not None else (list(init.ch_names) if len(init.ch_names) == dataset.n_chans
+                                                    else dataset.ch_names)
+        dataset = replace(dataset, ch_names=ch_names, sfreq=dataset.sfreq or init.sfreq,
+                          class_names=list(init.class_names) or dataset.class_names)
+        return finetune(init, config, dataset, curves=False)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n, n_classes), columns in the order of ``classes_``."""

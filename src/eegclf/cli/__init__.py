@@ -18,7 +18,7 @@ import sys
 from eegclf import __version__
 from eegclf.errors import EEGClfError
 
-COMMANDS = ["train", "evaluate", "compare", "benchmark", "pretrain", "report", "data", "export", "stream", "tune"]  # modules of eegclf.cli
+COMMANDS = ["train", "evaluate", "compare", "benchmark", "pretrain", "pretrained", "report", "data", "export", "stream", "tune"]  # modules of eegclf.cli
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -1,0 +1,45 @@
+"""``eegclf pretrained``: the pre-trained networks that ship with eegclf."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def run(args: argparse.Namespace) -> int:
+    from eegclf.pretrained import describe, names
+
+    shipped = names()
+    if args.json:
+        print(json.dumps([describe(n) for n in shipped], indent=2))
+        return 0
+    if not shipped:
+        print("no pre-trained network ships with this installation")
+        return 0
+    for name in shipped:
+        d = describe(name)
+        seen = d["people_seen"] or []
+        print(f"{d['name']}: {d['data']}")
+        print(f"  input     {d['channels']} channels, {d['sfreq']:g} Hz, window {d['window_s'][0]}-{d['window_s'][1]} s "
+              f"({d['n_times']} samples), band {d['band_hz'][0]}-{d['band_hz'][1]} Hz, reference {d['reference']}")
+        print(f"  classes   {', '.join(d['classes'])}")
+        print(f"  people    {len(seen)} ({', '.join(seen[:3])}, ..., {seen[-1]}); {d['n_trials_seen']} trials"
+              if len(seen) > 4 else f"  people    {', '.join(seen)}")
+        print(f"  recipe    {', '.join(f'{k} {v}' for k, v in d['recipe'].items())}; alignment {d['alignment']}")
+        print(f"  sha256    {d['sha256']}")
+        print(f"  rebuild   {d['command']}")
+        print(f"  use       eegclf train --init {name} --subjects ... --out RUN")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "pretrained", help="list the pre-trained networks that ship with eegclf",
+        description="The networks installed with eegclf, usable by name wherever a checkpoint is taken "
+        "(eegclf train --init NAME, eegclf benchmark --init NAME, eval/export/stream --checkpoint NAME, "
+        "EEGClassifier(init=NAME)): what data, channels, rate, window and classes they expect, the people they "
+        "saw (they refuse to be scored on them), their recipe, and the command that rebuilds each byte for byte.",
+        epilog="example: eegclf pretrained list")
+    p.add_argument("action", choices=["list"], help="list: show every shipped network")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=run)

@@ -1,0 +1,74 @@
+"""Pre-trained networks that ship with eegclf, usable by name wherever a checkpoint path is taken.
+
+``catalogue.json`` beside this file lists each network: its file (in this folder, installed with the
+package), the sha256 of that file, what data it was trained on, and the exact command that rebuilds it byte
+for byte. Everything else (channels, rate, window, classes, the people it saw, its recipe) is read from the
+checkpoint's own metadata, so nothing is said twice. :func:`resolve` turns a name into the file; a path that
+exists always wins over a name. May import: errors (and checkpoint, lazily, to describe a network).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from eegclf.errors import CheckpointError
+
+CATALOGUE_FILE = "catalogue.json"
+
+
+def catalogue() -> dict[str, dict]:
+    """``{name: entry}`` of the shipped networks (entry keys: file, sha256, data, command)."""
+    text = resources.files(__name__).joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def names() -> list[str]:
+    return sorted(catalogue())
+
+
+def path_of(name: str) -> Path:
+    """The installed file of the shipped network ``name``; CheckpointError when the name or file is unknown."""
+    entries = catalogue()
+    if name not in entries:
+        raise CheckpointError(f"no shipped network is named {name!r}; shipped: {', '.join(sorted(entries)) or 'none'}")
+    path = Path(str(resources.files(__name__).joinpath(entries[name]["file"])))
+    if not path.is_file():
+        raise CheckpointError(f"the shipped network {name!r} is listed but its file {path} is missing: "
+                              f"reinstall eegclf, or rebuild it with: {entries[name]['command']}")
+    return path
+
+
+def resolve(path_or_name) -> Path:
+    """``path_or_name`` as a checkpoint path: an existing path as it is, else a shipped network's file when it
+    is one's name, else the path as given (so that the caller's "does not exist" error names it)."""
+    path = Path(path_or_name)
+    if path.exists() or str(path_or_name) not in catalogue():
+        return path
+    return path_of(str(path_or_name))
+
+
+def describe(name: str) -> dict:
+    """What ``eegclf pretrained list`` shows of ``name``: the catalogue entry and the checkpoint's own facts."""
+    from eegclf.checkpoint import read_checkpoint
+
+    entry = dict(catalogue()[name])
+    _, meta = read_checkpoint(path_of(name))
+    options = meta.get("dataset_options", {})
+    config = meta.get("config", {})
+    recipe_keys = ("model", "epochs", "batch_size", "optimizer", "lr", "weight_decay", "bn_recalibrate", "augment",
+                   "seed")
+    return {
+        "name": name, "data": entry["data"], "dataset": meta.get("dataset"), "task": options.get("task"),
+        "channels": meta.get("n_chans"), "sfreq": meta.get("sfreq"),
+        "window_s": [options.get("tmin"), options.get("tmax")], "n_times": meta.get("n_times"),
+        "classes": meta.get("class_names"), "people_seen": meta.get("subjects_seen"),
+        "n_trials_seen": meta.get("n_trials_seen"), "alignment": meta.get("alignment", "none"),
+        "band_hz": [options.get("l_freq"), options.get("h_freq")], "reference": options.get("reference"),
+        "recipe": {k: config.get(k) for k in recipe_keys if k in config},
+        "sha256": entry["sha256"], "file": str(path_of(name)), "command": entry["command"],
+    }
+
+
+__all__ = ["catalogue", "names", "path_of", "resolve", "describe"]
