@@ -1,0 +1,97 @@
+"""The pre-trained network that ships with eegclf: listed, loadable offline by name, honest about whom it saw."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from eegclf.errors import CheckpointError
+from eegclf.pretrained import catalogue, describe, names, path_of, resolve
+
+SHIPPED = "eegmmidb-lr"
+# the 56 people of ../shared/data/eegmmidb (its README), imagined left/right fist runs
+SHARED_56 = [f"eegmmidb:S{i:03d}" for i in [*range(1, 13), *range(24, 42), *range(43, 68), 88]]
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "eegclf", *map(str, args)], capture_output=True, text=True, **kw)
+
+
+def test_the_shipped_network_is_listed_and_its_file_matches_the_catalogue():
+    assert SHIPPED in names()
+    entry = catalogue()[SHIPPED]
+    data = path_of(SHIPPED).read_bytes()
+    assert len(data) < 1 << 20, "the shipped network must stay well under 1 MB"
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert entry["command"].startswith("eegclf pretrain ")
+    out = _cli("pretrained", "list")
+    assert out.returncode == 0, out.stderr
+    assert SHIPPED in out.stdout and entry["sha256"] in out.stdout and entry["command"] in out.stdout
+    assert "56 (" in out.stdout  # people seen
+
+
+def test_it_records_exactly_the_56_shared_people_and_loads_offline_by_name(monkeypatch):
+    from eegclf.checkpoint import load_checkpoint
+    from eegclf.transfer import Init
+
+    monkeypatch.setenv("MNE_DATA", "/nonexistent")  # nothing is fetched: the file is in the package
+    d = describe(SHIPPED)
+    assert sorted(d["people_seen"]) == sorted(SHARED_56)
+    assert (d["channels"], d["sfreq"], d["n_times"], d["classes"]) == (64, 128.0, 513, ["left_fist", "right_fist"])
+    model, meta = load_checkpoint(SHIPPED)  # by name
+    init = Init.from_checkpoint(SHIPPED)
+    assert init.model == meta["model"] == "eegnet"
+    x = np.random.default_rng(0).normal(0, 2e-5, (2, 1, 64, 513)).astype(np.float32)
+    import torch
+
+    with torch.no_grad():
+        assert model(torch.from_numpy(x)).shape == (2, 2)
+
+
+def test_a_path_that_exists_wins_over_a_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / SHIPPED).write_bytes(b"not a checkpoint")
+    from pathlib import Path
+
+    from eegclf.checkpoint import read_checkpoint
+
+    assert resolve(SHIPPED) == Path(SHIPPED)  # the file here, not the shipped one
+    with pytest.raises(CheckpointError, match="not an eegclf checkpoint|corrupt"):
+        read_checkpoint(SHIPPED)
+    assert resolve("no-such-network") == Path("no-such-network")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        read_checkpoint("no-such-network")
+
+
+def test_it_refuses_to_be_scored_on_a_person_it_saw(tmp_path):
+    out = _cli("train", "--init", SHIPPED, "--subjects", "7", "--out", tmp_path / "run")
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "S007" in out.stderr and "to be tested" in out.stderr
+    assert not (tmp_path / "run" / "summary.json").exists()
+    out = _cli("benchmark", "--protocol", "run-split", "--subjects", "88", "--init", SHIPPED, "--models",
+               "finetune", "--out", tmp_path / "bench")
+    assert out.returncode != 0 and "Traceback" not in out.stderr and "S088" in out.stderr
+
+
+def test_the_sklearn_estimator_calibrates_it_by_name():
+    from eegclf.sklearn import EEGClassifier
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(0, 2e-5, (12, 64, 513)).astype(np.float32)
+    y = np.array(["left", "right"] * 6)
+    clf = EEGClassifier(init=SHIPPED, epochs=1, threads=1).fit(X, y)
+    assert clf.summary_["model"] == "eegnet"
+    assert clf.predict_proba(X).shape == (12, 2)
+    assert set(clf.predict(X)) <= {"left", "right"}
+    with pytest.raises(Exception, match="classes"):
+        EEGClassifier(init=SHIPPED, epochs=1).fit(X[:9], np.array(["a", "b", "c"] * 3))
+
+
+def test_pretrained_list_json_is_machine_readable():
+    out = _cli("pretrained", "list", "--json")
+    assert out.returncode == 0, out.stderr
+    entries = json.loads(out.stdout)
+    assert [e["name"] for e in entries] == names()
