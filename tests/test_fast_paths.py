@@ -269,8 +269,10 @@ def test_bn_recalibration_agrees_on_both_paths():
 
 
 @pytest.mark.parametrize("name", ["eegnet", "shallowconvnet"])
-def test_onnx_export_of_the_fast_graph_matches_pytorch(tmp_path, name):
-    pytest.importorskip("onnxruntime")
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_of_the_fast_graph_matches_pytorch(tmp_path, name, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
     from eegclf.config import RunConfig
     from eegclf.export import export_checkpoint, run_exported
     from eegclf.checkpoint import load_checkpoint
@@ -283,10 +285,10 @@ def test_onnx_export_of_the_fast_graph_matches_pytorch(tmp_path, name):
     model, _ = load_checkpoint(ckpt, fast_path="off")
     with torch.no_grad():
         reference = torch.softmax(model(torch.from_numpy(data.test.X)), 1).numpy()
-    for path in ("auto", "off"):
-        out, meta_file = export_checkpoint(ckpt, tmp_path / f"{path}.onnx", "onnx", fast_path=path)
-        import json
+    import json
 
+    for path in ("auto", "off"):
+        out, meta_file = export_checkpoint(ckpt, tmp_path / f"{path}.{fmt}", fmt, fast_path=path)
         info = json.loads(meta_file.read_text())
         assert info["compute_path"] == (REFERENCE if path == "off" else model.net.fast_path_name)
-        np.testing.assert_allclose(run_exported(out, "onnx", data.test.X), reference, atol=1e-5)
+        np.testing.assert_allclose(run_exported(out, fmt, data.test.X), reference, atol=1e-5)
