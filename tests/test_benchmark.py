@@ -264,3 +264,37 @@ def test_spec_and_fold_records_carry_provenance_and_a_resume_with_any_mismatch_i
     fold.write_text(json.dumps(record))
     assert main(["report", str(out)]) == 0
     assert "1 of 10 fold records were made with other provenance" in (out / "results.md").read_text()
+
+
+def test_run_split_tests_the_loaders_own_test_run(eegmmidb_root):
+    """Issue 24, point 7: run-split (and cross-subject-finetune, which lines up with it) test the run the loader
+    holds out: run 12 by default, run 8 with test_run=8 (trained on runs 4 and 12 then), one session each."""
+    from eegclf.benchmark.runner import load_pool
+
+    base = {"subjects": [1, 2], "channels": "C3,Cz,C4", "resample": 80.0, "tmax": 2.0}
+    for test_run, others in ((None, {4, 8}), (8, {4, 12})):
+        options = dict(base, **({} if test_run is None else {"test_run": test_run}))
+        for protocol in ("run-split", "cross-subject-finetune"):
+            spec = make_spec("eegmmidb", options, protocol, ["csp_lda"], RunConfig(), data_dir=str(eegmmidb_root))
+            _, pool, folds = load_pool(spec)
+            assert [f.key for f in folds] == ["S001-f0", "S002-f0"] and {f.session for f in folds} == {None}
+            for f in folds:
+                calibration = f.train if protocol == "run-split" else f.adapt
+                assert set(pool.runs[f.test]) == {test_run or 12} and set(pool.subjects[f.test]) == {f.subject}
+                assert set(pool.runs[calibration]) == others and set(pool.subjects[calibration]) == {f.subject}
+
+
+def test_readme_made_by_lines_are_the_scripts_commands():
+    """Issue 24, point 5: every "Made by" command in the README is one that benchmarks/accuracy_eegmmidb.sh runs
+    (the script is read by bash with `eegclf` replaced by a function that prints its command line)."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    printed = subprocess.run(["bash", "-c", 'eegclf() { echo "eegclf $*"; }; source "$0"',
+                              str(repo / "benchmarks" / "accuracy_eegmmidb.sh")],
+                             capture_output=True, text=True, check=True, cwd=repo).stdout.splitlines()
+    made_by = re.findall(r"^Made by: `([^`]*)`", (repo / "README.md").read_text(), flags=re.M)
+    assert len(made_by) >= 7 and all(c.startswith("eegclf benchmark ") for c in printed if "benchmark" in c)
+    assert [c for c in made_by if c not in printed] == []

@@ -145,5 +145,6 @@ def make_folds(pool: Split, protocol: str, held_out: np.ndarray | None = None) -
         else:  # cross-subject-finetune: the run-split parts of the subject become calibration and test
             parts = [(session, _indices(~mine), test, adapt)
                      for session, adapt, test in _run_split(pool, mine, subject, protocol, held_out)]
-        folds += [Fold(subject, i, train, test, adapt, session) for i, (session, train, test, adapt) in enumerate(parts)]
+        folds += [Fold(subject, i, train, test, adapt, session)
+                  for i, (session, train, test, adapt) in enumerate(parts)]
     return folds

@@ -94,22 +94,26 @@ def shuffle_splits(dataset: EEGDataset, n_splits: int = 10, test_size: float = 0
 
 
 def run_folds(dataset: EEGDataset) -> list[EEGDataset]:
-    """Leave-one-run-out folds over the data set's runs (in run order); needs known runs (eegmmidb).
+    """Leave-one-run-out folds over the data set's runs (in session, then run order; a run is known by its
+    session and number, as MOABB's run numbers restart in each session); needs known runs (eegmmidb).
 
     For eegmmidb a fold's ``options["test_run"]`` is its held-out run, so the options reload that fold.
     """
     pool = pooled(dataset)
     runs = np.unique(pool.runs)
-    if len(pool) == 0 or np.any(runs < 0) or len(runs) < 2:
+    keys = list(dict.fromkeys(zip(pool.sessions.tolist(), pool.runs.tolist())))  # recording order
+    if len(pool) == 0 or np.any(runs < 0) or len(keys) < 2:
         raise DataError(
             f"leave-one-run-out needs at least two known recording runs; data set {dataset.name!r} has "
             f"runs {runs.tolist()}"
         )
+    keys.sort(key=lambda k: (natural_key(k[0]), k[1]))
     folds = []
-    for i, run in enumerate(runs.tolist()):
-        test = pool.runs == run
+    for i, (session, run) in enumerate(keys):
+        test = (pool.sessions == session) & (pool.runs == run)
         fold = dataset.with_splits(pool.subset(np.flatnonzero(~test)), pool.subset(np.flatnonzero(test)))
-        fold.info = {**dataset.info, "fold": {"protocol": "leave_one_run_out", "index": i, "test_run": run}}
+        fold.info = {**dataset.info, "fold": {"protocol": "leave_one_run_out", "index": i, "test_run": run,
+                                              **({"session": session} if session else {})}}
         fold.options = dict(dataset.options)
         if "test_run" in fold.options:
             fold.options["test_run"] = run

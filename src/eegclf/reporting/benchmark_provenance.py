@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from eegclf.benchmark.provenance import differences
 
-_LABELS = {"pool": "Trial pool (sha256)", "packages": "Packages", "device": "Device", "bf16": "bf16 autocast in training"}
+_LABELS = {"pool": "Trial pool (sha256)", "packages": "Packages", "device": "Device",
+           "bf16": "bf16 autocast in training"}
 
 
 def _value(key: str, value) -> str:
@@ -25,7 +26,8 @@ def _fold_notes(spec: dict, records: list[dict]) -> list[str]:
     inits = {r["path"]: r.get("sha256") for r in spec.get("init") or []}
     stale = [r for r in records if "init" in r and inits.get(r["init"]["path"]) != r["init"]["sha256"]]
     if not (unrecorded or other or stale):
-        return ["- Every fold record was made with these" + (" (and its subject's checkpoint above)." if inits else ".")]
+        return ["- Every fold record was made with these"
+                + (" (and its subject's checkpoint above)." if inits else ".")]
     lines = []
     if unrecorded:
         lines.append(f"- **{len(unrecorded)} of {len(records)} fold records carry no provenance** (made before "
