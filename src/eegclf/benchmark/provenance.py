@@ -71,18 +71,19 @@ def collect(config: RunConfig, pool: str) -> dict:
     }
 
 
-def differences(old, new, where: str = "") -> list[str]:
-    """Each place where ``new`` differs from ``old`` (dicts and lists followed), as ``key.sub (was X, now Y)``."""
+def differences(old, new, where: str = "", says: tuple[str, str] = ("was", "now")) -> list[str]:
+    """Each place where ``new`` differs from ``old`` (dicts and lists followed), as ``key.sub (was X, now Y)``
+    (``says``: the words before the old and the new value)."""
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for k in sorted(set(old) | set(new), key=str):
-            out += differences(old.get(k, _MISSING), new.get(k, _MISSING), f"{where}.{k}" if where else str(k))
+            out += differences(old.get(k, _MISSING), new.get(k, _MISSING), f"{where}.{k}" if where else str(k), says)
         return out
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [d for i, (a, b) in enumerate(zip(old, new)) for d in differences(a, b, f"{where}[{i}]")]
+        return [d for i, (a, b) in enumerate(zip(old, new)) for d in differences(a, b, f"{where}[{i}]", says)]
     if old == new:
         return []
-    return [f"{where} (was {_short(old)}, now {_short(new)})"]
+    return [f"{where} ({says[0]} {_short(old)}, {says[1]} {_short(new)})"]
 
 
 class _Missing:

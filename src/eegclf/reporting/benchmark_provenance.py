@@ -22,7 +22,8 @@ def _fold_notes(spec: dict, records: list[dict]) -> list[str]:
     if provenance is None:
         return []
     unrecorded = [r for r in records if "provenance" not in r]
-    other = [(r, d) for r in records if "provenance" in r for d in [differences(provenance, r["provenance"])] if d]
+    other = [(r, d) for r in records if "provenance" in r
+             for d in [differences(provenance, r["provenance"], says=("benchmark.json:", "this fold:"))] if d]
     inits = {r["path"]: r.get("sha256") for r in spec.get("init") or []}
     stale = [r for r in records if "init" in r and inits.get(r["init"]["path"]) != r["init"]["sha256"]]
     if not (unrecorded or other or stale):
