@@ -29,7 +29,7 @@ P="eegclf pretrain --dataset eegmmidb --task imagery_lr"
 I="$OUT/preA/pretrained.safetensors,$OUT/preB/pretrained.safetensors"
 $P --subjects 1-6 --out "$OUT/preA"
 $P --subjects 7-12 --out "$OUT/preB"
-$B $LR --protocol run-split --init "$I" --models finetune,pretrained --out "$OUT/tr-runsplit"
+$B $LR --protocol run-split --init "$I" --models finetune,pretrained,csp_lda,ts_lr,fgmdm --out "$OUT/tr-runsplit"
 $B $LR --protocol within-subject --init "$I" --models finetune,pretrained,csp_lda,ts_lr --out "$OUT/tr-within"
 # the idea evaluated against it (run-split): Euclidean alignment (with the classical pipelines beside it)
 $P --subjects 1-6 --alignment euclidean --out "$OUT/preA-ea"

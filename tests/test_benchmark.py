@@ -11,13 +11,14 @@ import pytest
 from eegclf.benchmark import make_folds, make_spec, run_benchmark
 from eegclf.benchmark.folder import BenchmarkFolder
 from eegclf.benchmark.pipelines import Recipe, run_pipeline
+from eegclf.benchmark.runner import run_fold
 from eegclf.benchmark.scores import fold_scores
 from eegclf.cli import main
 from eegclf.config import RunConfig
 from eegclf.data import load_dataset
 from eegclf.data.base import Split
 from eegclf.data.splits import pooled
-from eegclf.errors import ConfigError, DataError
+from eegclf.errors import CheckpointError, ConfigError, DataError
 from eegclf.reporting.benchmark_report import build_benchmark_report
 
 
@@ -208,3 +209,118 @@ def test_unknown_subject_is_one_line(eegmmidb_root, tmp_path, capsys):
                "--protocol", "within-subject", "--models", "csp_lda", "--quiet", "--out", str(tmp_path / "B")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "200" in err[0]
+
+
+def _pretrain_on(subject: str, out, seed: int = 0):
+    """A small network pre-trained (1 epoch) on one synthetic subject only."""
+    from eegclf.transfer import pretrain
+
+    ds = load_dataset("synthetic", n_train=40, n_test=40)
+    keep = lambda part: part.subset(np.flatnonzero(part.subjects == subject))  # noqa: E731
+    return pretrain(RunConfig(epochs=1, batch_size=16, seed=seed), ds.with_splits(keep(ds.train), keep(ds.test)),
+                    out, progress=False)
+
+
+def test_spec_and_fold_records_carry_provenance_and_a_resume_with_any_mismatch_is_refused(tmp_path):
+    """Issue 24, point 5: checkpoint hashes, trial-pool fingerprint, package versions, bf16 and device are
+    recorded in the spec and in every fold (with the checkpoint each subject was tested with), shown by the
+    report, and a resume that differs in any of them is refused, naming what differs."""
+    import hashlib
+
+    import torch
+
+    a, b = _pretrain_on("S1", tmp_path / "A"), _pretrain_on("S2", tmp_path / "B")
+    sha = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
+
+    def spec(**kw):
+        return make_spec("synthetic", {"n_train": 40, "n_test": 40}, "within-subject", ["pretrained"],
+                         RunConfig(epochs=1, batch_size=16), init=(str(a), str(b)), **kw)
+
+    out = tmp_path / "bench"
+    run_benchmark(spec(), out, jobs=1, progress=False)
+    saved = json.loads((out / "benchmark.json").read_text())
+    assert [r["sha256"] for r in saved["init"]] == [sha(a), sha(b)]
+    prov = saved["provenance"]
+    assert {"pool", "packages", "device", "bf16"} <= set(prov) and len(prov["pool"]) == 64
+    assert {"eegclf", "torch", "numpy", "mne", "scikit-learn"} <= set(prov["packages"])
+    assert isinstance(prov["bf16"], bool) and prov["device"].startswith("cuda" if torch.cuda.is_available() else "cpu")
+    records = BenchmarkFolder(out).read_folds()
+    assert len(records) == 10
+    for r in records:
+        assert r["provenance"] == prov
+        tested_with = b if r["subject"] == "S1" else a  # the checkpoint that never saw the subject
+        assert r["init"] == {"path": str(tested_with.resolve()), "sha256": sha(tested_with)}
+    md = (out / "results.md").read_text()
+    assert "## Provenance" in md and prov["pool"] in md and sha(a) in md and prov["packages"]["torch"] in md
+    assert "Every fold record was made with these" in md
+
+    run_benchmark(spec(data_dir=str(tmp_path / "elsewhere")), out, jobs=1, progress=False)  # same trials: accepted
+
+    def refused(match, s=None):
+        with pytest.raises(ConfigError, match=match):
+            run_benchmark(s or spec(), out, jobs=1, progress=False)
+
+    original = (out / "benchmark.json").read_text()
+    for path, value, says in ((("packages", "mne"), "0.0", r"provenance\.packages\.mne \(was 0\.0, now"),
+                              (("pool",), "0" * 64, r"provenance\.pool \(was 000"),
+                              (("device",), "cuda (another GPU)", r"provenance\.device"),
+                              (("bf16",), not prov["bf16"], r"provenance\.bf16")):
+        edited = json.loads(original)
+        place = edited["provenance"]
+        for k in path[:-1]:
+            place = place[k]
+        place[path[-1]] = value  # as if the folder had been made with another MNE, other trials, elsewhere
+        (out / "benchmark.json").write_text(json.dumps(edited))
+        refused(says)
+    edited = json.loads(original)
+    del edited["provenance"]  # a folder from before provenance was recorded
+    (out / "benchmark.json").write_text(json.dumps(edited))
+    refused("before eegclf recorded its provenance")
+    (out / "benchmark.json").write_text(original)
+
+    _pretrain_on("S1", tmp_path / "A", seed=1)  # re-pre-trained at the same path
+    assert sha(a) != saved["init"][0]["sha256"]
+    refused(r"init\[0\]\.sha256 \(was " + saved["init"][0]["sha256"][:12])
+    with pytest.raises(CheckpointError, match="changed since this benchmark recorded it"):
+        run_fold(dict(saved), "pretrained", "S2-f0", str(tmp_path / "other"))  # a worker given the old spec
+
+    fold = next((out / "folds" / "pretrained").glob("*.json"))
+    record = json.loads(fold.read_text())
+    record["provenance"]["packages"]["numpy"] = "0.1"  # a fold copied in from another environment
+    fold.write_text(json.dumps(record))
+    assert main(["report", str(out)]) == 0
+    assert "1 of 10 fold records were made with other provenance" in (out / "results.md").read_text()
+
+
+def test_run_split_tests_the_loaders_own_test_run(eegmmidb_root):
+    """Issue 24, point 7: run-split (and cross-subject-finetune, which lines up with it) test the run the loader
+    holds out: run 12 by default, run 8 with test_run=8 (trained on runs 4 and 12 then), one session each."""
+    from eegclf.benchmark.runner import load_pool
+
+    base = {"subjects": [1, 2], "channels": "C3,Cz,C4", "resample": 80.0, "tmax": 2.0}
+    for test_run, others in ((None, {4, 8}), (8, {4, 12})):
+        options = dict(base, **({} if test_run is None else {"test_run": test_run}))
+        for protocol in ("run-split", "cross-subject-finetune"):
+            spec = make_spec("eegmmidb", options, protocol, ["csp_lda"], RunConfig(), data_dir=str(eegmmidb_root))
+            _, pool, folds = load_pool(spec)
+            assert [f.key for f in folds] == ["S001-f0", "S002-f0"] and {f.session for f in folds} == {None}
+            for f in folds:
+                calibration = f.train if protocol == "run-split" else f.adapt
+                assert set(pool.runs[f.test]) == {test_run or 12} and set(pool.subjects[f.test]) == {f.subject}
+                assert set(pool.runs[calibration]) == others and set(pool.subjects[calibration]) == {f.subject}
+
+
+def test_readme_made_by_lines_are_the_scripts_commands():
+    """Issue 24, point 5: every "Made by" command in the README is one that benchmarks/accuracy_eegmmidb.sh runs
+    (the script is read by bash with `eegclf` replaced by a function that prints its command line)."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    printed = subprocess.run(["bash", "-c", 'eegclf() { echo "eegclf $*"; }; source "$0"',
+                              str(repo / "benchmarks" / "accuracy_eegmmidb.sh")],
+                             capture_output=True, text=True, check=True, cwd=repo).stdout.splitlines()
+    made_by = re.findall(r"^Made by: `([^`]*)`", (repo / "README.md").read_text(), flags=re.M)
+    assert len(made_by) >= 7 and all(c.startswith("eegclf benchmark ") for c in printed if "benchmark" in c)
+    assert [c for c in made_by if c not in printed] == []

@@ -132,3 +132,43 @@ def test_within_session_evaluation_scores_eegnet_next_to_csp_lda(moabb, tmp_path
     assert len(results) == 2 * 2  # two pipelines x two subjects, one session each
     scores = results["score"].to_numpy(dtype=float)
     assert np.all((0.0 <= scores) & (scores <= 1.0))
+
+
+def test_run_split_and_within_subject_stay_inside_each_session(moabb, tmp_path):
+    """Issue 24, point 7: FakeDataset's run numbers restart in each of its 2 sessions. run-split tests the last
+    run of each session and trains on that session's other run only; within-subject folds inside each session
+    (the same number per session), every trial of a session tested once; fold records name their session."""
+    from eegclf.benchmark import make_spec, run_benchmark
+    from eegclf.benchmark.folder import BenchmarkFolder
+    from eegclf.benchmark.runner import load_pool
+    from eegclf.config import RunConfig
+
+    options = {"moabb_dataset": "FakeDataset", "dataset_args": FAKE, "paradigm": "LeftRightImagery",
+               "subjects": [1, 2], "resample": 64}
+    spec = make_spec("moabb", options, "run-split", ["csp_lda"], RunConfig())
+    _, pool, folds = load_pool(spec)
+    assert sorted(set(zip(pool.subjects, pool.sessions, pool.runs.tolist()))) == [
+        (s, se, r) for s in ("1", "2") for se in ("0", "1") for r in (0, 1)]
+    assert [(f.subject, f.session) for f in folds] == [("1", "0"), ("1", "1"), ("2", "0"), ("2", "1")]
+    for f in folds:
+        here = (pool.subjects == f.subject) & (pool.sessions == f.session)
+        assert set(pool.sessions[f.train]) == set(pool.sessions[f.test]) == {f.session}  # never across sessions
+        assert np.array_equal(f.test, np.flatnonzero(here & (pool.runs == 1)))  # the session's last run
+        assert np.array_equal(f.train, np.flatnonzero(here & (pool.runs == 0)))  # its earlier run, all of it
+
+    _, pool, folds = load_pool(dict(spec, protocol="within-subject"))
+    for subject in ("1", "2"):
+        mine = [f for f in folds if f.subject == subject]
+        assert [f.index for f in mine] == list(range(10)) and [f.session for f in mine] == ["0"] * 5 + ["1"] * 5
+        for session in ("0", "1"):
+            here = [f for f in mine if f.session == session]
+            for f in here:
+                assert set(pool.sessions[f.train]) == set(pool.sessions[f.test]) == {session}
+            tested = np.sort(np.concatenate([f.test for f in here]))
+            assert np.array_equal(tested, np.flatnonzero((pool.subjects == subject) & (pool.sessions == session)))
+
+    out = tmp_path / "B"
+    run_benchmark(spec, out, jobs=1, progress=False)
+    records = BenchmarkFolder(out).read_folds()
+    assert [(r["subject"], r["session"], r["n_train"], r["n_test"]) for r in records] == [
+        (s, se, 20, 20) for s in ("1", "2") for se in ("0", "1")]

@@ -5,7 +5,7 @@ import pytest
 from sklearn.model_selection import ShuffleSplit
 
 from eegclf.data.base import EEGDataset, Split
-from eegclf.data.splits import pooled, run_folds, shuffle_splits, train_val_indices
+from eegclf.data.splits import pooled, pooled_parts, run_folds, shuffle_splits, train_val_indices
 from eegclf.errors import DataError
 
 
@@ -99,3 +99,19 @@ def test_run_folds_need_known_runs():
     ds = _dataset(_split({("S1", 0): 4, ("S1", 1): 4}), _split({("S1", 0): 2, ("S1", 1): 2}))
     with pytest.raises(DataError, match="at least two known recording runs"):
         run_folds(ds)
+
+
+def test_pooled_parts_and_run_folds_key_runs_by_session():
+    """Runs restart in each session (MOABB): pooled keeps sessions apart in recording order, remembers the
+    loader's held-out trials, and leave-one-run-out holds out one (session, run) at a time."""
+    train = _split({("S1", 0): 4, ("S1", 1): 4})
+    train.runs, train.sessions = np.array([1, 0, 1, 0] * 2), np.array(["10"] * 4 + ["2"] * 4)
+    test = _split({("S1", 0): 1, ("S1", 1): 1})
+    test.runs, test.sessions = np.array([0, 1]), np.array(["2", "10"])
+    pool, held_out = pooled_parts(_dataset(train, test))
+    assert list(zip(pool.sessions.tolist(), pool.runs.tolist())) == [
+        ("2", 0), ("2", 0), ("2", 0), ("2", 1), ("2", 1), ("10", 0), ("10", 0), ("10", 1), ("10", 1), ("10", 1)]
+    assert held_out.tolist() == [False, False, True] + [False] * 4 + [False, False, True]
+    folds = run_folds(_dataset(train, test))
+    assert [(f.info["fold"]["session"], f.info["fold"]["test_run"], len(f.test)) for f in folds] == [
+        ("2", 0, 3), ("2", 1, 2), ("10", 0, 2), ("10", 1, 3)]

@@ -5,6 +5,12 @@
     OUT/results.csv, results.md, figures/   the report (eegclf.reporting.benchmark_report)
 
 A fold file is written atomically once the fold is done, so a killed benchmark redoes only the missing ones.
+
+Resuming (the same command again) continues a folder only when everything its numbers depend on is the same:
+the settings and the provenance (:mod:`eegclf.benchmark.provenance`: the trial pool's fingerprint, package
+versions, device, bf16, the sha256 of each ``--init`` checkpoint). The pipelines may grow, and ``data_dir``
+and the command line may differ: another copy of the same files is the same data when it gives the same trial
+pool, and a different pool is refused whatever folder it came from.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from eegclf.benchmark.provenance import differences
 from eegclf.errors import ConfigError, DataError
 from eegclf.fileio import atomic_write_json
 
@@ -41,13 +48,18 @@ class BenchmarkFolder:
             raise ConfigError(f"out={self.path} exists and is not a folder")
         if self.spec_path.is_file():
             old = self.read_spec()
+            if "provenance" not in old and "provenance" in spec:
+                raise ConfigError(f"out={self.path} holds a benchmark made before eegclf recorded its provenance "
+                                  "(trial pool, package versions, device, bf16, checkpoint hashes), so its folds "
+                                  "cannot be checked against this run; use another out folder")
             local = ("pipelines", "command", "data_dir", "format")  # may differ between starts
             same = {k: v for k, v in old.items() if k not in local}
             new = {k: v for k, v in spec.items() if k not in local}
             if same != new:
-                diff = sorted(k for k in set(same) | set(new) if same.get(k) != new.get(k))
-                raise ConfigError(f"out={self.path} holds a benchmark with other settings ({', '.join(diff)}); "
-                                  "use another out folder, or the same settings to resume it")
+                diff = "; ".join(differences(same, new))
+                raise ConfigError(f"out={self.path} holds a benchmark made with other settings or in another "
+                                  f"environment: {diff}; use another out folder, or the same settings and "
+                                  "environment to resume it")
             spec = dict(spec, pipelines=list(dict.fromkeys([*old.get("pipelines", []), *spec["pipelines"]])))
         elif self.path.is_dir() and any(self.path.iterdir()):
             raise ConfigError(f"out={self.path} is not empty and holds no benchmark; use another out folder")

@@ -2,7 +2,9 @@
 
 Each worker loads the data set once and pools its trials (:func:`eegclf.data.splits.pooled`); the folds are
 recomputed identically in every process from the pool. A finished fold is one JSON file in the benchmark
-folder (:mod:`eegclf.benchmark.folder`); running the same command again skips it.
+folder (:mod:`eegclf.benchmark.folder`); running the same command again skips it. The spec and every fold
+record carry the run's provenance (:mod:`eegclf.benchmark.provenance`); a transfer fold also names the
+checkpoint (path, sha256) its subject was tested with.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import numpy as np
 from eegclf.benchmark.folder import BenchmarkFolder
 from eegclf.benchmark.pipelines import AUTO, TRANSFER, Recipe, check_pipelines, pick_init, run_pipeline
 from eegclf.benchmark.protocols import CROSS_SUBJECT, check_protocol, make_folds
+from eegclf.benchmark.provenance import check_init_file, collect, file_sha256, init_of_fold, pool_fingerprint
 from eegclf.benchmark.scores import fold_scores
 from eegclf.config import RunConfig
-from eegclf.errors import ConfigError, EEGClfError
+from eegclf.errors import ConfigError, DataError, EEGClfError
 from eegclf.parallel import available_cores, cached_dataset, call_task, run_tasks
 
 # RunConfig fields a benchmark sets itself (per pipeline and fold) or that do not change results
@@ -72,7 +75,8 @@ def _init_record(path) -> dict:
     from eegclf.transfer import Init
 
     init = Init.from_checkpoint(path)  # a missing, pickled or classical checkpoint fails here
-    return {"path": str(Path(path).resolve()), "model": init.model, "alignment": init.alignment,
+    return {"path": str(Path(path).resolve()), "sha256": file_sha256(path), "model": init.model,
+            "alignment": init.alignment,
             "subjects_seen": None if init.subjects_seen is None else list(init.subjects_seen)}
 
 
@@ -82,11 +86,13 @@ _INIT_CACHE: dict = {}
 def _inits(spec: dict) -> tuple:
     from eegclf.transfer import Init
 
-    paths = [r["path"] for r in spec.get("init", [])]
-    for path in paths:
-        if path not in _INIT_CACHE:
-            _INIT_CACHE[path] = Init.from_checkpoint(path)
-    return tuple(_INIT_CACHE[p] for p in paths)
+    records = spec.get("init", [])
+    for r in records:
+        check_init_file(r)  # the very checkpoint the spec recorded, or none (a few ms per fold)
+        key = (r["path"], r.get("sha256"))
+        if key not in _INIT_CACHE:
+            _INIT_CACHE[key] = Init.from_checkpoint(r["path"])
+    return tuple(_INIT_CACHE[(r["path"], r.get("sha256"))] for r in records)
 
 
 def _recipe(spec: dict, threads: int | None) -> Recipe:
@@ -102,20 +108,42 @@ def load_pool(spec: dict):
     """``(template, pool, folds)``: the loaded data set (its shape, rate, channels and classes), every trial
     pooled in recording order, and the protocol's folds over the pool. Computed once per process: every
     fold a worker runs shares them (pooling copies all trials)."""
-    from eegclf.data.splits import pooled
+    from eegclf.data.splits import pooled_parts
 
     dataset = cached_dataset(spec["dataset"], spec.get("data_dir"), spec["dataset_options"])
     key = (id(dataset), spec["protocol"])
     if key not in _POOL_CACHE:
         _POOL_CACHE.clear()
-        pool = pooled(dataset)
-        _POOL_CACHE[key] = (dataset, pool, make_folds(pool, spec["protocol"]))
+        pool, held_out = pooled_parts(dataset)
+        _POOL_CACHE[key] = (dataset, pool, make_folds(pool, spec["protocol"], held_out))
     return _POOL_CACHE[key]
+
+
+_FINGERPRINTS: dict = {}
+
+
+def _pool_fingerprint(template, pool) -> str:
+    """The pool's fingerprint, computed once per process and pool."""
+    held = _FINGERPRINTS.get(id(pool))
+    if held is None or held[0] is not pool:
+        _FINGERPRINTS.clear()
+        held = _FINGERPRINTS[id(pool)] = (pool, pool_fingerprint(template, pool))
+    return held[1]
+
+
+def with_provenance(spec: dict) -> dict:
+    """``spec`` with the provenance of running it here and now (``spec["provenance"]``)."""
+    template, pool, _ = load_pool(spec)
+    config = RunConfig.from_dict({**spec["recipe"]["config"], "val_fraction": 0.0})
+    return dict(spec, provenance=collect(config, _pool_fingerprint(template, pool)))
 
 
 def run_fold(spec: dict, pipeline: str, key: str, out_dir: str, threads: int | None = None) -> None:
     """Run one (pipeline, fold) and write its record (in a worker process, or in this one)."""
     template, pool, folds = load_pool(spec)
+    if _pool_fingerprint(template, pool) != spec["provenance"]["pool"]:
+        raise DataError(f"the trials loaded for fold {key} are not those this benchmark recorded (trial pool "
+                        "fingerprint differs): did the data files change while it ran?")
     fold = next(f for f in folds if f.key == key)
     seed = spec["seed"] + fold.index
     t0 = time.perf_counter()
@@ -125,12 +153,17 @@ def run_fold(spec: dict, pipeline: str, key: str, out_dir: str, threads: int | N
     record = {
         "pipeline": pipeline, "chosen": outcome.chosen, "inner_acc": outcome.inner_acc,
         "inner_on": outcome.inner_on,
-        "subject": fold.subject, "fold": fold.index, "key": key, "seed": seed,
+        "subject": fold.subject, **({"session": fold.session} if fold.session is not None else {}),
+        "fold": fold.index, "key": key, "seed": seed,
         "n_train": len(fold.train), "n_adapt": len(fold.adapt), "n_test": len(fold.test),
         "n_classes": len(template.class_names), **fold_scores(y_test, outcome.proba), "seconds": round(seconds, 3),
         "train_idx": fold.train.tolist(), "adapt_idx": fold.adapt.tolist(), "test_idx": fold.test.tolist(),
         "y_test": y_test.tolist(), "proba": np.round(outcome.proba, 6).tolist(),
+        "provenance": spec["provenance"],
     }
+    if pipeline in TRANSFER:
+        inits = _inits(spec)
+        record["init"] = init_of_fold(spec, inits, pick_init(inits, fold.subject))
     BenchmarkFolder(out_dir).write_fold(pipeline, key, record)
 
 
@@ -144,6 +177,7 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
         raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
     folder = BenchmarkFolder(out_dir)
     template, _, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
+    spec = with_provenance(spec)
     if spec.get("init"):  # a checkpoint that saw a tested subject, or does not fit the data, fails here too
         for init in _inits(spec):
             init.check_fits(template)

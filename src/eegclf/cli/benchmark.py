@@ -60,10 +60,11 @@ def add_parser(sub) -> None:
         "--protocol within-subject --models eegnet,shallowconvnet,csp_lda,ts_lr --out bench/lr-within",
     )
     p.add_argument("--protocol", required=True, choices=PROTOCOLS,
-                   help="within-subject: stratified 5-fold CV per subject; run-split: per subject, train on "
-                   "all runs but the last, test on the last; cross-subject: leave one subject out; "
-                   "cross-subject-finetune: leave one subject out, then adapt on its runs but the last and "
-                   "test on its last run")
+                   help="within-subject: stratified 5-fold CV per subject and session; run-split: per subject "
+                   "and session, test on the run the loader holds out (else the session's last run) and train "
+                   "on that session's other runs; cross-subject: leave one subject out; "
+                   "cross-subject-finetune: leave one subject out, then adapt on its run-split training runs and "
+                   "test on its run-split test run")
     p.add_argument("--models", default="eegnet,shallowconvnet,csp_lda,ts_lr",
                    help="comma-separated pipelines: registry models, auto, and with --init finetune (the "
                    "pre-trained network calibrated on each subject's training part) and pretrained (the "

@@ -56,4 +56,4 @@ def align_subjects(split: Split, reference: Split | None = None, shrinkage: floa
             raise DataError(f"alignment of subject {subject} needs some of its own training or calibration "
                             "trials to fit the reference; it has none")
         X[mine] = apply_whitener(split.X[mine], reference_whitener(ref, shrinkage))
-    return Split(X, split.y, split.subjects, split.runs)
+    return Split(X, split.y, split.subjects, split.runs, split.sessions)

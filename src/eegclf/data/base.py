@@ -37,12 +37,15 @@ class Split:
     y: int64, shape (n_trials,), values 0..n_classes-1.
     subjects: shape (n_trials,), subject id of each trial (str).
     runs: shape (n_trials,), recording run of each trial (int; -1 where unknown).
+    sessions: shape (n_trials,), recording session of each trial (str; "" where the data set has one session
+        or does not say). A run is known by (subject, session, run): MOABB's run numbers restart each session.
     """
 
     X: np.ndarray
     y: np.ndarray
     subjects: np.ndarray
     runs: np.ndarray | None = None
+    sessions: np.ndarray | None = None
 
     def __post_init__(self):
         X, y = np.asarray(self.X), np.asarray(self.y)
@@ -59,11 +62,14 @@ class Split:
         n = len(self.X)
         if self.runs is None:
             self.runs = np.full(n, -1, dtype=np.int64)
+        if self.sessions is None:
+            self.sessions = np.full(n, "")
         self.subjects = np.asarray(self.subjects).astype(str)
-        if not (len(self.y) == len(self.subjects) == len(self.runs) == n):
+        self.sessions = np.asarray(self.sessions).astype(str)
+        if not (len(self.y) == len(self.subjects) == len(self.runs) == len(self.sessions) == n):
             raise DataError(
                 f"split arrays disagree in length: X {n}, y {len(self.y)}, "
-                f"subjects {len(self.subjects)}, runs {len(self.runs)}"
+                f"subjects {len(self.subjects)}, runs {len(self.runs)}, sessions {len(self.sessions)}"
             )
 
     def __len__(self) -> int:
@@ -81,7 +87,7 @@ class Split:
 
     def subset(self, idx) -> "Split":
         idx = np.asarray(idx)
-        return Split(self.X[idx], self.y[idx], self.subjects[idx], self.runs[idx])
+        return Split(self.X[idx], self.y[idx], self.subjects[idx], self.runs[idx], self.sessions[idx])
 
     @staticmethod
     def concat(a: "Split", b: "Split") -> "Split":
@@ -90,6 +96,7 @@ class Split:
             np.concatenate([a.y, b.y]),
             np.concatenate([a.subjects, b.subjects]),
             np.concatenate([a.runs, b.runs]),
+            np.concatenate([a.sessions, b.sessions]),
         )
 
 

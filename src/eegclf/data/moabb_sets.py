@@ -8,7 +8,9 @@ are its ``fmin``/``fmax``); unset ones keep the paradigm's defaults, and the val
 
 Train/test, per subject: where the session names say ``train``/``test`` (MOABB's own split, e.g.
 BNCI2014_001's ``0train``/``1test``) they are followed; otherwise the last session tests and the earlier ones
-train; a subject with a single session holds out its last run. X float32 (n, 1, C, T) in volts.
+train; a subject with a single session holds out its last run. X float32 (n, 1, C, T) in volts. Every trial
+keeps its session name and its run number within that session (``Split.sessions``, ``Split.runs``): MOABB's run
+numbers restart in each session, so a run is known by (session, run).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 
 import numpy as np
 
 from eegclf.data.base import EEGDataset, Split
+from eegclf.data.splits import natural_key as _natural
 from eegclf.errors import DataError
 
 DEFAULTS = {
@@ -108,11 +110,6 @@ def _subjects(value, valid: list[int], name: str) -> list[int]:
         raise DataError(f"moabb subjects must be distinct subjects of {name}: {valid[0]}..{valid[-1]} "
                         f"({len(valid)} subjects); got {value!r}")
     return out
-
-
-def _natural(text: str):
-    m = re.match(r"(\d+)(.*)", str(text))
-    return (0, int(m.group(1)), m.group(2)) if m else (1, 0, str(text))
 
 
 def split_rule(sessions: list[str], runs_of_last: list[str]) -> tuple[str, list[str]]:
@@ -260,8 +257,8 @@ def load_moabb(data_dir=None, *, moabb_dataset, dataset_args, paradigm, subjects
                 run_no[at & (run == r)] = int(r) if r.isdigit() else k
     Xf = X[:, None].astype(np.float32)
     subjects_str = np.array([str(v) for v in subj])
-    train = Split(Xf[~is_test], y[~is_test], subjects_str[~is_test], run_no[~is_test])
-    test = Split(Xf[is_test], y[is_test], subjects_str[is_test], run_no[is_test])
+    train = Split(Xf[~is_test], y[~is_test], subjects_str[~is_test], run_no[~is_test], sess[~is_test])
+    test = Split(Xf[is_test], y[is_test], subjects_str[is_test], run_no[is_test], sess[is_test])
     for part, split in (("train", train), ("test", test)):
         absent = [c for k, c in enumerate(class_names) if not np.any(split.y == k)]
         if absent:

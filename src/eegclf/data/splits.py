@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from eegclf.data.base import EEGDataset, Split
@@ -36,20 +38,36 @@ def train_val_indices(split: Split, val_fraction: float, seed: int) -> tuple[np.
     return train_idx.astype(np.int64), val_idx.astype(np.int64)
 
 
-def pooled(dataset: EEGDataset) -> Split:
-    """Train then test trials as one Split.
+def natural_key(text: str):
+    """Sort key that puts "2" before "10" and "0train" before "1test" (session and run names)."""
+    m = re.match(r"(\d+)(.*)", str(text))
+    return (0, int(m.group(1)), m.group(2)) if m else (1, 0, str(text))
 
-    When every trial has a known run (eegmmidb), the pool is put in recording order (per subject in order of
-    first appearance, then run), so it does not depend on which run was held out.
+
+def pooled_parts(dataset: EEGDataset) -> tuple[Split, np.ndarray]:
+    """``(pool, held_out)``: train then test trials as one Split, and which of them the loader put in its test
+    part (bool, per pooled trial).
+
+    When every trial has a known run (eegmmidb, MOABB), the pool is put in recording order (per subject in
+    order of first appearance, then session in natural order, then run), so it does not depend on which run
+    was held out.
     """
     pool = Split.concat(dataset.train, dataset.test)
+    held_out = np.r_[np.zeros(len(dataset.train), bool), np.ones(len(dataset.test), bool)]
     if len(pool) and np.all(pool.runs >= 0):
         _, first = np.unique(pool.subjects, return_index=True)
         rank = {s: r for r, s in enumerate(pool.subjects[np.sort(first)])}
         subject_rank = np.array([rank[s] for s in pool.subjects])
-        order = np.lexsort((pool.runs, subject_rank))  # stable: trials keep their order within a run
-        pool = pool.subset(order)
-    return pool
+        session_rank = {s: r for r, s in enumerate(sorted(set(pool.sessions.tolist()), key=natural_key))}
+        sessions = np.array([session_rank[s] for s in pool.sessions])
+        order = np.lexsort((pool.runs, sessions, subject_rank))  # stable: trials keep their order within a run
+        pool, held_out = pool.subset(order), held_out[order]
+    return pool, held_out
+
+
+def pooled(dataset: EEGDataset) -> Split:
+    """Train then test trials as one Split, in recording order where runs are known (see :func:`pooled_parts`)."""
+    return pooled_parts(dataset)[0]
 
 
 def shuffle_splits(dataset: EEGDataset, n_splits: int = 10, test_size: float = 0.2,
@@ -76,22 +94,26 @@ def shuffle_splits(dataset: EEGDataset, n_splits: int = 10, test_size: float = 0
 
 
 def run_folds(dataset: EEGDataset) -> list[EEGDataset]:
-    """Leave-one-run-out folds over the data set's runs (in run order); needs known runs (eegmmidb).
+    """Leave-one-run-out folds over the data set's runs (in session, then run order; a run is known by its
+    session and number, as MOABB's run numbers restart in each session); needs known runs (eegmmidb).
 
     For eegmmidb a fold's ``options["test_run"]`` is its held-out run, so the options reload that fold.
     """
     pool = pooled(dataset)
     runs = np.unique(pool.runs)
-    if len(pool) == 0 or np.any(runs < 0) or len(runs) < 2:
+    keys = list(dict.fromkeys(zip(pool.sessions.tolist(), pool.runs.tolist())))  # recording order
+    if len(pool) == 0 or np.any(runs < 0) or len(keys) < 2:
         raise DataError(
             f"leave-one-run-out needs at least two known recording runs; data set {dataset.name!r} has "
             f"runs {runs.tolist()}"
         )
+    keys.sort(key=lambda k: (natural_key(k[0]), k[1]))
     folds = []
-    for i, run in enumerate(runs.tolist()):
-        test = pool.runs == run
+    for i, (session, run) in enumerate(keys):
+        test = (pool.sessions == session) & (pool.runs == run)
         fold = dataset.with_splits(pool.subset(np.flatnonzero(~test)), pool.subset(np.flatnonzero(test)))
-        fold.info = {**dataset.info, "fold": {"protocol": "leave_one_run_out", "index": i, "test_run": run}}
+        fold.info = {**dataset.info, "fold": {"protocol": "leave_one_run_out", "index": i, "test_run": run,
+                                              **({"session": session} if session else {})}}
         fold.options = dict(dataset.options)
         if "test_run" in fold.options:
             fold.options["test_run"] = run

@@ -8,6 +8,7 @@ from eegclf.benchmark.folder import BenchmarkFolder
 from eegclf.errors import DataError
 from eegclf.fileio import atomic_write_csv, atomic_write_text
 from eegclf.reporting.benchmark_figures import per_subject_figure, scatter_figure
+from eegclf.reporting.benchmark_provenance import provenance_markdown
 from eegclf.reporting.benchmark_tables import (
     CSV_COLUMNS,
     csv_rows,
@@ -32,4 +33,5 @@ def build_benchmark_report(out_dir) -> Path:
     if sm.reference is not None:
         figures += [scatter_figure(sm, p, fig_dir / f"scatter_{p}.png") for p in sm.pipelines]
     md = results_markdown(spec, records, [f.relative_to(out_dir).as_posix() for f in figures])
+    md += "\n".join(["", *provenance_markdown(spec, records)])
     return atomic_write_text(out_dir / "results.md", md)
