@@ -9,7 +9,9 @@ refuses any difference, naming it), and shown by ``eegclf report``.
   options give other trials; another copy of the same files in another ``data_dir`` gives the same pool;
 - ``packages``: the versions of eegclf, Python, torch, numpy, MNE, scikit-learn, pyriemann, safetensors;
 - ``device``: where the deep pipelines train (``cpu``, ``cuda (NVIDIA H200)``);
-- ``bf16``: whether their training pass runs in bf16 autocast (``RunConfig.bf16`` resolved on that device).
+- ``bf16``: whether their training pass runs in bf16 autocast (``RunConfig.bf16`` resolved on that device);
+- ``fast_path``: the setting of the deep models' exact fast paths (:mod:`eegclf.models.fast_paths`; the
+  paths agree to float rounding, not to the byte).
 
 The pre-trained ``--init`` checkpoints are fingerprinted by :func:`file_sha256` (the spec's ``init`` records,
 and each transfer fold's ``init``: the checkpoint its subject was tested with).
@@ -68,6 +70,7 @@ def collect(config: RunConfig, pool: str) -> dict:
         "packages": package_versions(),
         "device": _device_name(device),
         "bf16": bool(bf16_default(device) if config.bf16 is None else config.bf16),
+        "fast_path": config.fast_path,
     }
 
 

@@ -72,8 +72,10 @@ def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: lis
 
 
 def _init_record(path) -> dict:
+    from eegclf.pretrained import resolve
     from eegclf.transfer import Init
 
+    path = resolve(path)  # a shipped network's name (eegclf pretrained list) is its installed file
     init = Init.from_checkpoint(path)  # a missing, pickled or classical checkpoint fails here
     return {"path": str(Path(path).resolve()), "sha256": file_sha256(path), "model": init.model,
             "alignment": init.alignment,
