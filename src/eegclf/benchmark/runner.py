@@ -165,7 +165,7 @@ def run_fold(spec: dict, pipeline: str, key: str, out_dir: str, threads: int | N
     }
     if pipeline in TRANSFER:
         inits = _inits(spec)
-        record["init"] = init_of_fold(spec, inits, pick_init(inits, fold.subject))
+        record["init"] = init_of_fold(spec, inits, pick_init(inits, fold.subject, template))
     BenchmarkFolder(out_dir).write_fold(pipeline, key, record)
 
 
