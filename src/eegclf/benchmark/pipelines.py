@@ -160,7 +160,7 @@ def _shared(cache, key, make):
     return cache[key]
 
 
-def _train_key(fold) -> str:
+def train_key(fold) -> str:
     import hashlib
 
     return hashlib.sha1(np.ascontiguousarray(fold.train, dtype=np.int64).tobytes()).hexdigest()
@@ -189,7 +189,7 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
     chosen = name
     if name in TRANSFER:
         init = pick_init(recipe.inits, fold.subject)
-        calibration = pool.subset(fold.calibration)
+        calibration = train  # transfer pipelines run where the person's own trials form the training part
         if name == ZERO_SHOT or len(calibration) == 0:  # nothing of the person: the pool's statistics
             return Outcome(_proba(zero_shot(init, None, template), test.X), ZERO_SHOT)  # chosen says so
         if name == PRETRAINED_RENORM:
@@ -198,7 +198,7 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
     if not can_run(name, fold):
         raise ConfigError(f"the pipeline {name} trains on the tested person's own trials and fold {fold.key} "
                           "has none", param="calibration_trials")
-    tkey = _train_key(fold)
+    tkey = train_key(fold)
     if name == AUTO:
         inner = _shared(cache, ("inner", name, seed, tkey), lambda: {
             c: inner_accuracy(c, train, template, recipe, seed) for c in recipe.auto_candidates})

@@ -53,12 +53,6 @@ class Fold:
         n = "" if self.calibration_trials is None else f"-n{self.calibration_trials}"
         return f"{self.subject}-f{self.index}{n}"
 
-    @property
-    def calibration(self) -> np.ndarray:
-        """The tested person's own trials that calibrate: ``adapt`` when the protocol adapts, else ``train``
-        (only ``run-split`` and ``within-subject`` train on the person alone)."""
-        return self.adapt if len(self.adapt) else self.train
-
 
 def check_protocol(protocol: str) -> str:
     if protocol not in PROTOCOLS:
@@ -153,6 +147,15 @@ def check_calibration_trials(values, protocol: str) -> list[int]:
         raise ConfigError("calibration_trials is empty: give at least one number (e.g. 0,10,20,30)",
                           param="calibration_trials")
     return sorted(set(out))
+
+
+def calibration_part(fold: Fold, protocol: str) -> np.ndarray:
+    """The tested person's own trials that calibrate under ``protocol``: the adapt part under
+    ``cross-subject-finetune``, the training part where the person trains alone (``run-split``,
+    ``within-subject``); none under ``cross-subject``."""
+    if protocol == "cross-subject-finetune":
+        return fold.adapt
+    return np.array([], dtype=np.int64) if protocol == "cross-subject" else fold.train
 
 
 def with_calibration(folds: list[Fold], protocol: str, counts) -> list[Fold]:

@@ -20,7 +20,7 @@ from eegclf.benchmark.pipelines import (
     TRANSFER,
     ZERO_SHOT,
     Recipe,
-    _train_key,
+    train_key,
     can_run,
     check_pipelines,
     pick_init,
@@ -28,6 +28,7 @@ from eegclf.benchmark.pipelines import (
 )
 from eegclf.benchmark.protocols import (
     CROSS_SUBJECT,
+    calibration_part,
     check_calibration_trials,
     check_protocol,
     make_folds,
@@ -196,7 +197,8 @@ def run_folds(spec: dict, pipeline: str, keys: list[str], out_dir: str, threads:
         if fold.group:
             extra["fold_subjects"] = list(fold.group)
         if fold.calibration_trials is not None:
-            extra.update(calibration_trials=fold.calibration_trials, n_calibration=len(fold.calibration))
+            extra.update(calibration_trials=fold.calibration_trials,
+                         n_calibration=len(calibration_part(fold, spec["protocol"])))
         record = {
             "pipeline": pipeline, "chosen": outcome.chosen, "inner_acc": outcome.inner_acc,
             "inner_on": outcome.inner_on,
@@ -217,7 +219,7 @@ def _tasks(spec: dict, folds, folder: BenchmarkFolder) -> list[tuple[str, list[s
     for p in spec["pipelines"]:
         for f in folds:
             if can_run(p, f) and not folder.is_done(p, f.key):
-                tasks.setdefault((p, f.index, _train_key(f)), []).append(f.key)
+                tasks.setdefault((p, f.index, train_key(f)), []).append(f.key)
     return [(p, keys) for (p, _, _), keys in tasks.items()]
 
 
