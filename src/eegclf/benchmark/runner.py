@@ -241,8 +241,14 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
             init.check_fits(template)
         for fold in folds:
             init = pick_init(_inits(spec), fold.subject)
-            if ZERO_SHOT in spec["pipelines"] or 0 in spec.get("calibration_trials", []):
+            if ZERO_SHOT in spec["pipelines"]:
                 check_zero_shot(init)
+            elif 0 in spec.get("calibration_trials", []):
+                try:
+                    check_zero_shot(init)
+                except EEGClfError as exc:
+                    raise ConfigError(f"calibration_trials=0 makes the transfer pipelines zero-shot, and {exc}; "
+                                      "leave 0 out", param="calibration_trials") from None
     folder.prepare(spec)
     todo = _tasks(spec, folds, folder)
     n_todo = sum(len(keys) for _, keys in todo)
