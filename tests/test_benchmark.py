@@ -300,6 +300,10 @@ def test_subject_folds_and_calibration_curve_through_the_cli(eegmmidb_root, tmp_
     assert len(rows_best) == 3  # the curve, then each N's summary
     assert all(", ".join(g) in md for g in groups)
     assert (out / "figures" / "calibration_curve.png").is_file() and (out / "figures" / "n10" / "per_subject.png").is_file()
+    snapshot = {f: f.read_bytes() for f in [out / "results.md", out / "results.csv", *out.glob("figures/**/*.png")]}
+    for f in snapshot:
+        f.unlink()
+    assert main(["report", str(out)]) == 0 and {f: f.read_bytes() for f in snapshot} == snapshot  # from the records
     # a resumed benchmark keeps the recorded groups (not a new draw), and redoes only what is missing
     recorded = [list(reversed(groups[0])), groups[1]]
     (out / "benchmark.json").write_text(json.dumps(dict(spec, subject_folds=dict(spec["subject_folds"], groups=recorded))))

@@ -20,11 +20,11 @@ from eegclf.benchmark.pipelines import (
     TRANSFER,
     ZERO_SHOT,
     Recipe,
-    train_key,
     can_run,
     check_pipelines,
     pick_init,
     run_pipeline,
+    train_key,
 )
 from eegclf.benchmark.protocols import (
     CROSS_SUBJECT,
