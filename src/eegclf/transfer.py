@@ -17,7 +17,7 @@ benchmark runs behind them. May import: config, data, models, training, checkpoi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +51,9 @@ class Init:
     n_times: int = 0
     class_names: tuple[str, ...] = ()
     source: str = "a network"
-    mean: np.ndarray | None = None  # the pre-training pool's input normalisation (per channel), when known
-    std: np.ndarray | None = None
+    # the pre-training pool's input normalisation (per channel; zero_shot uses it), when the checkpoint has it
+    mean: np.ndarray | None = field(default=None, compare=False)
+    std: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
     def from_checkpoint(cls, path) -> "Init":
