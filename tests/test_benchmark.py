@@ -12,6 +12,7 @@ from eegclf.benchmark import make_folds, make_spec, run_benchmark
 from eegclf.benchmark.folder import BenchmarkFolder
 from eegclf.benchmark.pipelines import Recipe, run_pipeline
 from eegclf.benchmark.runner import run_fold
+from eegclf.benchmark.protocols import calibration_part, subject_groups, with_calibration
 from eegclf.benchmark.scores import fold_scores
 from eegclf.cli import main
 from eegclf.config import RunConfig
@@ -324,3 +325,109 @@ def test_readme_made_by_lines_are_the_scripts_commands():
     made_by = re.findall(r"^Made by: `([^`]*)`", (repo / "README.md").read_text(), flags=re.M)
     assert len(made_by) >= 7 and all(c.startswith("eegclf benchmark ") for c in printed if "benchmark" in c)
     assert [c for c in made_by if c not in printed] == []
+
+SMALL = ["--task", "imagery_lr", "--channels", "C3,Cz,C4", "--resample", "80", "--tmax", "2"]
+
+
+@pytest.mark.parametrize("protocol", ["cross-subject", "cross-subject-finetune"])
+def test_subject_folds_test_each_person_once_by_a_training_that_never_saw_them(pool12, protocol):
+    subjects = sorted(set(pool12.subjects))
+    groups = subject_groups(subjects, 4, seed=3)
+    assert groups == subject_groups(list(reversed(subjects)), 4, seed=3)  # seeded: the same people, the same groups
+    assert groups != subject_groups(subjects, 4, seed=4)
+    assert sorted(s for g in groups for s in g) == subjects and [len(g) for g in groups] == [3, 3, 3, 3]
+    folds = make_folds(pool12, protocol, groups)
+    assert [f.subject for f in folds] == subjects  # every person tested, once
+    assert len({f.train.tobytes() for f in folds}) == 4  # K trainings, not one per person
+    for f in folds:
+        group = next(g for g in groups if f.subject in g)
+        assert f.group == tuple(group) and f.index == groups.index(group)
+        assert set(pool12.subjects[f.train]) == set(subjects) - set(group)  # nobody of the fold trains
+        assert set(pool12.subjects[f.test]) == {f.subject}
+        if protocol == "cross-subject":
+            assert f.test.tolist() == np.flatnonzero(pool12.subjects == f.subject).tolist() and len(f.adapt) == 0
+        else:  # calibrated on the person's own runs 4+8, tested on their run 12
+            assert set(pool12.runs[f.test]) == {12} and set(pool12.runs[f.adapt]) == {4, 8}
+            assert set(pool12.subjects[f.adapt]) == {f.subject}
+    with pytest.raises(DataError, match="exactly"):
+        make_folds(pool12, protocol, groups[:3])  # recorded folds that leave people out are refused
+    with pytest.raises(ConfigError, match="protocol"):
+        make_folds(pool12, "run-split", groups)
+    with pytest.raises(ConfigError, match="subject_folds"):
+        subject_groups(subjects, 1, seed=0)
+    with pytest.raises(DataError, match="at least 13 subjects"):
+        subject_groups(subjects, 13, seed=0)
+
+
+def test_calibration_trials_are_the_first_n_of_the_calibration_runs(pool12):
+    for protocol, part, other in (("run-split", "train", "adapt"), ("cross-subject-finetune", "adapt", "train")):
+        full = {f.subject: f for f in make_folds(pool12, protocol)}
+        cut = with_calibration(list(full.values()), protocol, [10, 0, 30])
+        assert [f.calibration_trials for f in cut[:3]] == [0, 10, 30]
+        assert len({f.key for f in cut}) == len(cut) == 3 * 12  # one fold file per N
+        for f in cut:
+            whole, mine = getattr(full[f.subject], part), getattr(f, part)
+            assert mine.tolist() == whole[: f.calibration_trials].tolist()  # the first N, the same for all
+            assert calibration_part(f, protocol).tolist() == mine.tolist()
+            assert getattr(f, other).tolist() == getattr(full[f.subject], other).tolist()
+            assert f.test.tolist() == full[f.subject].test.tolist()  # the test run is untouched
+            if f.calibration_trials == 10:
+                assert set(pool12.runs[mine]) == {4}  # recording order: the first run first
+    with pytest.raises(ConfigError, match="protocol"):
+        with_calibration(make_folds(pool12, "within-subject"), "within-subject", [10])
+    with pytest.raises(ConfigError, match="calibration_trials"):
+        with_calibration(list(full.values()), "cross-subject-finetune", [-1])
+
+
+def test_subject_folds_and_calibration_curve_through_the_cli(eegmmidb_root, tmp_path, monkeypatch):
+    """--subject-folds 2 on 4 people: 2 pre-trainings serve every person and every N; the groups and N are
+    recorded; the report has the curve and a full section per N."""
+    import eegclf.benchmark.pipelines as pipelines
+    from eegclf.benchmark.runner import with_subject_groups
+
+    fits, real_fit = [], pipelines._fit
+    monkeypatch.setattr(pipelines, "_fit", lambda name, train, *a: fits.append(
+        (name, tuple(sorted(set(train.subjects.tolist()))))) or real_fit(name, train, *a))
+    out = tmp_path / "B"
+    args = ["benchmark", "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root), "--subjects", "1-4", *SMALL,
+            "--protocol", "cross-subject-finetune", "--subject-folds", "2", "--calibration-trials", "0,10",
+            "--models", "eegnet,csp_lda", "--epochs", "1", "--finetune-epochs", "1", "--seed", "5", "--jobs", "1",
+            "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    spec = json.loads((out / "benchmark.json").read_text())
+    people = ["S001", "S002", "S003", "S004"]
+    groups = spec["subject_folds"]["groups"]
+    assert spec["subject_folds"]["k"] == 2 and spec["subject_folds"]["seed"] == 5
+    assert groups == subject_groups(people, 2, 5) and spec["calibration_trials"] == [0, 10]
+    deep = [seen for name, seen in fits if name == "eegnet"]
+    assert sorted(deep) == sorted(tuple(sorted(set(people) - set(g))) for g in groups)  # one per group
+    records = BenchmarkFolder(out).read_folds()
+    assert len(records) == 2 * 4 * 2
+    for r in records:
+        group = next(g for g in groups if r["subject"] in g)
+        assert r["fold_subjects"] == group and r["fold"] == groups.index(group) and r["seed"] == 5 + r["fold"]
+        assert r["n_adapt"] == r["n_calibration"] == r["calibration_trials"] and r["n_test"] == 15
+    rows = (out / "results.csv").read_text().splitlines()
+    assert rows[0].endswith(",calibration_trials") and sorted({r.rsplit(",", 1)[1] for r in rows[1:]}) == ["0", "10"]
+    md = (out / "results.md").read_text()
+    assert "## Calibration curve" in md and "## N = 0 calibration trials" in md and "## N = 10 calibration trials" in md
+    rows_best = [line for line in md.splitlines() if line.startswith("| best classical (per fold) |")]
+    assert len(rows_best) == 3  # the curve, then each N's summary
+    assert all(", ".join(g) in md for g in groups)
+    assert (out / "figures" / "calibration_curve.png").is_file() and (out / "figures" / "n10" / "per_subject.png").is_file()
+    snapshot = {f: f.read_bytes() for f in [out / "results.md", out / "results.csv", *out.glob("figures/**/*.png")]}
+    for f in snapshot:
+        f.unlink()
+    assert main(["report", str(out)]) == 0 and {f: f.read_bytes() for f in snapshot} == snapshot  # from the records
+    # a resumed benchmark keeps the recorded groups (not a new draw), and redoes only what is missing
+    recorded = [list(reversed(groups[0])), groups[1]]
+    (out / "benchmark.json").write_text(json.dumps(dict(spec, subject_folds=dict(spec["subject_folds"], groups=recorded))))
+    fresh = {k: v for k, v in spec.items() if k != "subject_folds"} | {"subject_folds": {"k": 2, "seed": 5}}
+    assert with_subject_groups(fresh, out)["subject_folds"]["groups"] == recorded
+    (out / "benchmark.json").write_text(json.dumps(spec))
+    target = out / "folds" / "eegnet" / f"{groups[0][0]}-f0-n10.json"
+    target.unlink()
+    fits.clear()
+    assert main(args) == 0
+    assert target.is_file() and [name for name, _ in fits] == ["eegnet"]  # its group's one pre-training, again
+    assert json.loads(target.read_text())["fold_subjects"] == groups[0]

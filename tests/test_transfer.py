@@ -16,8 +16,8 @@ from eegclf.config import RunConfig
 from eegclf.data import load_dataset
 from eegclf.data.alignment import align_subjects, apply_whitener, reference_whitener
 from eegclf.data.base import Split
-from eegclf.errors import CheckpointError
-from eegclf.transfer import Init, finetune, finetune_config
+from eegclf.errors import CheckpointError, ConfigError
+from eegclf.transfer import Init, finetune, finetune_config, pretrained_renorm, zero_shot
 
 # three motor channels at 80 Hz keep the real-data runs to seconds
 SMALL = ["--task", "imagery_lr", "--channels", "C3,Cz,C4", "--resample", "80", "--tmax", "2"]
@@ -288,3 +288,79 @@ def test_pretrain_resamples_so_s088_pools_with_160_hz_subjects(eegmmidb_root, tm
     _, meta = read_checkpoint(out / "pretrained.safetensors")
     assert meta["sfreq"] == 160.0 and meta["subjects_seen"] == ["eegmmidb:S001", "eegmmidb:S088"]
     assert meta["n_trials_seen"] == 45 + 57  # S088's three runs hold 19 cues each
+
+@pytest.fixture(scope="module")
+def pre_raw(eegmmidb_root, tmp_path_factory):
+    """A network pre-trained (2 epochs) on S001-S002 without alignment: usable zero-shot."""
+    out = tmp_path_factory.mktemp("pre_raw") / "PRE"
+    assert main(["pretrain", "--data-dir", str(eegmmidb_root), "--subjects", "1-2", *SMALL, "--epochs", "2",
+                 "--quiet", "--out", str(out)]) == 0
+    return out / "pretrained.safetensors"
+
+
+def test_zero_shot_uses_the_pretraining_pools_normalisation_and_nothing_of_the_person(eegmmidb_root, pre_raw, pre):
+    tensors, _ = read_checkpoint(pre_raw)
+    init = Init.from_checkpoint(pre_raw)
+    ds = _one_subject(eegmmidb_root)
+    model = zero_shot(init, None, ds)
+    assert torch.equal(model.mean, tensors["model.mean"]) and torch.equal(model.std, tensors["model.std"])
+    renorm = pretrained_renorm(init, ds.train, ds)  # the person's unlabelled trials re-estimate it
+    assert not torch.equal(renorm.mean, model.mean)
+    for (k, v1), v2 in zip(model.net.state_dict().items(), renorm.net.state_dict().values()):
+        assert torch.equal(v1, v2), k  # the same network and BatchNorm statistics: only the input differs
+    empty = ds.train.subset(np.array([], dtype=np.int64))
+    assert torch.equal(pretrained_renorm(init, empty, ds).mean, model.mean)  # no calibration trial: zero-shot
+    with pytest.raises(ConfigError, match="aligned input"):  # aligning needs the person's own trials
+        zero_shot(Init.from_checkpoint(pre), None, ds)
+
+
+def test_transfer_pipelines_along_a_calibration_curve(eegmmidb_root, pre_raw, pre, tmp_path, capsys):
+    """zero-shot, pretrained-renorm and finetune at N = 0 and 10 first calibration trials, the classical
+    pipeline on the same trials (and "–" at N = 0, where it has nothing to train on)."""
+    from eegclf.benchmark.folder import BenchmarkFolder
+
+    out = tmp_path / "bench"
+    base = ["benchmark", "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root), "--subjects", "3-4", *SMALL,
+            "--protocol", "run-split", "--calibration-trials", "0,10", "--finetune-epochs", "2", "--jobs", "1",
+            "--quiet"]
+    assert main([*base, "--models", "zero-shot,pretrained-renorm,finetune,csp_lda", "--init", str(pre_raw),
+                 "--out", str(out)]) == 0
+    records = {(r["pipeline"], r["subject"], r["calibration_trials"]): r for r in BenchmarkFolder(out).read_folds()}
+    assert len(records) == 2 * (3 * 2 + 1) and ("csp_lda", "S003", 0) not in records
+    for s in ("S003", "S004"):
+        zero = records[("zero-shot", s, 0)]
+        assert records[("zero-shot", s, 10)]["proba"] == zero["proba"]  # zero-shot uses nothing of the person
+        for p in ("pretrained-renorm", "finetune"):  # N = 0: they are zero-shot, and say so
+            assert records[(p, s, 0)]["proba"] == zero["proba"] and records[(p, s, 0)]["chosen"] == "zero-shot"
+        assert records[("pretrained-renorm", s, 10)]["proba"] != zero["proba"]
+        ten = [records[(p, s, 10)] for p in ("pretrained-renorm", "finetune", "csp_lda")]
+        assert all(r["train_idx"] == ten[2]["train_idx"] and r["n_calibration"] == 10 for r in ten)  # same trials
+        assert all(r["test_idx"] == zero["test_idx"] and r["n_test"] == 15 for r in ten)  # run 12
+    md = (out / "results.md").read_text()
+    assert "| CSP+LDA | – |" in md and "| zero-shot |" in md and "Not run at this N: CSP+LDA" in md
+    capsys.readouterr()
+    # an aligned network cannot be used with nothing of the person: refused in one line, nothing written
+    assert main([*base, "--models", "zero-shot", "--init", str(pre), "--out", str(tmp_path / "z")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "aligned input" in err and not (tmp_path / "z").exists()
+
+
+def test_pretrained_is_the_old_name_of_pretrained_renorm_and_old_folders_resume(eegmmidb_root, pre_raw, tmp_path,
+                                                                                 capsys):
+    out = tmp_path / "old"
+    args = ["benchmark", "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root), "--subjects", "3", *SMALL,
+            "--protocol", "run-split", "--models", "pretrained", "--init", str(pre_raw), "--jobs", "1", "--quiet",
+            "--out", str(out)]
+    assert main(args) == 0
+    spec = json.loads((out / "benchmark.json").read_text())
+    assert spec["pipelines"] == ["pretrained-renorm"]
+    # a folder written before the rename: the pipeline and its fold files under the old name
+    (out / "folds" / "pretrained-renorm").rename(out / "folds" / "pretrained")
+    for f in (out / "folds" / "pretrained").glob("*.json"):
+        f.write_text(json.dumps(dict(json.loads(f.read_text()), pipeline="pretrained")))
+    (out / "benchmark.json").write_text(json.dumps(dict(spec, pipelines=["pretrained"])))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "1 done already; running 0" in capsys.readouterr().err  # nothing rerun
+    assert not (out / "folds" / "pretrained-renorm").exists()
+    assert "| pretrained-renorm |" in (out / "results.md").read_text()

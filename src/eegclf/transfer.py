@@ -6,7 +6,10 @@
 - :func:`finetune` starts from such a network (an :class:`Init`) and trains it further on one user's
   calibration trials. With alignment, the user's reference is fitted on those calibration trials alone and
   baked into the returned model (``Standardized.spatial``), so the model takes the user's raw trials.
-- :func:`zero_shot` is the pre-trained network as it is, aligned to the user, without any training.
+- :func:`zero_shot` is the pre-trained network as it is, with nothing of the new user: the input
+  normalisation and the BatchNorm statistics are the pre-training pool's, as stored in the checkpoint.
+- :func:`pretrained_renorm` is the network untouched, but its input normalisation (and alignment, if any)
+  re-estimated on the user's unlabelled calibration trials.
 
 The defaults below are the recommended recipe; the README's "Calibrate for a new user" section gives the
 benchmark runs behind them. May import: config, data, models, training, checkpoint, rundir, errors.
@@ -63,6 +66,9 @@ class Init:
     source: str = "a network"
     dataset: str = ""  # the data set it was trained on, and the options it was loaded with (from a checkpoint)
     data_options: dict = field(default_factory=dict)
+    # the pre-training pool's input normalisation (per channel; zero_shot uses it), when the checkpoint has it
+    mean: np.ndarray | None = field(default=None, compare=False)
+    std: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
     def from_checkpoint(cls, path) -> "Init":
@@ -78,18 +84,20 @@ class Init:
             raise CheckpointError(f"checkpoint {path} is already calibrated to one user (it carries that user's "
                                   "alignment); start from the pre-trained checkpoint instead")
         state = {k[len("model.net."):]: v for k, v in tensors.items() if k.startswith("model.net.")}
+        stats = {k: tensors[f"model.{k}"].detach().cpu().numpy() for k in ("mean", "std") if f"model.{k}" in tensors}
         return cls(meta["model"], dict(meta["model_config"]), state, meta.get("alignment", "none"),
                    _recorded_subjects(meta), tuple(meta.get("ch_names", ())),
                    float(meta.get("sfreq", 0.0)), int(meta.get("n_times", 0)),
                    tuple(meta.get("class_names", ())), f"checkpoint {path}", str(meta.get("dataset", "")),
-                   dict(meta.get("dataset_options") or {}))
+                   dict(meta.get("dataset_options") or {}), stats.get("mean"), stats.get("std"))
 
     @classmethod
     def from_model(cls, model, seen, alignment: str = "none") -> "Init":
         """The network of a trained :class:`Standardized` model (the benchmark's cross-subject models);
         ``seen``: the qualified ids of the subjects it was trained on."""
         return cls(model.net.model_name, dict(model.net.config), model.net.state_dict(), alignment,
-                   tuple(str(s) for s in seen))
+                   tuple(str(s) for s in seen), mean=model.mean.detach().cpu().numpy(),
+                   std=model.std.detach().cpu().numpy())
 
     @property
     def net_kwargs(self) -> dict:
@@ -268,20 +276,57 @@ def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | N
     return finetune(init, config, dataset, run_dir, progress=progress)[0]
 
 
-def zero_shot(init: Init, calibration: Split, template: EEGDataset):
-    """The pre-trained network, untouched, aligned to the user by its calibration trials (labels unused).
-
-    With alignment the input normalisation is re-estimated on the aligned calibration trials (per-channel
-    z-score, as in training); BatchNorm keeps the pre-trained statistics."""
-    import torch
-
-    from eegclf.data.alignment import apply_whitener
+def _network(init: Init, template: EEGDataset):
     from eegclf.models import get_model
-    from eegclf.models.standardize import Standardized, channel_stats
 
     init.check_fits(template)
     net = get_model(init.model).build(template.n_chans, template.n_times, template.n_classes, **init.net_kwargs)
     net.load_state_dict(init.state)
+    return net
+
+
+def zero_shot(init: Init, calibration: Split | None, template: EEGDataset):
+    """The pre-trained network as it is, for a user of whom nothing is known (``calibration=None``): the input
+    normalisation and the BatchNorm statistics are the pre-training pool's, stored in the checkpoint.
+
+    A network pre-trained on Euclidean-aligned trials needs the user's own trials to align them, so it is
+    refused here (use :func:`pretrained_renorm`). ``calibration`` given (older callers): the same as
+    :func:`pretrained_renorm`."""
+    import torch
+
+    from eegclf.models.standardize import Standardized
+
+    if calibration is not None:
+        return pretrained_renorm(init, calibration, template)
+    check_zero_shot(init)
+    net = _network(init, template)
+    mean, std = (torch.as_tensor(np.asarray(v, dtype=np.float32)) for v in (init.mean, init.std))
+    return Standardized(net, mean, std).eval()
+
+
+def check_zero_shot(init: Init) -> None:
+    """Refuse a network that cannot be used on a user of whom nothing is known, naming why."""
+    if init.alignment != "none":
+        raise ConfigError(f"{init.source} expects {init.alignment}-aligned input, and aligning needs the new "
+                          "person's own trials: zero-shot uses none (use pretrained-renorm or finetune)",
+                          param="models")
+    if init.mean is None or init.std is None:
+        raise CheckpointError(f"{init.source} does not store its input normalisation, which zero-shot needs")
+
+
+def pretrained_renorm(init: Init, calibration: Split, template: EEGDataset):
+    """The pre-trained network, untouched, aligned to the user by its calibration trials (labels unused).
+
+    The input normalisation (per-channel z-score, as in training) is re-estimated on the (aligned)
+    calibration trials; BatchNorm keeps the pre-trained statistics. No calibration trial: :func:`zero_shot`."""
+    import torch
+
+    from eegclf.data.alignment import apply_whitener
+    from eegclf.models.standardize import Standardized, channel_stats
+
+    if len(calibration) == 0:
+        return zero_shot(init, None, template)
+    net = _network(init, template)
     spatial = _one_subject_whitener(init, calibration)
     X = calibration.X if spatial is None else apply_whitener(calibration.X, spatial)
     mean, std = channel_stats(X)
@@ -324,5 +369,5 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
 
 
 __all__ = ["Init", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",
-           "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS", "ALIGNMENTS",
-           "DEFAULT_ALIGNMENT"]
+           "pretrained_renorm", "check_zero_shot", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
+           "ALIGNMENTS", "DEFAULT_ALIGNMENT"]

@@ -24,6 +24,9 @@ from eegclf.fileio import atomic_write_json
 
 FORMAT = "eegclf-benchmark/1"
 SPEC = "benchmark.json"
+# pipelines renamed since (old name -> new): folders written under the old name are read as the new one, and
+# their fold files count as done for it, so old folders resume and report without rerunning anything
+RENAMED = {"pretrained": "pretrained-renorm"}
 
 
 def is_benchmark(path) -> bool:
@@ -74,10 +77,13 @@ class BenchmarkFolder:
             raise DataError(f"{self.spec_path} is not valid JSON ({exc})") from None
         if not isinstance(spec, dict) or spec.get("format") != FORMAT:
             raise DataError(f"{self.spec_path} is not an eegclf benchmark description")
+        if isinstance(spec.get("pipelines"), list):
+            spec["pipelines"] = list(dict.fromkeys(RENAMED.get(p, p) for p in spec["pipelines"]))
         return spec
 
     def is_done(self, pipeline: str, key: str) -> bool:
-        return self.fold_path(pipeline, key).is_file()
+        old = [o for o, new in RENAMED.items() if new == pipeline]
+        return any(self.fold_path(p, key).is_file() for p in [pipeline, *old])
 
     def write_fold(self, pipeline: str, key: str, record: dict) -> None:
         atomic_write_json(self.fold_path(pipeline, key), record)
@@ -88,7 +94,8 @@ class BenchmarkFolder:
         records = []
         for path in sorted((self.path / "folds").glob("*/*.json")):
             try:
-                records.append(json.loads(path.read_text()))
+                record = json.loads(path.read_text())
+                records.append(dict(record, pipeline=RENAMED.get(record["pipeline"], record["pipeline"])))
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path} is not valid JSON ({exc}); delete it and run the benchmark again") from None
         records.sort(key=lambda r: (order.get(r["pipeline"], len(order)), r["pipeline"], r["subject"], r["fold"]))

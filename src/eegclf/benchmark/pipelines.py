@@ -2,10 +2,17 @@
 
 A pipeline is a registry model name (``eegnet``, ``ts_lr`` ...); ``auto``: the nested pipeline that, in each
 outer fold, cross-validates its candidates on the training part only, refits the winner on the whole training
-part, and tests that; or a transfer pipeline starting from a pre-trained checkpoint (``--init``): ``finetune``
-(the network trained further on the subject's training part, :func:`eegclf.transfer.finetune`) and
-``pretrained`` (the network untouched, only aligned to the subject by its training trials). Nothing here ever sees a test trial before prediction: the trainer measures the test
-part for its curves, but with ``val_fraction=0`` it chooses nothing (it keeps the last epoch).
+part, and tests that; or a transfer pipeline starting from a pre-trained checkpoint (``--init``), named for
+what it uses of the tested person: ``zero-shot`` (nothing: the pre-training pool's normalisation and
+BatchNorm statistics, :func:`eegclf.transfer.zero_shot`), ``pretrained-renorm`` (the person's unlabelled
+calibration trials re-estimate the input normalisation and alignment, :func:`eegclf.transfer.pretrained_renorm`;
+``pretrained`` is its old name and still accepted) and ``finetune`` (the labelled calibration trials train the
+network further, :func:`eegclf.transfer.finetune`). Nothing here ever sees a test trial before prediction: the
+trainer measures the test part once, after training, and with ``val_fraction=0`` it chooses nothing (it keeps
+the last epoch).
+
+With no calibration trial (the calibration curve's N=0), ``finetune`` and ``pretrained-renorm`` are
+``zero-shot``; a pipeline that trains on the person alone (``run-split``) cannot run (:func:`can_run`).
 """
 
 from __future__ import annotations
@@ -22,8 +29,11 @@ from eegclf.transfer import FINETUNE_RECIPE
 
 AUTO = "auto"
 FINETUNE = "finetune"
-PRETRAINED = "pretrained"
-TRANSFER = (FINETUNE, PRETRAINED)
+PRETRAINED_RENORM = "pretrained-renorm"
+ZERO_SHOT = "zero-shot"
+PRETRAINED = "pretrained"  # the old name of pretrained-renorm: still accepted, stored as the new name
+ALIASES = {PRETRAINED: PRETRAINED_RENORM}
+TRANSFER = (ZERO_SHOT, PRETRAINED_RENORM, FINETUNE)
 INNER_FOLDS = 3
 INNER_WITH_ADAPT = "train+adapt"  # Outcome.inner_on when the calibration trials were pooled into the inner CV
 
@@ -57,7 +67,7 @@ def check_pipelines(names: list[str], candidates: tuple[str, ...]) -> list[str]:
     """Registry names of the pipelines (``auto`` kept), in order; ConfigError for unknown names."""
     out = []
     for name in names:
-        key = name.strip().lower()
+        key = ALIASES.get(name.strip().lower(), name.strip().lower())
         out.append(key if key in (AUTO, *TRANSFER) else get_model(name).name)
     if AUTO in out:
         if len(candidates) < 2:
@@ -101,7 +111,8 @@ def pick_init(inits, subject: str, dataset: EEGDataset):
         if not init.saw(subject):
             return init
     if not inits:
-        raise ConfigError("the finetune and pretrained pipelines start from a pre-trained checkpoint: give it "
+        raise ConfigError("the transfer pipelines (zero-shot, pretrained-renorm, finetune) start from a "
+                          "pre-trained checkpoint: give it "
                           "as init=CKPT (e.g. PRE/pretrained.safetensors from eegclf pretrain)", param="init")
     inits[0].check_unseen([subject])  # raises, naming the subject
     raise AssertionError("unreachable")
@@ -139,32 +150,81 @@ def inner_accuracy(name: str, train: Split, template: EEGDataset, recipe: Recipe
     return float(np.mean(accs))
 
 
-def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Recipe, seed: int) -> Outcome:
-    """Fit pipeline ``name`` on ``fold`` (indices into ``pool``) and predict its test trials."""
+def can_run(name: str, fold) -> bool:
+    """Whether pipeline ``name`` can run on ``fold``: a pipeline that trains from scratch needs training
+    trials, so under ``run-split`` with no calibration trial (N=0) only the transfer pipelines run (the report
+    shows "–" for the others)."""
+    return name in TRANSFER or len(fold.train) > 0
+
+
+def _shared(cache, key, make):
+    """``make()``, computed once per ``key`` while ``cache`` (a dict) is kept: the folds of a subject group
+    share their training part, so its fit is done once for all of them (and for every N of the curve)."""
+    if cache is None:
+        return make()
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
+def train_key(fold) -> str:
+    import hashlib
+
+    return hashlib.sha1(np.ascontiguousarray(fold.train, dtype=np.int64).tobytes()).hexdigest()
+
+
+def _inner_adapt(adapt: Split | None) -> Split | None:
+    """The calibration trials the inner score pools in, when each class has enough of them for its 3 folds
+    (a short calibration part, e.g. the curve's first 10 trials, may not: then the inner score is of the
+    training part alone, and the record says so)."""
+    if adapt is None or len(adapt) == 0:
+        return None
+    counts = np.bincount(adapt.y)
+    return adapt if len(counts[counts > 0]) >= 2 and counts[counts > 0].min() >= INNER_FOLDS else None
+
+
+def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Recipe, seed: int,
+                 cache: dict | None = None) -> Outcome:
+    """Fit pipeline ``name`` on ``fold`` (indices into ``pool``) and predict its test trials. ``cache``: a dict
+    kept across folds that share their training part (a subject group), so its fits run once."""
+    from eegclf.transfer import pretrained_renorm, zero_shot
+
+    name = ALIASES.get(name, name)
     train, test = pool.subset(fold.train), pool.subset(fold.test)
     inner: dict[str, float] = {}
     inner_on = "train"
     chosen = name
     if name in TRANSFER:
-        from eegclf.transfer import zero_shot
-
         init = pick_init(recipe.inits, fold.subject, template)
-        if name == PRETRAINED:
-            return Outcome(_proba(zero_shot(init, train, template), test.X), name)
-        return Outcome(_proba(_finetune(init, train, test, template, recipe, seed), test.X), name)
+        calibration = train  # transfer pipelines run where the person's own trials form the training part
+        if name == ZERO_SHOT or len(calibration) == 0:  # nothing of the person: the pool's statistics
+            return Outcome(_proba(zero_shot(init, None, template), test.X), ZERO_SHOT)  # chosen says so
+        if name == PRETRAINED_RENORM:
+            return Outcome(_proba(pretrained_renorm(init, calibration, template), test.X), name)
+        return Outcome(_proba(_finetune(init, calibration, test, template, recipe, seed), test.X), name)
+    if not can_run(name, fold):
+        raise ConfigError(f"the pipeline {name} trains on the tested person's own trials and fold {fold.key} "
+                          "has none", param="calibration_trials")
+    tkey = train_key(fold)
     if name == AUTO:
-        inner = {c: inner_accuracy(c, train, template, recipe, seed) for c in recipe.auto_candidates}
+        inner = _shared(cache, ("inner", name, seed, tkey), lambda: {
+            c: inner_accuracy(c, train, template, recipe, seed) for c in recipe.auto_candidates})
         chosen = max(recipe.auto_candidates, key=lambda c: inner[c])  # first of the best on ties
     elif not get_model(name).is_deep:
         # cheap for classical pipelines: lets "best classical" be decided per fold on its training part only,
         # for the pipeline as it is refit below (with the calibration trials pooled in, when there are any)
-        adapt = pool.subset(fold.adapt) if len(fold.adapt) else None
-        inner = {name: inner_accuracy(name, train, template, recipe, seed, adapt)}
+        adapt = _inner_adapt(pool.subset(fold.adapt) if len(fold.adapt) else None)
+        if adapt is None:
+            inner = _shared(cache, ("inner", name, seed, tkey),
+                            lambda: {name: inner_accuracy(name, train, template, recipe, seed)})
+        else:
+            inner = {name: inner_accuracy(name, train, template, recipe, seed, adapt)}
         inner_on = "train" if adapt is None else INNER_WITH_ADAPT
     entry = get_model(chosen)
     if len(fold.adapt) and not entry.is_deep:  # classical: no pre-training, so pool the calibration trials in
-        train = Split.concat(train, pool.subset(fold.adapt))
-    model = _fit(chosen, train, test, template, recipe, seed)
+        model = _fit(chosen, Split.concat(train, pool.subset(fold.adapt)), test, template, recipe, seed)
+    else:
+        model = _shared(cache, ("fit", chosen, seed, tkey), lambda: _fit(chosen, train, test, template, recipe, seed))
     if len(fold.adapt) and entry.is_deep:
         from eegclf.data.subjects import subject_ids
         from eegclf.transfer import Init

@@ -9,6 +9,7 @@ checkpoint (path, sha256) its subject was tested with.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -16,8 +17,26 @@ from pathlib import Path
 import numpy as np
 
 from eegclf.benchmark.folder import BenchmarkFolder
-from eegclf.benchmark.pipelines import AUTO, TRANSFER, Recipe, check_pipelines, pick_init, run_pipeline
-from eegclf.benchmark.protocols import CROSS_SUBJECT, check_protocol, make_folds
+from eegclf.benchmark.pipelines import (
+    AUTO,
+    TRANSFER,
+    ZERO_SHOT,
+    Recipe,
+    can_run,
+    check_pipelines,
+    pick_init,
+    run_pipeline,
+    train_key,
+)
+from eegclf.benchmark.protocols import (
+    CROSS_SUBJECT,
+    calibration_part,
+    check_calibration_trials,
+    check_protocol,
+    make_folds,
+    subject_groups,
+    with_calibration,
+)
 from eegclf.benchmark.provenance import check_init_file, collect, file_sha256, init_of_fold, pool_fingerprint
 from eegclf.benchmark.scores import fold_scores
 from eegclf.config import RunConfig
@@ -35,22 +54,36 @@ class BenchmarkError(EEGClfError, RuntimeError):
 def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: list[str], config: RunConfig,
               *, seed: int = 0, finetune_epochs: int = 50, finetune_lr: float = 5e-4,
               auto_candidates: tuple[str, ...] = (), data_dir: str | None = None, command: str = "",
-              init: tuple[str, ...] = ()) -> dict:
+              init: tuple[str, ...] = (), subject_folds: int | None = None,
+              calibration_trials: tuple[int, ...] = ()) -> dict:
     """The JSON description of a benchmark (what ``benchmark.json`` holds), checked. ``init``: pre-trained
-    checkpoints for the transfer pipelines (``finetune``, ``pretrained``); each subject is tested with the
-    first one that never saw it."""
+    checkpoints for the transfer pipelines (``zero-shot``, ``pretrained-renorm``, ``finetune``); each subject
+    is tested with the first one that never saw it. ``subject_folds``: K groups of whole people instead of
+    leave-one-subject-out (cross-subject protocols; the groups are drawn with ``seed`` and recorded by
+    :func:`run_benchmark`). ``calibration_trials``: the calibration curve's N values (see
+    :func:`eegclf.benchmark.protocols.with_calibration`)."""
     check_protocol(protocol)
+    curve = check_calibration_trials(list(calibration_trials), protocol) if calibration_trials else []
+    if subject_folds is not None:
+        if protocol not in CROSS_SUBJECT:
+            raise ConfigError(f"subject_folds={subject_folds} groups whole people, which protocol={protocol} (one "
+                              f"person at a time) does not: use {' or '.join(CROSS_SUBJECT)}",
+                              param=("subject_folds", "protocol"))
+        if isinstance(subject_folds, bool) or not isinstance(subject_folds, int) or subject_folds < 2:
+            raise ConfigError(f"subject_folds={subject_folds!r} is invalid: expected an integer >= 2",
+                              param="subject_folds")
     candidates = tuple(check_pipelines(list(auto_candidates), ())) if auto_candidates else ()
     pipelines = check_pipelines(pipelines, candidates)
     if AUTO in candidates or set(TRANSFER) & set(candidates):
-        raise ConfigError("auto_candidates cannot hold auto, finetune or pretrained", param="auto_candidates")
+        raise ConfigError("auto_candidates cannot hold auto or a transfer pipeline (zero-shot, pretrained-renorm, "
+                          "finetune)", param="auto_candidates")
     transfer = [p for p in pipelines if p in TRANSFER]
     if transfer and not init:
         raise ConfigError(f"the pipeline {transfer[0]} starts from a pre-trained checkpoint: give one as "
                           "init=CKPT (e.g. PRE/pretrained.safetensors from eegclf pretrain)", param="init")
     if init and not transfer:
-        raise ConfigError("init= gives the finetune and pretrained pipelines their pre-trained checkpoint: add "
-                          "one of them to the pipelines", param="init")
+        raise ConfigError("init= gives the transfer pipelines (zero-shot, pretrained-renorm, finetune) their "
+                          "pre-trained checkpoint: add one of them to the pipelines", param="init")
     if transfer and protocol in CROSS_SUBJECT:
         raise ConfigError(f"the pipeline {transfer[0]} calibrates on the tested subject's own training trials, "
                           f"which protocol={protocol} does not give: use run-split or within-subject "
@@ -66,6 +99,8 @@ def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: lis
     inits = [_init_record(path) for path in init]
     return {"dataset": dataset, "dataset_options": dict(dataset_options), "data_dir": data_dir,
             "protocol": protocol, "pipelines": pipelines, "seed": seed, **({"init": inits} if inits else {}),
+            **({"subject_folds": {"k": subject_folds, "seed": seed}} if subject_folds is not None else {}),
+            **({"calibration_trials": curve} if curve else {}),
             "recipe": {"config": recipe, "finetune_epochs": finetune_epochs, "finetune_lr": float(finetune_lr),
                        "auto_candidates": list(candidates)},
             "command": command}
@@ -113,11 +148,15 @@ def load_pool(spec: dict):
     from eegclf.data.splits import pooled_parts
 
     dataset = cached_dataset(spec["dataset"], spec.get("data_dir"), spec["dataset_options"])
-    key = (id(dataset), spec["protocol"])
+    groups = (spec.get("subject_folds") or {}).get("groups")
+    key = (id(dataset), spec["protocol"], json.dumps(groups), json.dumps(spec.get("calibration_trials")))
     if key not in _POOL_CACHE:
         _POOL_CACHE.clear()
         pool, held_out = pooled_parts(dataset)
-        _POOL_CACHE[key] = (dataset, pool, make_folds(pool, spec["protocol"], held_out))
+        folds = make_folds(pool, spec["protocol"], held_out, groups)
+        if spec.get("calibration_trials"):
+            folds = with_calibration(folds, spec["protocol"], spec["calibration_trials"])
+        _POOL_CACHE[key] = (dataset, pool, folds)
     return _POOL_CACHE[key]
 
 
@@ -140,33 +179,83 @@ def with_provenance(spec: dict) -> dict:
     return dict(spec, provenance=collect(config, _pool_fingerprint(template, pool)))
 
 
+def with_subject_groups(spec: dict, out_dir=None) -> dict:
+    """``spec`` with its subject folds drawn (``subject_folds.groups``: which people in which fold), or as
+    recorded in ``out_dir``'s benchmark.json when it holds the same K and seed, so a resumed benchmark tests
+    every person in the same fold. Unchanged without ``subject_folds``."""
+    sf = spec.get("subject_folds")
+    if not sf or sf.get("groups"):
+        return spec
+    folder = BenchmarkFolder(out_dir) if out_dir is not None else None
+    if folder is not None and folder.spec_path.is_file():
+        old = folder.read_spec().get("subject_folds") or {}
+        if old.get("k") == sf["k"] and old.get("seed") == sf["seed"] and old.get("groups"):
+            return dict(spec, subject_folds=dict(sf, groups=old["groups"]))
+    dataset = cached_dataset(spec["dataset"], spec.get("data_dir"), spec["dataset_options"])
+    subjects = list(dict.fromkeys(pooled_subjects(dataset)))
+    return dict(spec, subject_folds=dict(sf, groups=subject_groups(subjects, sf["k"], sf["seed"])))
+
+
+def pooled_subjects(dataset) -> list[str]:
+    return [str(s) for s in np.concatenate([dataset.train.subjects, dataset.test.subjects])]
+
+
 def run_fold(spec: dict, pipeline: str, key: str, out_dir: str, threads: int | None = None) -> None:
     """Run one (pipeline, fold) and write its record (in a worker process, or in this one)."""
+    run_folds(spec, pipeline, [key], out_dir, threads)
+
+
+def run_folds(spec: dict, pipeline: str, keys: list[str], out_dir: str, threads: int | None = None) -> None:
+    """Run (pipeline, fold) for each of ``keys`` and write each record once it is done. Folds that share
+    their training part (a subject group; the N of a calibration curve under cross-subject-finetune) share
+    its fits: the first fold's seconds include them."""
     template, pool, folds = load_pool(spec)
     if _pool_fingerprint(template, pool) != spec["provenance"]["pool"]:
-        raise DataError(f"the trials loaded for fold {key} are not those this benchmark recorded (trial pool "
+        raise DataError(f"the trials loaded for fold {keys[0]} are not those this benchmark recorded (trial pool "
                         "fingerprint differs): did the data files change while it ran?")
-    fold = next(f for f in folds if f.key == key)
-    seed = spec["seed"] + fold.index
-    t0 = time.perf_counter()
-    outcome = run_pipeline(pipeline, pool, fold, template, _recipe(spec, threads), seed)
-    seconds = time.perf_counter() - t0
-    y_test = pool.y[fold.test]
-    record = {
-        "pipeline": pipeline, "chosen": outcome.chosen, "inner_acc": outcome.inner_acc,
-        "inner_on": outcome.inner_on,
-        "subject": fold.subject, **({"session": fold.session} if fold.session is not None else {}),
-        "fold": fold.index, "key": key, "seed": seed,
-        "n_train": len(fold.train), "n_adapt": len(fold.adapt), "n_test": len(fold.test),
-        "n_classes": len(template.class_names), **fold_scores(y_test, outcome.proba), "seconds": round(seconds, 3),
-        "train_idx": fold.train.tolist(), "adapt_idx": fold.adapt.tolist(), "test_idx": fold.test.tolist(),
-        "y_test": y_test.tolist(), "proba": np.round(outcome.proba, 6).tolist(),
-        "provenance": spec["provenance"],
-    }
-    if pipeline in TRANSFER:
-        inits = _inits(spec)
-        record["init"] = init_of_fold(spec, inits, pick_init(inits, fold.subject, template))
-    BenchmarkFolder(out_dir).write_fold(pipeline, key, record)
+    by_key = {f.key: f for f in folds}
+    recipe = _recipe(spec, threads)
+    cache: dict = {}
+    for key in keys:
+        fold = by_key[key]
+        seed = spec["seed"] + fold.index
+        t0 = time.perf_counter()
+        outcome = run_pipeline(pipeline, pool, fold, template, recipe, seed, cache)
+        seconds = time.perf_counter() - t0
+        y_test = pool.y[fold.test]
+        extra = {}
+        if fold.group:
+            extra["fold_subjects"] = list(fold.group)
+        if fold.calibration_trials is not None:
+            extra.update(calibration_trials=fold.calibration_trials,
+                         n_calibration=len(calibration_part(fold, spec["protocol"])))
+        record = {
+            "pipeline": pipeline, "chosen": outcome.chosen, "inner_acc": outcome.inner_acc,
+            "inner_on": outcome.inner_on,
+            "subject": fold.subject, **({"session": fold.session} if fold.session is not None else {}),
+            "fold": fold.index, "key": key, "seed": seed, **extra,
+            "n_train": len(fold.train), "n_adapt": len(fold.adapt), "n_test": len(fold.test),
+            "n_classes": len(template.class_names), **fold_scores(y_test, outcome.proba),
+            "seconds": round(seconds, 3),
+            "train_idx": fold.train.tolist(), "adapt_idx": fold.adapt.tolist(), "test_idx": fold.test.tolist(),
+            "y_test": y_test.tolist(), "proba": np.round(outcome.proba, 6).tolist(),
+            "provenance": spec["provenance"],
+        }
+        if pipeline in TRANSFER:
+            inits = _inits(spec)
+            record["init"] = init_of_fold(spec, inits, pick_init(inits, fold.subject, template))
+        BenchmarkFolder(out_dir).write_fold(pipeline, key, record)
+
+
+def _tasks(spec: dict, folds, folder: BenchmarkFolder) -> list[tuple[str, list[str]]]:
+    """(pipeline, keys) of every missing fold a pipeline can run, folds sharing their training part (and so
+    their seed and fits) in one task."""
+    tasks: dict = {}
+    for p in spec["pipelines"]:
+        for f in folds:
+            if can_run(p, f) and not folder.is_done(p, f.key):
+                tasks.setdefault((p, f.index, train_key(f)), []).append(f.key)
+    return [(p, keys) for (p, _, _), keys in tasks.items()]
 
 
 def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool | None = None) -> Path:
@@ -178,29 +267,41 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
     folder = BenchmarkFolder(out_dir)
+    spec = with_subject_groups(spec, out_dir)
     template, _, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
     spec = with_provenance(spec)
     if spec.get("init"):  # a checkpoint that saw a tested subject, or does not fit the data, fails here too
+        from eegclf.transfer import check_zero_shot
+
         for init in _inits(spec):
             init.check_fits(template)
         for fold in folds:
-            pick_init(_inits(spec), fold.subject, template)
+            init = pick_init(_inits(spec), fold.subject, template)
+            if ZERO_SHOT in spec["pipelines"]:
+                check_zero_shot(init)
+            elif 0 in spec.get("calibration_trials", []):
+                try:
+                    check_zero_shot(init)
+                except EEGClfError as exc:
+                    raise ConfigError(f"calibration_trials=0 makes the transfer pipelines zero-shot, and {exc}; "
+                                      "leave 0 out", param="calibration_trials") from None
     folder.prepare(spec)
-    todo = [(p, f.key) for p in spec["pipelines"] for f in folds if not folder.is_done(p, f.key)]
+    todo = _tasks(spec, folds, folder)
+    n_todo = sum(len(keys) for _, keys in todo)
     cores = available_cores()
     n_jobs = max(1, min(jobs or cores, len(todo)))
     threads = max(1, cores // n_jobs)
-    total = len(spec["pipelines"]) * len(folds)
+    total = sum(1 for p in spec["pipelines"] for f in folds if can_run(p, f))
     print(f"benchmark: {spec['protocol']}, {len(folds)} folds x {len(spec['pipelines'])} pipelines in {out_dir}; "
-          f"{total - len(todo)} done already; running {len(todo)} in {n_jobs} process"
+          f"{total - n_todo} done already; running {n_todo} in {n_jobs} process"
           f"{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}", file=sys.stderr)
     show = is_interactive() if progress is None else progress
     errors = _run(spec, todo, Path(out_dir), n_jobs, threads, show) if todo else {}
-    done_any = len(errors) < total
+    done_any = len(errors) < len(todo) or n_todo < total
     report = build_benchmark_report(out_dir) if done_any else None
     if errors:
         first = sorted(errors)[0]
-        raise BenchmarkError(f"{len(errors)} of {len(todo)} folds failed (first: {first}: "
+        raise BenchmarkError(f"{len(errors)} of {len(todo)} fold tasks failed (first: {first}: "
                              f"{errors[first].strip().splitlines()[-1]}); finished folds are kept: run the same "
                              "command again to retry the failed ones" + (f"; partial report: {report}" if report else ""))
     return report
@@ -211,14 +312,20 @@ def _run(spec, todo, out_dir: Path, jobs: int, threads: int, progress: bool) -> 
         from tqdm.auto import tqdm
 
         errors = {}
-        for pipeline, key in tqdm(todo, desc="benchmark", unit="fold", disable=not progress, dynamic_ncols=True):
-            err = call_task("eegclf.benchmark.runner:run_fold", (spec, pipeline, key, str(out_dir), threads))
+        for pipeline, keys in tqdm(todo, desc="benchmark", unit="fold", disable=not progress, dynamic_ncols=True):
+            err = call_task("eegclf.benchmark.runner:run_folds", (spec, pipeline, keys, str(out_dir), threads))
             if err is not None:
-                errors[f"{pipeline}/{key}"] = err
-                print(f"benchmark: {pipeline}/{key} failed: {err.strip().splitlines()[-1]}", file=sys.stderr)
+                errors[_task_name(pipeline, keys)] = err
+                print(f"benchmark: {_task_name(pipeline, keys)} failed: {err.strip().splitlines()[-1]}",
+                      file=sys.stderr)
         return errors
-    tasks = [(f"{p}/{k}", "eegclf.benchmark.runner:run_fold", (spec, p, k, str(out_dir), threads)) for p, k in todo]
+    tasks = [(_task_name(p, ks), "eegclf.benchmark.runner:run_folds", (spec, p, ks, str(out_dir), threads))
+             for p, ks in todo]
     return run_tasks(tasks, jobs, threads, progress, desc="benchmark", unit="fold")
 
 
-__all__ = ["BenchmarkError", "make_spec", "run_benchmark", "run_fold", "load_pool"]
+def _task_name(pipeline: str, keys: list[str]) -> str:
+    return f"{pipeline}/{keys[0]}" + (f" (+{len(keys) - 1} sharing its training)" if len(keys) > 1 else "")
+
+
+__all__ = ["BenchmarkError", "make_spec", "run_benchmark", "run_fold", "run_folds", "load_pool", "with_subject_groups"]

@@ -34,11 +34,23 @@ def run(args: argparse.Namespace) -> int:
                      finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
                      auto_candidates=tuple(candidates) if any(m.lower() == "auto" for m in models) else (),
                      data_dir=config.data_dir, command=shlex.join(["eegclf", *args.argv]),
-                     init=tuple(inits))
+                     init=tuple(inits),
+                     subject_folds=args.subject_folds,
+                     calibration_trials=_counts(args.calibration_trials) if args.calibration_trials else ())
     args.interrupt_hint = f"; finished folds are kept: run the same command again to complete {args.out}"
     report = run_benchmark(spec, args.out, jobs=args.jobs, progress=False if args.quiet else None)
     print(f"report: {report}")
     return 0
+
+
+def _counts(text: str) -> tuple:
+    from eegclf.errors import ConfigError
+
+    try:
+        return tuple(int(v) for v in split_names(text))
+    except ValueError:
+        raise ConfigError(f"calibration_trials={text!r} is invalid: expected comma-separated integers >= 0 "
+                          "(e.g. 0,10,20,30)", param="calibration_trials") from None
 
 
 def add_parser(sub) -> None:
@@ -64,13 +76,26 @@ def add_parser(sub) -> None:
                    "and session, test on the run the loader holds out (else the session's last run) and train "
                    "on that session's other runs; cross-subject: leave one subject out; "
                    "cross-subject-finetune: leave one subject out, then adapt on its run-split training runs and "
-                   "test on its run-split test run")
+                   "test on its run-split test run (both cross-subject protocols: --subject-folds K for K groups "
+                   "of people)")
+    p.add_argument("--subject-folds", type=int, metavar="K",
+                   help="cross-subject protocols: cut the people into K groups (shuffled by --seed, recorded in "
+                   "benchmark.json) and test each group with what was trained on the others: K trainings instead "
+                   "of one per person (default: leave one subject out)")
+    p.add_argument("--calibration-trials", metavar="N[,N]",
+                   help="calibration curve (run-split, cross-subject-finetune): run every fold once per N with "
+                   "only the first N trials of the person's calibration runs, in recording order, the same for "
+                   "every pipeline; results.md gets accuracy against N and a section per N, figures/ a curve. "
+                   "N=0: finetune and pretrained-renorm are zero-shot; pipelines trained on the person alone "
+                   "cannot run (–)")
     p.add_argument("--models", default="eegnet,shallowconvnet,csp_lda,ts_lr",
-                   help="comma-separated pipelines: registry models, auto, and with --init finetune (the "
-                   "pre-trained network calibrated on each subject's training part) and pretrained (the "
-                   "network as it is, only aligned) (default %(default)s)")
+                   help="comma-separated pipelines: registry models, auto, and with --init the transfer "
+                   "pipelines, named for what they use of the tested person: zero-shot (nothing: the "
+                   "pre-training pool's normalisation and BatchNorm statistics), pretrained-renorm (its unlabelled "
+                   "calibration trials re-estimate the normalisation; 'pretrained' is its old name) and finetune "
+                   "(its labelled calibration trials train the network) (default %(default)s)")
     p.add_argument("--init", metavar="CKPT[,CKPT]",
-                   help="pre-trained checkpoint(s) from 'eegclf pretrain' for finetune/pretrained; each subject "
+                   help="pre-trained checkpoint(s) from 'eegclf pretrain' for the transfer pipelines (zero-shot, pretrained-renorm, finetune); each subject "
                    "is tested with the first that never saw it, and one that saw every checkpoint is refused. "
                    "The data set and its task, channels, window, band, reference and rate are the first "
                    "checkpoint's unless flags (or a --preset given) say otherwise; the fine-tuning recipe is "

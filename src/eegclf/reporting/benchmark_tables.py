@@ -28,7 +28,7 @@ from eegclf.reporting.stats import (
 )
 
 CSV_COLUMNS = ["pipeline", "chosen", "subject", "fold", "seed", "n_train", "n_adapt", "n_test",
-               "accuracy", "roc_auc", "kappa", "inner_acc", "seconds"]
+               "accuracy", "roc_auc", "kappa", "inner_acc", "seconds", "calibration_trials"]
 BEST = "best classical (per fold)"  # the reference row: per outer fold, the classical pipeline its inner CV chose
 
 
@@ -91,6 +91,9 @@ def _best_per_fold(spec: dict, classical: list[str], records: list[dict]) -> tup
     """The fold records of :data:`BEST`, the picks, and how they were chosen (or [] and why not)."""
     names = ", ".join(pipeline_name(p) for p in classical)
     if not classical:
+        if any(_classical(p) for p in spec.get("pipelines", [])):
+            return [], {}, ("no classical pipeline has a finished fold here (with no calibration trial they have "
+                            "nothing to train on), so no reference row and no paired tests")
         return [], {}, "no classical pipeline in this benchmark, so no reference row and no paired tests"
     folds: dict = {}
     for r in records:
@@ -114,10 +117,16 @@ def _best_per_fold(spec: dict, classical: list[str], records: list[dict]) -> tup
            "Only the training folds of that outer fold decide, never a test trial (scores equal to 9 decimals "
            "tie; ties go to the first listed)")
     if spec.get("protocol") == "cross-subject-finetune":
-        if all(r.get("inner_on") == INNER_WITH_ADAPT for v in complete.values() for r in v.values()):
+        on = [r.get("inner_on") for v in complete.values() for r in v.values()]
+        if all(o == INNER_WITH_ADAPT for o in on):
             how += ("; under cross-subject-finetune the inner cross-validation is of the pipeline as refit: every "
                     "inner fit pools the other subjects with two thirds of the calibration trials and is scored "
                     "on the remaining third")
+        elif any("calibration_trials" in r for v in complete.values() for r in v.values()):
+            how += ("; under cross-subject-finetune the inner cross-validation is of the pipeline as refit (the "
+                    "other subjects with two thirds of the calibration trials, scored on the remaining third) "
+                    f"where the calibration trials hold at least 3 of each class, else ({on.count('train')} of "
+                    f"{len(on)} fold scores) of the other subjects alone")
         else:
             how += ("; these cross-subject-finetune folds were run before the inner score pooled the calibration "
                     "trials in, so it measures the pipeline fitted on the other subjects alone")
@@ -157,6 +166,7 @@ def csv_rows(records: list[dict]) -> list[list[str]]:
     for r in records:
         inner = r.get("inner_acc") or {}
         values = dict(r, inner_acc=";".join(f"{k}={v:.4f}" for k, v in sorted(inner.items())))
+        values.setdefault("calibration_trials", "")  # empty: every calibration trial (no curve)
         rows.append([_fmt(values[c], 4) if isinstance(values[c], float) else str(values[c]) for c in CSV_COLUMNS])
     return rows
 
@@ -224,23 +234,43 @@ def _init_notes(spec: dict) -> list[str]:
     inits = spec.get("init") or []
     if not inits:
         return []
-    lines = ["", "`finetune` and `pretrained` start from the pre-trained network of (each subject is tested "
-             "with the first that never saw it):"]
+    lines = ["", "The transfer pipelines (`zero-shot`: nothing of the person; `pretrained-renorm`: its unlabelled "
+             "calibration trials re-estimate the normalisation; `finetune`: its labelled calibration trials train "
+             "the network) start from the pre-trained network of (each subject is tested with the first that "
+             "never saw it):"]
     for r in inits:
         lines.append(f"- `{r['path']}`: {r['model']}, alignment {r['alignment']}, pre-trained on "
                      f"{', '.join(r['subjects_seen'] or []) or 'unrecorded subjects'}")
     return lines
 
 
-def results_markdown(spec: dict, records: list[dict], figures: list[str]) -> str:
-    sm = summarize(spec, records)
+def _header(spec: dict, records: list[dict]) -> list[str]:
     seconds = sum(r["seconds"] for r in records)
     opts = ", ".join(f"{k}={v}" for k, v in sorted(spec["dataset_options"].items()))
-    lines = [f"# Benchmark: {spec['dataset']}, protocol {spec['protocol']}", "",
-             f"Made by: `{spec['command']}`" if spec.get("command") else "Made by: `eegclf.benchmark.run_benchmark`",
-             "", f"Data options: {opts or 'defaults'}. {len(sm.subjects)} subjects, {len(records)} folds, "
-             f"{seconds / 60:.1f} min of fitting in total (summed over folds).", "",
-             "Accuracy per subject: correct test trials / test trials over that subject's folds (exact "
+    n_subjects = len({r["subject"] for r in records})
+    return [f"# Benchmark: {spec['dataset']}, protocol {spec['protocol']}", "",
+            f"Made by: `{spec['command']}`" if spec.get("command") else "Made by: `eegclf.benchmark.run_benchmark`",
+            "", f"Data options: {opts or 'defaults'}. {n_subjects} subjects, {len(records)} folds, "
+            f"{seconds / 60:.1f} min of fitting in total (summed over folds).", "", *_subject_fold_notes(spec)]
+
+
+def _subject_fold_notes(spec: dict) -> list[str]:
+    sf = spec.get("subject_folds")
+    if not sf or not sf.get("groups"):
+        return []
+    groups = "; ".join(f"fold {i}: {', '.join(g)}" for i, g in enumerate(sf["groups"]))
+    return [f"Subject folds: {sf['k']} groups of whole people (shuffled with seed {sf['seed']}); each person is "
+            f"tested by what was trained on the other groups only. {groups}.", ""]
+
+
+def results_markdown(spec: dict, records: list[dict], figures: list[str]) -> str:
+    return "\n".join([*_header(spec, records), *results_body(spec, records, figures)])
+
+
+def results_body(spec: dict, records: list[dict], figures: list[str]) -> list[str]:
+    """The report of ``records`` after its header: per-subject table, summary, tests, notes, figures."""
+    sm = summarize(spec, records)
+    lines = ["Accuracy per subject: correct test trials / test trials over that subject's folds (exact "
              "fractions); chance is the binomial 95 % level for its number of test trials, the smallest accuracy that a "
              "random guesser reaches or beats with probability ≤ 0.05. A subject counts as above chance when it reaches "
              "that level.", "", *_subject_table(sm), "",
@@ -253,4 +283,4 @@ def results_markdown(spec: dict, records: list[dict], figures: list[str]) -> str
                 if sm.reference else ""), *_pick_notes(sm), *_auto_notes(records), *_init_notes(spec), ""]
     for f in figures:
         lines += [f"![{f}]({f})", ""]
-    return "\n".join(lines)
+    return lines
