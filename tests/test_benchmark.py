@@ -285,7 +285,7 @@ def test_spec_and_fold_records_carry_provenance_and_a_resume_with_any_mismatch_i
     with pytest.raises(CheckpointError, match="changed since this benchmark recorded it"):
         run_fold(dict(saved), "pretrained", "S2-f0", str(tmp_path / "other"))  # a worker given the old spec
 
-    fold = next((out / "folds" / "pretrained").glob("*.json"))
+    fold = next((out / "folds" / "pretrained-renorm").glob("*.json"))  # the alias runs under its new name
     record = json.loads(fold.read_text())
     record["provenance"]["packages"]["numpy"] = "0.1"  # a fold copied in from another environment
     fold.write_text(json.dumps(record))
@@ -336,7 +336,7 @@ def test_subject_folds_test_each_person_once_by_a_training_that_never_saw_them(p
     assert groups == subject_groups(list(reversed(subjects)), 4, seed=3)  # seeded: the same people, the same groups
     assert groups != subject_groups(subjects, 4, seed=4)
     assert sorted(s for g in groups for s in g) == subjects and [len(g) for g in groups] == [3, 3, 3, 3]
-    folds = make_folds(pool12, protocol, groups)
+    folds = make_folds(pool12, protocol, groups=groups)
     assert [f.subject for f in folds] == subjects  # every person tested, once
     assert len({f.train.tobytes() for f in folds}) == 4  # K trainings, not one per person
     for f in folds:
@@ -350,9 +350,9 @@ def test_subject_folds_test_each_person_once_by_a_training_that_never_saw_them(p
             assert set(pool12.runs[f.test]) == {12} and set(pool12.runs[f.adapt]) == {4, 8}
             assert set(pool12.subjects[f.adapt]) == {f.subject}
     with pytest.raises(DataError, match="exactly"):
-        make_folds(pool12, protocol, groups[:3])  # recorded folds that leave people out are refused
+        make_folds(pool12, protocol, groups=groups[:3])  # recorded folds that leave people out are refused
     with pytest.raises(ConfigError, match="protocol"):
-        make_folds(pool12, "run-split", groups)
+        make_folds(pool12, "run-split", groups=groups)
     with pytest.raises(ConfigError, match="subject_folds"):
         subject_groups(subjects, 1, seed=0)
     with pytest.raises(DataError, match="at least 13 subjects"):

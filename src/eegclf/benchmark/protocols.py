@@ -251,6 +251,6 @@ def make_folds(pool: Split, protocol: str, held_out: np.ndarray | None = None, g
         else:  # cross-subject-finetune: the run-split parts of the subject become calibration and test
             parts = [(session, _indices(~mine), test, adapt)
                      for session, adapt, test in _run_split(pool, mine, subject, protocol, held_out)]
-        folds += [Fold(subject, i, train, test, adapt, session)
+        folds += [Fold(subject, i, train, test, adapt, session=session)
                   for i, (session, train, test, adapt) in enumerate(parts)]
     return folds
