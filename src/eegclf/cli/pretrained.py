@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  recipe    {', '.join(f'{k} {v}' for k, v in d['recipe'].items())}; alignment {d['alignment']}")
         print(f"  sha256    {d['sha256']}")
         print(f"  rebuild   {d['command']}")
+        print(f"            (writes {d['built_file']}, byte for byte this file on the same CPU kind and package versions)")
         print(f"  use       eegclf train --init {name} --subjects ... --out RUN")
     return 0
 

@@ -19,7 +19,8 @@ CATALOGUE_FILE = "catalogue.json"
 
 
 def catalogue() -> dict[str, dict]:
-    """``{name: entry}`` of the shipped networks (entry keys: file, sha256, data, command)."""
+    """``{name: entry}`` of the shipped networks (entry keys: file, sha256, data, command, built_file: the file
+    the command writes)."""
     text = resources.files(__name__).joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
@@ -68,6 +69,7 @@ def describe(name: str) -> dict:
         "band_hz": [options.get("l_freq"), options.get("h_freq")], "reference": options.get("reference"),
         "recipe": {k: config.get(k) for k in recipe_keys if k in config},
         "sha256": entry["sha256"], "file": str(path_of(name)), "command": entry["command"],
+        "built_file": entry.get("built_file", ""),
     }
 
 
