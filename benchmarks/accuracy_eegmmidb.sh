@@ -36,3 +36,27 @@ $P --subjects 1-6 --alignment euclidean --out "$OUT/preA-ea"
 $P --subjects 7-12 --alignment euclidean --out "$OUT/preB-ea"
 $B $LR --protocol run-split --init "$OUT/preA-ea/pretrained.safetensors,$OUT/preB-ea/pretrained.safetensors" \
     --models finetune,pretrained,csp_lda,ts_lr,fgmdm --out "$OUT/tr-runsplit-ea"
+
+# Transfer from many people, reported on 44 people (issue 25). The pre-training recipe was chosen on the design
+# group S001-S012 only (benchmarks/transfer_recipe.sh) and frozen: eegclf pretrain's defaults. The other 44 people
+# are cut into 4 groups (every 4th of the sorted list); each group is tested by a network pre-trained on the design
+# group and the other three groups (45 people), never on anyone of its own group. Calibration curve: the first
+# 0/10/20/30 trials of runs 4+8, test run 12; the classical pipelines calibrated on the same trials.
+R44=24-41,43-67,88
+PRE44=(1-12,25-27,29-31,33-35,37-39,41,43,44,46-48,50-52,54-56,58-60,62-64,66,67,88
+       1-12,24,26-28,30-32,34-36,38-40,43-45,47-49,51-53,55-57,59-61,63-65,67,88
+       1-12,24,25,27-29,31-33,35-37,39-41,44-46,48-50,52-54,56-58,60-62,64-66,88
+       1-12,24-26,28-30,32-34,36-38,40,41,43,45-47,49-51,53-55,57-59,61-63,65-67)
+for k in 0 1 2 3; do
+  [ -f "$OUT/pre44-$k/pretrained.safetensors" ] || $P --subjects "${PRE44[$k]}" --threads 1 --quiet --out "$OUT/pre44-$k"
+done
+I44="$OUT/pre44-0/pretrained.safetensors,$OUT/pre44-1/pretrained.safetensors,$OUT/pre44-2/pretrained.safetensors,$OUT/pre44-3/pretrained.safetensors"
+$B --task imagery_lr --subjects $R44 --protocol run-split --init "$I44" --calibration-trials 0,10,20,30 \
+    --models zero-shot,pretrained-renorm,finetune,$CLASSICAL --out "$OUT/tr44-runsplit"
+
+# The deep models trained on one person, across many people (issue 26)
+ALL56=1-12,24-41,43-67,88
+$B --task imagery_lr --subjects $ALL56 --protocol run-split --models eegnet,eegnet_8_2,shallowconvnet,deepconvnet,$CLASSICAL --out "$OUT/lr-runsplit-56"
+$B $LR --preset moabb --protocol within-subject --models eegnet_8_2,shallowconvnet,fgmdm,ts_svm,ts_lr,csp_lda --out "$OUT/lr-within-moabb-deep"
+$B $LR --protocol within-subject --models eegnet,auto,$CLASSICAL --out "$OUT/lr-within-auto"
+$B --task imagery_hf --subjects 1 --protocol within-subject --models eegnet,eegnet_8_2,shallowconvnet,deepconvnet,$CLASSICAL --out "$OUT/hf-s001-within-all"

@@ -65,3 +65,11 @@ def test_each_augmentation_keeps_shape_and_does_what_it_says():
 def test_unknown_augmentation_is_refused_with_the_valid_names():
     with pytest.raises(ConfigError, match="valid: shift, scale, chdrop"):
         RunConfig(augment="shift,flip")
+
+
+def test_none_switches_augmentation_off():
+    """eegclf pretrain augments by default (its chosen recipe); --augment none turns it off."""
+    from eegclf.augment import parse_augment
+
+    assert parse_augment("none") == parse_augment("") == parse_augment(None) == ()
+    assert parse_augment("shift,scale,chdrop") == ("shift", "scale", "chdrop")

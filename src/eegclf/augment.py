@@ -26,8 +26,9 @@ CHANNEL_DROP = 0.1
 
 
 def parse_augment(text: str | None) -> tuple[str, ...]:
-    """``"shift,scale"`` -> ``("shift", "scale")``; ConfigError (naming ``augment``) for unknown names."""
-    if text is None or not str(text).strip():
+    """``"shift,scale"`` -> ``("shift", "scale")``; ``None``, ``""`` or ``"none"`` -> ``()`` (no augmentation);
+    ConfigError (naming ``augment``) for unknown names."""
+    if text is None or not str(text).strip() or str(text).strip().lower() == "none":
         return ()
     names = tuple(dict.fromkeys(t.strip().lower() for t in str(text).split(",") if t.strip()))
     unknown = [n for n in names if n not in AUGMENTATIONS]

@@ -85,7 +85,7 @@ class RunConfig:
                                   "epoch: it helps with a few dozen trials, where an epoch is a few steps",
                                   switch=True)
     augment: str | None = _field(None, "augment the training trials, comma-separated: shift (time shifts), "
-                                 "scale (amplitude), chdrop (channel dropout); see eegclf.augment",
+                                 "scale (amplitude), chdrop (channel dropout), or none; see eegclf.augment",
                                  none="none", metavar="NAMES")
     out: str | None = _field(None, "run folder", none="runs/MODEL-ACT-seedSEED", metavar="DIR")
 

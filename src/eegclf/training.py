@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eegclf.augment import Augmenter
+from eegclf.augment import Augmenter, parse_augment
 from eegclf.batchnorm import recalibrate_batchnorm
 from eegclf.checkpoint import package_versions
 from eegclf.config import RunConfig
@@ -273,7 +273,7 @@ def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, 
     # bf16 for the training pass only; validation and test are measured in fp32, as the saved model runs
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     n, bs = len(Xtr), config.batch_size
-    augment = Augmenter(config.augment, config.seed) if config.augment else None
+    augment = Augmenter(config.augment, config.seed) if parse_augment(config.augment) else None
 
     bar = epoch_bar(len(history), config.epochs, progress, desc=f"{net.model_name}/{net.config.get('activation')}")
     for epoch in range(len(history) + 1, config.epochs + 1):
