@@ -364,3 +364,29 @@ def test_pretrained_is_the_old_name_of_pretrained_renorm_and_old_folders_resume(
     assert "1 done already; running 0" in capsys.readouterr().err  # nothing rerun
     assert not (out / "folds" / "pretrained-renorm").exists()
     assert "| pretrained-renorm |" in (out / "results.md").read_text()
+
+
+def test_a_fine_tuning_run_resumes_from_the_network_it_started_from(eegmmidb_root, pre, tmp_path):
+    """train --resume of a train --init run: it keeps the user's alignment and the people the network saw, and
+    ends as the uninterrupted run does. (The interruption: a run of 2 epochs whose recorded total is then 4.)"""
+    from safetensors.torch import load_file
+
+    assert _finetune_cli(eegmmidb_root, pre, tmp_path / "full", "--epochs", "4") == 0
+    assert _finetune_cli(eegmmidb_root, pre, tmp_path / "cut", "--epochs", "2") == 0
+    cut = tmp_path / "cut"
+    config = json.loads((cut / "config.json").read_text())
+    (cut / "config.json").write_text(json.dumps(dict(config, epochs=4)))
+    (cut / "summary.json").unlink()
+    assert json.loads((cut / "init.json").read_text())["path"] == str(pre.resolve())
+    assert main(["train", "--resume", str(cut), "--quiet"]) == 0
+    assert (cut / "history.csv").read_text() == (tmp_path / "full" / "history.csv").read_text()
+    ta, tb = load_file(tmp_path / "full" / "last.safetensors"), load_file(cut / "last.safetensors")
+    assert ta.keys() == tb.keys() and "model.spatial" in tb
+    assert all((ta[k] == tb[k]).all() for k in ta)
+    _, meta = load_checkpoint(cut / "last.safetensors")
+    assert meta["subjects_seen"] == ["eegmmidb:S001", "eegmmidb:S002", "eegmmidb:S003"]
+    # the starting checkpoint changed since: refused, not resumed from something else
+    (cut / "summary.json").unlink()
+    init = json.loads((cut / "init.json").read_text())
+    (cut / "init.json").write_text(json.dumps(dict(init, sha256="0" * 64)))
+    assert main(["train", "--resume", str(cut), "--quiet"]) != 0

@@ -59,3 +59,14 @@ def atomic_write_csv(path: str | os.PathLike, header: list[str], rows: list[list
     w.writerow(header)
     w.writerows(rows)
     return atomic_write_text(path, buf.getvalue())
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in blocks (checkpoints recorded by benchmarks and fine-tuning runs)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

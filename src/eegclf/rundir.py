@@ -33,6 +33,7 @@ BEST = "best.safetensors"
 LAST = "last.safetensors"
 STATE = "state.safetensors"
 PRETRAINED = "pretrained.safetensors"  # written by eegclf pretrain: the last epoch plus the subjects it saw
+INIT = "init.json"  # a train --init run: the checkpoint it started from (path, sha256), so that it can resume
 CHECKPOINTS = {"best": BEST, "last": LAST, "pretrained": PRETRAINED}
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]
@@ -123,6 +124,20 @@ class RunDir:
         from eegclf.config import RunConfig
 
         return RunConfig.from_dict(self.read_config_dict())
+
+    # ---- the starting network of a fine-tuning run ----
+    def write_init(self, record: dict) -> None:
+        atomic_write_json(self.path / INIT, record)
+
+    def read_init(self) -> dict | None:
+        """The record of the checkpoint a ``train --init`` run started from; None for a run from scratch."""
+        path = self.path / INIT
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON ({exc})") from None
 
     # ---- history ----
     def write_history(self, history: list[dict]) -> None:

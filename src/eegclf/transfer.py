@@ -73,13 +73,17 @@ class Init:
     # the pre-training pool's input normalisation (per channel; zero_shot uses it), when the checkpoint has it
     mean: np.ndarray | None = field(default=None, compare=False)
     std: np.ndarray | None = field(default=None, compare=False)
+    path: str = ""  # the checkpoint file it was read from ("" when made from a model in memory)
 
     @classmethod
     def from_checkpoint(cls, path) -> "Init":
-        """The network of a deep eegclf checkpoint (read without unpickling)."""
+        """The network of a deep eegclf checkpoint (read without unpickling); ``path`` may be the name of a
+        network that ships with eegclf."""
         from eegclf.checkpoint import read_checkpoint
         from eegclf.models import get_model
+        from eegclf.pretrained import resolve
 
+        path = resolve(path)
         tensors, meta = read_checkpoint(path)
         if not get_model(meta.get("model", "?")).is_deep:
             raise CheckpointError(f"checkpoint {path} holds the classical model {meta['model']!r}; "
@@ -93,7 +97,8 @@ class Init:
                    _recorded_subjects(meta), tuple(meta.get("ch_names", ())),
                    float(meta.get("sfreq", 0.0)), int(meta.get("n_times", 0)),
                    tuple(meta.get("class_names", ())), f"checkpoint {path}", str(meta.get("dataset", "")),
-                   dict(meta.get("dataset_options") or {}), stats.get("mean"), stats.get("std"))
+                   dict(meta.get("dataset_options") or {}), stats.get("mean"), stats.get("std"),
+                   str(Path(path).resolve()))
 
     @classmethod
     def from_model(cls, model, seen, alignment: str = "none") -> "Init":
@@ -255,7 +260,7 @@ def calibration_config(init: Init, given: dict) -> RunConfig:
 
 
 def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, progress: bool | None = False,
-             curves: bool = True):
+             curves: bool = True, resume: bool = False):
     """``(summary, model)``: ``init`` trained further on ``dataset``'s training part (the user's calibration
     trials) with ``config`` (see :func:`finetune_config`), tested on its test part. Nothing about the test
     trials is used before prediction: the normalisation and the alignment are fitted on the training part."""
@@ -265,19 +270,41 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
     spatial = _one_subject_whitener(init, dataset.train)
     # seen_before None (the starting network does not say whom it saw): the new checkpoint does not say either
     return train_model(config, dataset, run_dir, progress=progress, init_state=init.state, curves=curves,
-                       spatial=spatial, seen_before=init.subjects_seen)
+                       spatial=spatial, seen_before=init.subjects_seen, resume=resume)
 
 
-def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None) -> dict:
+def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None,
+                   resume: bool = False) -> dict:
     """``eegclf train --init``: load ``config``'s data (``config`` from :func:`calibration_config`), refuse a
     checkpoint that does not fit it or that saw a tested subject, fine-tune into ``run_dir`` (a normal run
-    folder) and return the summary."""
+    folder, which also records the starting checkpoint: :func:`resume_init`) and return the summary."""
     from eegclf.data import load_dataset
+    from eegclf.rundir import RunDir
 
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.dataset_options)
     init.check_fits(dataset)
     init.check_unseen(subject_ids(dataset, dataset.test.subjects))
-    return finetune(init, config, dataset, run_dir, progress=progress)[0]
+    if not resume and init.path:
+        from eegclf.fileio import file_sha256
+
+        RunDir(run_dir).create().write_init({"path": init.path, "sha256": file_sha256(init.path)})
+    return finetune(init, config, dataset, run_dir, progress=progress, resume=resume)[0]
+
+
+def resume_init(run_dir) -> Init | None:
+    """The network a ``train --init`` run in ``run_dir`` started from, checked to be the very file it recorded
+    (so that a resumed run keeps the user's alignment and the people the network saw); None for a run that
+    did not start from a checkpoint."""
+    from eegclf.fileio import file_sha256
+    from eegclf.rundir import RunDir
+
+    record = RunDir(run_dir).read_init()
+    if record is None:
+        return None
+    if not Path(record["path"]).is_file() or file_sha256(record["path"]) != record["sha256"]:
+        raise CheckpointError(f"{run_dir} was fine-tuned from {record['path']}, which is missing or has changed "
+                              "since (its sha256 differs): the run cannot be resumed as it started; start it again")
+    return Init.from_checkpoint(record["path"])
 
 
 def _network(init: Init, template: EEGDataset):
@@ -373,5 +400,5 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
 
 
 __all__ = ["Init", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",
-           "pretrained_renorm", "check_zero_shot", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
+           "pretrained_renorm", "check_zero_shot", "resume_init", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
            "ALIGNMENTS", "DEFAULT_ALIGNMENT"]

@@ -27,14 +27,7 @@ import numpy as np
 
 from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
-
-
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from eegclf.fileio import file_sha256  # noqa: F401  (re-exported: the benchmark's checkpoint fingerprints)
 
 
 def pool_fingerprint(template: EEGDataset, pool: Split) -> str:

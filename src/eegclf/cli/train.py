@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.models import canonical_activation, canonical_name
     from eegclf.rundir import RunDir
     from eegclf.training import run_training
-    from eegclf.transfer import Init, calibration_config, run_finetuning
+    from eegclf.transfer import Init, calibration_config, resume_init, run_finetuning
 
     progress = False if args.quiet else None
     if args.resume:
@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{run_dir} is complete already; nothing to resume")
             return 0
         resume = folder.has_state()
+        init = resume_init(run_dir)  # a train --init run resumes from the network it started from
     elif args.init:
         init = Init.from_checkpoint(args.init)
         # the checkpoint's data set and input options and the fine-tuning recipe, unless the user said otherwise
@@ -42,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
         prepare_run_dir(run_dir, args.overwrite)
         resume = False
     args.interrupt_hint = f"; the last completed epoch is saved: eegclf train --resume {run_dir}"
-    if args.init and not args.resume:
+    if args.resume and init is not None:
+        summary = run_finetuning(init, config, run_dir, progress=progress, resume=resume)
+    elif args.init and not args.resume:
         summary = run_finetuning(init, config, run_dir, progress=progress)
     else:
         summary = run_training(config, run_dir, progress=progress, resume=resume)
