@@ -11,7 +11,7 @@ from pathlib import Path
 from eegclf.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
-FAST_PATH_MODES = ("auto", "off")  # eegclf.models.fast_paths checks the same names
+FAST_PATH_MODES = ("auto", "off")  # RunConfig.fast_path; the models read the names from here
 
 
 def _field(default, help: str, **cli):
