@@ -312,7 +312,7 @@ def test_run_split_tests_the_loaders_own_test_run(eegmmidb_root):
 
 
 def test_readme_made_by_lines_are_the_scripts_commands():
-    """Issue 24, point 5: every "Made by" command in the README is one that benchmarks/accuracy_eegmmidb.sh runs
+    """Issue 24, point 5: every "Made by" command in the README and docs/ is one that benchmarks/accuracy_eegmmidb.sh runs
     (the script is read by bash with `eegclf` replaced by a function that prints its command line)."""
     import re
     import subprocess
@@ -322,7 +322,8 @@ def test_readme_made_by_lines_are_the_scripts_commands():
     printed = subprocess.run(["bash", "-c", 'eegclf() { echo "eegclf $*"; }; source "$0"',
                               str(repo / "benchmarks" / "accuracy_eegmmidb.sh")],
                              capture_output=True, text=True, check=True, cwd=repo).stdout.splitlines()
-    made_by = re.findall(r"^Made by: `([^`]*)`", (repo / "README.md").read_text(), flags=re.M)
+    pages = [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]
+    made_by = [c for p in pages for c in re.findall(r"^Made by: `([^`]*)`", p.read_text(), flags=re.M)]
     assert len(made_by) >= 7 and all(c.startswith("eegclf benchmark ") for c in printed if "benchmark" in c)
     assert [c for c in made_by if c not in printed] == []
 
