@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eegclf.config import FAST_PATH_MODES
+from eegclf.models.temporal_conv import grouped_temporal_conv
 
 REFERENCE = "reference"
 
@@ -130,7 +131,7 @@ def spatial_first(x: torch.Tensor, pads, temporal: nn.Conv2d, bn: nn.BatchNorm2d
         u = F.pad(u, (left, right))
         kernel = (w64 * scale[:, None]).to(x.dtype).repeat_interleave(D, 0).reshape(F1 * D, 1, 1, K)
         bias = shift.to(x.dtype).repeat_interleave(D) * s.sum((1, 2, 3))
-        return F.conv2d(u, kernel, bias, groups=F1 * D)
+        return grouped_temporal_conv(u, kernel, bias)
 
 
 # oneDNN's depthwise (grouped) temporal convolution runs about 6x slower per multiply-add than the dense
