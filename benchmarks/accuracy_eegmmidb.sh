@@ -38,7 +38,7 @@ $B $LR --protocol run-split --init "$OUT/preA-ea/pretrained.safetensors,$OUT/pre
     --models finetune,pretrained,csp_lda,ts_lr,fgmdm --out "$OUT/tr-runsplit-ea"
 
 # Transfer from many people, reported on 44 people (issue 25). The pre-training recipe was chosen on the design
-# group S001-S012 only (benchmarks/transfer_recipe.sh) and frozen: eegclf pretrain's defaults. The other 44 people
+# group S001-S012 only (benchmarks/transfer_recipe.py) and frozen: eegclf pretrain's defaults. The other 44 people
 # are cut into 4 groups (every 4th of the sorted list); each group is tested by a network pre-trained on the design
 # group and the other three groups (45 people), never on anyone of its own group. Calibration curve: the first
 # 0/10/20/30 trials of runs 4+8, test run 12; the classical pipelines calibrated on the same trials.

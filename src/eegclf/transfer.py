@@ -32,7 +32,7 @@ from eegclf.data.subjects import bare, is_qualified, same_subject, subject_id, s
 from eegclf.errors import CheckpointError, ConfigError
 
 # the pre-training recipe (eegclf pretrain's defaults); data window and band: the benchmark's "deep" preset
-# The recipe was chosen on a design group of people only (benchmarks/transfer_recipe.sh: S001-S012, three folds of
+# The recipe was chosen on a design group of people only (benchmarks/transfer_recipe.py: S001-S012, three folds of
 # four whole people, pre-trained on the other eight, fine-tuned on runs 4+8 and tested on run 12): of alignment
 # none/euclidean x augmentation off/on, augmentation without alignment fine-tuned best (0.706 against 0.644
 # without augmentation, 0.656 aligned, 0.628 both). None of the people the README reports transfer on (the other

@@ -51,7 +51,7 @@ def add_parser(sub) -> None:
         "records the subjects it saw (eegclf benchmark refuses to test them) and the alignment it expects. "
         f"Recommended recipe, used where no flag says otherwise: {recipe}; data window and band of the "
         "benchmark's deep preset; no alignment, augmentation on (chosen on the design group S001-S012 by cross-subject validation: "
-        "benchmarks/transfer_recipe.sh). "
+        "benchmarks/transfer_recipe.py). "
         "Calibrate the result on a new user with 'eegclf train --init OUT/pretrained.safetensors'.",
         epilog="example: eegclf pretrain --dataset eegmmidb --task imagery_lr --subjects 1-12 --out PRE",
     )

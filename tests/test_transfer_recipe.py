@@ -1,0 +1,53 @@
+"""benchmarks/transfer_recipe.py: the selection protocol runs end to end on a tiny input, and its summary is right."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import transfer_recipe  # noqa: E402
+
+TINY = "--epochs 1 --channels C3,Cz,C4 --resample 80 --tmax 2"
+
+
+def test_the_recipe_script_runs_on_a_tiny_input(tmp_path, eegmmidb_root):
+    out = tmp_path / "recipe"
+    cmd = [sys.executable, str(REPO / "benchmarks" / "transfer_recipe.py"), "--out", str(out), "--design", "1-2",
+           "--pool", "3", "--folds", "2", "--seeds", "0", "--candidates", "aug",
+           "--calibration-trials", "0,10", "--pretrain-args", TINY, "--benchmark-args", "--finetune-epochs 1"]
+    env = dict(os.environ, EEGCLF_DATA=str(eegmmidb_root))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "| aug |" in done.stdout and "Chosen: **aug**, best of 1" in done.stdout
+    # fold 0 tests S001 with a network pre-trained on S002 and the pool (S003), never on S001
+    rows = list(csv.DictReader(open(out / "aug" / "seed0" / "bench" / "results.csv")))
+    assert {r["subject"] for r in rows} == {"S001", "S002"}
+    log = (out / "recipe.log").read_text()
+    # a second run is resumed: nothing is pre-trained again
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    assert again.returncode == 0 and "pretrain" not in again.stdout.replace("pretrained", "")
+    assert (out / "recipe.log").read_text().startswith(log)
+
+
+def test_the_summary_takes_the_mean_over_seeds_and_the_seed_spread(tmp_path):
+    header = ["pipeline", "subject", "accuracy", "calibration_trials"]
+    accs = {0: {"zero-shot": 0.6, "pretrained-renorm": 0.6, "finetune": 0.7},
+            1: {"zero-shot": 0.8, "pretrained-renorm": 0.7, "finetune": 0.9}}
+    for name, shift in (("a", 0.0), ("b", 0.05)):
+        for seed, acc in accs.items():
+            path = tmp_path / name / f"seed{seed}" / "bench" / "results.csv"
+            path.parent.mkdir(parents=True)
+            with open(path, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(header)
+                for p, v in acc.items():
+                    for n in (0, 30) if p != "zero-shot" else (0,):
+                        for subject, d in (("S001", -0.1), ("S002", 0.1)):
+                            w.writerow([p, subject, f"{v + d + shift:.3f}", n])
+    table = transfer_recipe.summarize(tmp_path, ["a", "b"], [0, 1], [0, 30])
+    assert "| a | 0.700 [0.200] | 0.650 [0.100] | 0.800 [0.200] |" in table
+    assert "| b | 0.750 [0.200] | 0.700 [0.100] | 0.850 [0.200] |" in table
+    assert "Chosen: **b**, best of 2 on the design people by finetune at N=30." in table
