@@ -27,8 +27,8 @@ def run_info(args: argparse.Namespace) -> int:
     facts = info()
     print(f"location: {_where()}")
     print(f"status: {'on' if facts['enabled'] else 'off ($' + NO_CACHE_ENV + ' is set)'}")
-    print(f"entries: {facts['entries']} ({_size(facts['bytes'])} in all, "
-          f"{facts['sources']} remembered recording hashes included)")
+    print(f"entries: {facts['entries']} ({_size(facts['bytes'])} with the {facts['sources']} remembered "
+          "recording hashes)")
     return 0
 
 

@@ -99,7 +99,7 @@ def _write(root: Path, write: Callable[[], object]) -> bool:
         if str(root) not in _REPORTED:
             _REPORTED.add(str(root))
             _say(f"cannot write the cache folder {root} ({_short(exc)}); loading without storing trials "
-                 f"(set {CACHE_ENV} to a writable folder, or use --no-cache)")
+                 f"(set {CACHE_ENV} to a writable folder, or turn the cache off: --no-cache or {NO_CACHE_ENV}=1)")
         return False
 
 
