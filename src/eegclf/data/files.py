@@ -12,8 +12,8 @@ Per file, in the eegmmidb loader's order: read (volts), remove EDF dot padding f
 (``"Fc5."`` -> ``"FC5"``), keep the channels every file has, optional average reference (projection over
 those EEG channels, applied), pick the channels, optional FIR band-pass, resampling to the common rate,
 then epochs ``[tmin, tmax]`` (inclusive, no baseline) around the events. X float32 (n, 1, C, T) in volts.
-Each file's header and trials are kept in the on-disk cache (:mod:`eegclf.data.cache`): a warm load does not
-open the files.
+The header and trials of each EDF/BDF/GDF file are kept in the on-disk cache (:mod:`eegclf.data.cache`): a
+warm load does not open them. Formats spread over several files (.vhdr, .set, split FIF) are not cached.
 
 Alignment across files: with ``channels="all"`` the EEG channels common to all files are used (in the first
 file's order); named channels must exist in every file. Files at different rates are resampled to the
@@ -232,11 +232,22 @@ def read_raw(path: str, preload: bool):
     return raw
 
 
-def _header(path: str) -> dict:
-    """The file's rate, channels (all, EEG, non-stim) and length; from the on-disk cache when it is there."""
+# formats whose recording is the one file named (a BrainVision .vhdr or EEGLAB .set names its data file, a FIF
+# may be split): only those are cached, because the cache's key hashes the named file alone
+CACHED_SUFFIXES = (".edf", ".bdf", ".gdf")
+
+
+def _cached(kind: str, path: str, options: dict, build):
     from eegclf.data.cache import load_or_build
 
-    return load_or_build("files-header", path, {}, lambda: (None, _read_header(path)))[1]
+    if Path(path).suffix.lower() not in CACHED_SUFFIXES:
+        return build()
+    return load_or_build(kind, path, options, build)
+
+
+def _header(path: str) -> dict:
+    """The file's rate, channels (all, EEG, non-stim) and length; from the on-disk cache when it is there."""
+    return _cached("files-header", path, {}, lambda: (None, _read_header(path)))[1]
 
 
 def _read_header(path: str) -> dict:
@@ -361,8 +372,6 @@ def _trials_of_file(path: str, opts: dict, keep: list[str], picks: list[str], sf
 def _cached_trials(path: str, opts: dict, keep: list[str], picks: list[str], sfreq: float,
                    pairs: list[tuple[str, str]], class_names: list[str]):
     """``_trials_of_file`` with X as float32 (the loader's dtype), from the on-disk cache when it holds the file."""
-    from eegclf.data.cache import load_or_build
-
     def build():
         X, y, names, sf, nn, nd = _trials_of_file(path, opts, keep, picks, sfreq, pairs, class_names)
         return X.astype(np.float32), {"y": y.tolist(), "ch_names": names, "sfreq": sf, "n_nans": nn, "dropped": nd}
@@ -370,7 +379,7 @@ def _cached_trials(path: str, opts: dict, keep: list[str], picks: list[str], sfr
     # everything _trials_of_file is given shapes its result
     key = {**opts, "keep": keep, "picks": picks, "sfreq": sfreq, "pairs": [list(p) for p in pairs],
            "class_names": class_names}
-    X, facts = load_or_build("files-trials", path, key, build)
+    X, facts = _cached("files-trials", path, key, build)
     return (X, np.asarray(facts["y"], dtype=np.int64), list(facts["ch_names"]), float(facts["sfreq"]),
             int(facts["n_nans"]), int(facts["dropped"]))
 
