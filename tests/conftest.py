@@ -13,6 +13,19 @@ DEFAULT_DATA = REPO.parent / "shared" / "data"
 torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _trial_cache(tmp_path_factory):
+    """The trial cache (eegclf.data.cache) in a folder of this test session, never in the user's home; the
+    CLI's subprocesses inherit it."""
+    before = os.environ.get("EEGCLF_CACHE")
+    os.environ["EEGCLF_CACHE"] = str(tmp_path_factory.mktemp("eegclf-cache"))
+    yield
+    if before is None:
+        os.environ.pop("EEGCLF_CACHE", None)
+    else:
+        os.environ["EEGCLF_CACHE"] = before
+
+
 def _data_root() -> Path:
     return Path(os.environ.get("EEGCLF_DATA") or DEFAULT_DATA)
 

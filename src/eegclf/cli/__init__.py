@@ -9,6 +9,7 @@ flags that set them (``--trials 0 is invalid``), from the parser it built.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import os
@@ -18,7 +19,7 @@ import sys
 from eegclf import __version__
 from eegclf.errors import EEGClfError
 
-COMMANDS = ["train", "evaluate", "compare", "benchmark", "pretrain", "pretrained", "report", "data", "export", "stream", "tune"]  # modules of eegclf.cli
+COMMANDS = ["train", "evaluate", "compare", "benchmark", "pretrain", "pretrained", "report", "data", "export", "stream", "tune", "cache"]  # modules of eegclf.cli
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -73,12 +74,22 @@ def in_flags(exc: Exception, flags: dict[str, str]) -> str:
     return text
 
 
+def _cache_setting(args: argparse.Namespace):
+    """``--no-cache``: the trial cache off for the command and the worker processes it starts."""
+    if getattr(args, "no_cache", None):
+        from eegclf.data.cache import disabled
+
+        return disabled()
+    return contextlib.nullcontext()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what the user typed, for reports that cite it
     try:
-        return int(args.func(args) or 0)
+        with _cache_setting(args):
+            return int(args.func(args) or 0)
     except EEGClfError as exc:
         print(f"eegclf: error: {one_line(in_flags(exc, flags_of(parser, args)))}", file=sys.stderr)
         return EXIT_USAGE

@@ -80,7 +80,14 @@ def _dest(flag: str) -> str:
 
 
 def add_loader_args(group) -> None:
-    """The flags of every loader option, in ``group`` (a parser or argument group)."""
+    """The flags of every loader option, in ``group`` (a parser or argument group), and ``--no-cache``."""
+    from eegclf.data.cache import CACHE_ENV
+
+    # not a loader option: it does not change the trials, so it stays out of what runs record
+    # (checkpoints' and benchmarks' dataset_options); eegclf.cli.main applies it to the whole command
+    group.add_argument("--no-cache", dest="no_cache", action="store_true", default=None,
+                       help=f"load recordings without the trial cache: neither read nor write it (cache folder: "
+                            f"${CACHE_ENV}, else ~/.cache/eegclf; see 'eegclf cache info')")
     for f in loader_flags():
         text = f.help.replace("%", "%%")
         if f.type is None:

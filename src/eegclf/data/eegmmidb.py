@@ -7,6 +7,7 @@ Per run: read EDF (volts), standardise channel names, optional average reference
 pick channels, optional FIR band-pass on the continuous signal, optional resampling, then epochs around the
 T1/T2 cues (T1 -> class 0, T2 -> class 1; window [tmin, tmax] inclusive, no baseline).
 Default split: train = the task's earlier runs, test = its last run (``test_run``).
+Each run's trials are kept in the on-disk cache (:mod:`eegclf.data.cache`): a warm load does not open the EDF.
 X float32 (n, 1, n_chans, n_times) in volts.
 """
 
@@ -206,6 +207,23 @@ def _epochs_of_run(path: Path, opts: dict):
     return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans
 
 
+# the options _epochs_of_run reads: with the recording's bytes they decide its trials (the cache's key)
+RUN_OPTIONS = ("channels", "tmin", "tmax", "l_freq", "h_freq", "resample", "reference")
+
+
+def _run_trials(path: Path, opts: dict):
+    """``_epochs_of_run`` with X as float32 (the loader's dtype), from the on-disk cache when it holds the run."""
+    from eegclf.data.cache import load_or_build
+
+    def build():
+        X, y, names, sf, nn = _epochs_of_run(path, opts)
+        return X.astype(np.float32), {"y": y.tolist(), "ch_names": names, "sfreq": sf, "n_nans": nn}
+
+    X, facts = load_or_build("eegmmidb-run", path, {k: opts[k] for k in RUN_OPTIONS}, build)
+    return X, np.asarray(facts["y"], dtype=np.int64), list(facts["ch_names"]), float(facts["sfreq"]), \
+        int(facts["n_nans"])
+
+
 def _check_options(task, tmin, tmax, l_freq, h_freq, resample, reference, test_run):
     if task not in TASKS:
         raise DataError(f"eegmmidb task {task!r} unknown; valid: {', '.join(TASKS)}")
@@ -260,21 +278,15 @@ def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq
     for subject in opts["subjects"]:
         for run in runs:
             path = find_or_fetch(root, subject, run)
-            X, y, names, sf, nn = _epochs_of_run(path, opts)
+            X, y, names, sf, nn = _run_trials(path, opts)
             if ch_names is not None and (names, sf, X.shape[-1]) != (ch_names, sfreq, n_times):
                 raise DataError(_disagree(path, subject, (names, sf, X.shape[-1]), (ch_names, sfreq, n_times),
                                           first_subject))
             first_subject = first_subject or subject
             ch_names, sfreq, n_times, n_nans = names, sf, X.shape[-1], n_nans + nn
-            X = X[:, None].astype(np.float32)
+            X = X[:, None]
             split = Split(X, y, np.full(len(y), f"S{subject:03d}"), np.full(len(y), run, dtype=np.int64))
             parts["test" if run == opts["test_run"] else "train"].append(split)
-
-    def join(splits):
-        out = splits[0]
-        for s in splits[1:]:
-            out = Split.concat(out, s)
-        return out
 
     options = {
         "subjects": opts["subjects"], "task": opts["task"], "channels": opts["channels"],
@@ -282,5 +294,5 @@ def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq
         "resample": opts["resample"], "reference": opts["reference"], "test_run": opts["test_run"],
     }
     info = {"n_nans": n_nans, "task_runs": list(runs), "test_run": opts["test_run"], "root": str(root)}
-    return EEGDataset("eegmmidb", join(parts["train"]), join(parts["test"]), sfreq, ch_names,
+    return EEGDataset("eegmmidb", Split.concat_all(parts["train"]), Split.concat_all(parts["test"]), sfreq, ch_names,
                       list(class_names), options, info)

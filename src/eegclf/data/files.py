@@ -12,6 +12,8 @@ Per file, in the eegmmidb loader's order: read (volts), remove EDF dot padding f
 (``"Fc5."`` -> ``"FC5"``), keep the channels every file has, optional average reference (projection over
 those EEG channels, applied), pick the channels, optional FIR band-pass, resampling to the common rate,
 then epochs ``[tmin, tmax]`` (inclusive, no baseline) around the events. X float32 (n, 1, C, T) in volts.
+The header and trials of each EDF/BDF/GDF file are kept in the on-disk cache (:mod:`eegclf.data.cache`): a
+warm load does not open them. Formats spread over several files (.vhdr, .set, split FIF) are not cached.
 
 Alignment across files: with ``channels="all"`` the EEG channels common to all files are used (in the first
 file's order); named channels must exist in every file. Files at different rates are resampled to the
@@ -230,7 +232,25 @@ def read_raw(path: str, preload: bool):
     return raw
 
 
+# formats whose recording is the one file named (a BrainVision .vhdr or EEGLAB .set names its data file, a FIF
+# may be split): only those are cached, because the cache's key hashes the named file alone
+CACHED_SUFFIXES = (".edf", ".bdf", ".gdf")
+
+
+def _cached(kind: str, path: str, options: dict, build):
+    from eegclf.data.cache import load_or_build
+
+    if Path(path).suffix.lower() not in CACHED_SUFFIXES:
+        return build()
+    return load_or_build(kind, path, options, build)
+
+
 def _header(path: str) -> dict:
+    """The file's rate, channels (all, EEG, non-stim) and length; from the on-disk cache when it is there."""
+    return _cached("files-header", path, {}, lambda: (None, _read_header(path)))[1]
+
+
+def _read_header(path: str) -> dict:
     raw = read_raw(path, preload=False)
     types = raw.get_channel_types()
     return {"sfreq": float(raw.info["sfreq"]), "names": list(raw.ch_names),
@@ -349,6 +369,21 @@ def _trials_of_file(path: str, opts: dict, keep: list[str], picks: list[str], sf
     return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans, len(events) - len(epochs)
 
 
+def _cached_trials(path: str, opts: dict, keep: list[str], picks: list[str], sfreq: float,
+                   pairs: list[tuple[str, str]], class_names: list[str]):
+    """``_trials_of_file`` with X as float32 (the loader's dtype), from the on-disk cache when it holds the file."""
+    def build():
+        X, y, names, sf, nn, nd = _trials_of_file(path, opts, keep, picks, sfreq, pairs, class_names)
+        return X.astype(np.float32), {"y": y.tolist(), "ch_names": names, "sfreq": sf, "n_nans": nn, "dropped": nd}
+
+    # everything _trials_of_file is given shapes its result
+    key = {**opts, "keep": keep, "picks": picks, "sfreq": sfreq, "pairs": [list(p) for p in pairs],
+           "class_names": class_names}
+    X, facts = _cached("files-trials", path, key, build)
+    return (X, np.asarray(facts["y"], dtype=np.int64), list(facts["ch_names"]), float(facts["sfreq"]),
+            int(facts["n_nans"]), int(facts["dropped"]))
+
+
 def load_files(data_dir=None, *, train_files, test_files, events, subject_from, channels, tmin, tmax,
                l_freq, h_freq, resample, reference) -> EEGDataset:
     """Load the trials of the train and test recordings (``data_dir`` is not used: files are named by globs)."""
@@ -376,7 +411,7 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
     run_counter: dict[str, int] = {}
     for part in ("train", "test"):
         for path in files[part]:
-            X, y, names, sf, nn, nd = _trials_of_file(path, opts, keep, picks, sfreq, pairs, class_names)
+            X, y, names, sf, nn, nd = _cached_trials(path, opts, keep, picks, sfreq, pairs, class_names)
             if ch_names is not None and ([n.lower() for n in names], X.shape[-1]) != (
                     [n.lower() for n in ch_names], n_times):
                 raise DataError(f"file {path} gives channels {names} with {X.shape[-1]} samples per trial, "
@@ -387,14 +422,12 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
             if run is None:
                 run_counter[subject] = run_counter.get(subject, 0) + 1
                 run = run_counter[subject] if rx is not None else -1
-            parts[part].append(Split(X[:, None].astype(np.float32), y, np.full(len(y), subject),
+            parts[part].append(Split(X[:, None], y, np.full(len(y), subject),
                                      np.full(len(y), run, dtype=np.int64)))
 
     joined = {}
     for part, splits in parts.items():
-        out = splits[0]
-        for s in splits[1:]:
-            out = Split.concat(out, s)
+        out = Split.concat_all(splits)
         absent = [name for k, name in enumerate(class_names) if not np.any(out.y == k)]
         if absent:
             keys = [k for k, n in pairs if n in absent]
