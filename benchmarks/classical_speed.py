@@ -13,15 +13,16 @@ prediction.
 Both ways run the same function on the same fold, in this process, after a warm-up (imports and first calls
 are counted in neither):
 
-- before: as eegclf computed it before issue 33: FgMDM's LDA is scikit-learn's
+- before: as eegclf computed it before issue 33: each fit goes through the trainer, which then measures the
+  model on the training and test parts (nothing in a benchmark reads those); FgMDM's LDA is scikit-learn's
   ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")`` (a least-squares solve of the d x d
   covariance, d = 2,080 tangent-space features), the geodesic filter the dense d x d projection, and every
   trial's covariance computed wherever it is used;
-- now: the LDA solved through the n x n Gram matrix (:mod:`eegclf.models.shrunk_lda`), the filter applied in
-  its rank-(n_classes - 1) factors, and each trial's covariance computed once
-  (:mod:`eegclf.models.covariance_cache`; its store is emptied before each fold, so no fold profits from an
-  earlier one; a benchmark process keeps it, so there the later pipelines and folds of a subject are cheaper
-  still).
+- now: the classical fits without the trainer's measurements; the LDA solved through the n x n Gram matrix
+  (:mod:`eegclf.models.shrunk_lda`), the filter applied in its rank-(n_classes - 1) factors, and each trial's
+  covariance computed once (:mod:`eegclf.models.covariance_cache`; its store is emptied before each fold, so no
+  fold profits from an earlier one; a benchmark process keeps it, so there the later pipelines and folds of a
+  subject are cheaper still).
 
 Printed per fold: seconds before and now, their ratio, and the largest difference between the two ways' test
 probabilities (rounding: the results are the same). The machine's load average is printed first and last (the
@@ -47,12 +48,21 @@ from eegclf.models.covariance_cache import sharing_covariances, store
 
 @contextmanager
 def as_before():
-    """FgMDM computed as before issue 33 (scikit-learn's d x d LDA solve, the dense filter), no sharing."""
+    """A fold computed as before issue 33: every fit through the trainer (which measures each part), FgMDM
+    with scikit-learn's d x d LDA solve and the dense filter, no covariance shared."""
+    from dataclasses import replace
+
     from pyriemann.geometry.tangentspace import untangent_space
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
+    import eegclf.benchmark.pipelines as pipelines
     import eegclf.models.shrunk_lda as shrunk_lda
     from eegclf.models.classical import FgMDM
+    from eegclf.training import train_model
+
+    def trainer_fit(name, train, test, template, recipe, seed):
+        config = replace(recipe.config, model=name, seed=seed, val_fraction=0.0)
+        return train_model(config, template.with_splits(train, test), progress=False, curves=False)[1]
 
     def sklearn_lda(X, y):
         return LinearDiscriminantAnalysis(n_components=len(np.unique(y)) - 1, solver="lsqr",
@@ -62,12 +72,12 @@ def as_before():
         W = coef.T @ np.linalg.pinv(coef @ coef.T) @ coef
         return untangent_space(feats @ W, reference, metric="riemann")
 
-    fit, filt = shrunk_lda.fit_shrunk_lda, FgMDM.__dict__["_filter"]
-    shrunk_lda.fit_shrunk_lda, FgMDM._filter = sklearn_lda, staticmethod(dense_filter)
+    saved = pipelines._fit, shrunk_lda.fit_shrunk_lda, FgMDM.__dict__["_filter"]
+    pipelines._fit, shrunk_lda.fit_shrunk_lda, FgMDM._filter = trainer_fit, sklearn_lda, staticmethod(dense_filter)
     try:
         yield
     finally:
-        shrunk_lda.fit_shrunk_lda, FgMDM._filter = fit, filt
+        pipelines._fit, shrunk_lda.fit_shrunk_lda, FgMDM._filter = saved
 
 
 def subjects_arg(text: str) -> list[int]:
@@ -84,7 +94,7 @@ def warm_up(pipelines) -> None:
     from eegclf.models.classical import CLASSICAL_MODELS
     from eegclf.seeding import seed_everything
 
-    seed_everything(0)  # its first call imports parts of torch
+    seed_everything(0)  # its first call imports parts of torch (the trainer calls it)
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((24, 1, 8, 64)), np.arange(24) % 2
     for name in pipelines:

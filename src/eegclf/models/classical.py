@@ -391,8 +391,8 @@ class _Head:
 class FgMDM(_LinearHead):
     """Covariances (OAS) + FgMDM (pyRiemann): geodesic filtering then minimum distance to the class means.
 
-    Fit: tangent space at the Riemannian mean of the training covariances; LDA (lsqr, automatic shrinkage)
-    there; the tangent vectors projected onto the LDA's discriminant subspace and mapped back to the manifold
+    Fit: tangent space at the Riemannian mean of the training covariances; LDA (lsqr, automatic shrinkage:
+    scikit-learn's, solved through the trials' Gram matrix by :mod:`eegclf.models.shrunk_lda`) there; the tangent vectors projected onto the LDA's discriminant subspace and mapped back to the manifold
     (FGDA); then each class's Riemannian mean of the filtered matrices (MDM). Predict: class probabilities are
     the softmax of minus the squared Riemannian distances to the class means, as pyRiemann's ``predict_proba``.
     Computed here from the arrays below with pyRiemann's geometry functions, so no estimator is pickled.
