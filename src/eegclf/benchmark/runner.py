@@ -41,6 +41,7 @@ from eegclf.benchmark.provenance import check_init_file, collect, file_sha256, i
 from eegclf.benchmark.scores import fold_scores
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError, DataError, EEGClfError
+from eegclf.models.covariance_cache import sharing_covariances
 from eegclf.parallel import available_cores, cached_dataset, call_task, run_tasks
 
 # RunConfig fields a benchmark sets itself (per pipeline and fold) or that do not change results
@@ -220,7 +221,8 @@ def run_folds(spec: dict, pipeline: str, keys: list[str], out_dir: str, threads:
         fold = by_key[key]
         seed = spec["seed"] + fold.index
         t0 = time.perf_counter()
-        outcome = run_pipeline(pipeline, pool, fold, template, recipe, seed, cache)
+        with sharing_covariances():  # each trial's covariance once per process: pipelines and folds share it
+            outcome = run_pipeline(pipeline, pool, fold, template, recipe, seed, cache)
         seconds = time.perf_counter() - t0
         y_test = pool.y[fold.test]
         extra = {}

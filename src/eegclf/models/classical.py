@@ -325,9 +325,9 @@ class TangentSpaceLR(_LinearHead):
         super().__init__(n_chans, n_times, n_outputs, estimator=estimator, C=float(C), max_iter=max_iter)
 
     def _covariances(self, X):
-        from pyriemann.geometry.covariance import covariances
+        from eegclf.models.covariance_cache import trial_covariances
 
-        return covariances(X, estimator=self.options["estimator"])
+        return trial_covariances(X, self.options["estimator"])  # pyRiemann's, shared in a benchmark process
 
     def _fit_extractor(self, X, y, eps):
         from pyriemann.tangentspace import TangentSpace
@@ -391,8 +391,8 @@ class _Head:
 class FgMDM(_LinearHead):
     """Covariances (OAS) + FgMDM (pyRiemann): geodesic filtering then minimum distance to the class means.
 
-    Fit: tangent space at the Riemannian mean of the training covariances; LDA (lsqr, automatic shrinkage)
-    there; the tangent vectors projected onto the LDA's discriminant subspace and mapped back to the manifold
+    Fit: tangent space at the Riemannian mean of the training covariances; LDA (lsqr, automatic shrinkage:
+    scikit-learn's, solved through the trials' Gram matrix by :mod:`eegclf.models.shrunk_lda`) there; the tangent vectors projected onto the LDA's discriminant subspace and mapped back to the manifold
     (FGDA); then each class's Riemannian mean of the filtered matrices (MDM). Predict: class probabilities are
     the softmax of minus the squared Riemannian distances to the class means, as pyRiemann's ``predict_proba``.
     Computed here from the arrays below with pyRiemann's geometry functions, so no estimator is pickled.
@@ -412,22 +412,22 @@ class FgMDM(_LinearHead):
         super().__init__(n_chans, n_times, n_outputs, estimator=estimator)
 
     def _covariances(self, X):
-        from pyriemann.geometry.covariance import covariances
+        from eegclf.models.covariance_cache import trial_covariances
 
-        return covariances(X, estimator=self.options["estimator"])
+        return trial_covariances(X, self.options["estimator"])  # pyRiemann's, shared in a benchmark process
 
     def _fit_extractor(self, X, y, eps):
         from pyriemann.classification import MDM
         from pyriemann.tangentspace import TangentSpace
-        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+        from eegclf.models.shrunk_lda import fit_shrunk_lda
 
         covs = self._covariances(X)
         try:
             ts = TangentSpace(metric="riemann")
             feats = ts.fit_transform(covs)
-            with _all_blas_threads():  # one large least-squares solve (features^2): threads pay here
-                lda = LinearDiscriminantAnalysis(n_components=len(np.unique(y)) - 1, solver="lsqr",
-                                                 shrinkage="auto").fit(feats, y)
+            with _all_blas_threads():  # when scikit-learn's d x d least-squares solve runs, threads pay
+                lda = fit_shrunk_lda(feats, y)  # pyRiemann's FGDA LDA (lsqr, automatic shrinkage), O(n^2 d)
             filtered = self._filter(feats, ts.reference_, lda.coef_)
             mdm = MDM(metric="riemann").fit(filtered, y)
         except (ValueError, np.linalg.LinAlgError) as exc:
@@ -436,11 +436,13 @@ class FgMDM(_LinearHead):
 
     @staticmethod
     def _filter(feats, reference, coef):
-        """Tangent vectors projected onto the discriminant subspace, back on the manifold."""
+        """Tangent vectors projected onto the discriminant subspace, back on the manifold.
+
+        pyRiemann's FGDA multiplies by the d x d projection W = coef' pinv(coef coef') coef; it has rank
+        n_classes - 1, so it is applied in its factors (n x k products, not an n x d x d one)."""
         from pyriemann.geometry.tangentspace import untangent_space
 
-        W = coef.T @ np.linalg.pinv(coef @ coef.T) @ coef
-        return untangent_space(feats @ W, reference, metric="riemann")
+        return untangent_space(((feats @ coef.T) @ np.linalg.pinv(coef @ coef.T)) @ coef, reference, metric="riemann")
 
     def _scores(self, X) -> np.ndarray:
         """Two classes: d0^2 - d1^2 (n, 1), whose sigmoid is the softmax of -d^2; else -d^2 (n, classes)."""
