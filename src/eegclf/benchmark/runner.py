@@ -156,6 +156,9 @@ def load_pool(spec: dict):
         folds = make_folds(pool, spec["protocol"], held_out, groups)
         if spec.get("calibration_trials"):
             folds = with_calibration(folds, spec["protocol"], spec["calibration_trials"])
+        if len({f.key for f in folds}) < len(folds):  # a fold file per key: a shared key would drop a fold
+            raise DataError("two folds of this benchmark share a key (session names that differ only in "
+                            "punctuation?); rename the sessions")
         _POOL_CACHE[key] = (dataset, pool, folds)
     return _POOL_CACHE[key]
 

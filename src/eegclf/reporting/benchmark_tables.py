@@ -98,7 +98,8 @@ def _best_per_fold(spec: dict, classical: list[str], records: list[dict]) -> tup
     folds: dict = {}
     for r in records:
         if r["pipeline"] in classical:
-            folds.setdefault((r["subject"], r["fold"]), {})[r["pipeline"]] = r
+            # a subject group's sessions share their fold index: the session tells them apart
+            folds.setdefault((r["subject"], r.get("session") or "", r["fold"]), {})[r["pipeline"]] = r
     complete = {k: v for k, v in folds.items() if len(v) == len(classical)}
     if not complete:
         return [], {}, f"not formed: no fold is finished by every classical pipeline ({names}) yet; no paired tests"
