@@ -431,3 +431,23 @@ def test_subject_folds_and_calibration_curve_through_the_cli(eegmmidb_root, tmp_
     assert main(args) == 0
     assert target.is_file() and [name for name, _ in fits] == ["eegnet"]  # its group's one pre-training, again
     assert json.loads(target.read_text())["fold_subjects"] == groups[0]
+
+
+@pytest.mark.parametrize("counts, models, says", [
+    ("0", "csp_lda", "--calibration-trials 0 leaves nothing to run"),  # no pipeline runs without calibration
+    ("0,10", "eegnet,csp_lda", "--calibration-trials 0 leaves nothing to run"),
+    ("1", "csp_lda", "--calibration-trials 1 is fewer than the 2 classes"),
+    ("2", "csp_lda", "inner 3-fold cross-validation needs 3 of each class"),  # S001's first 2: one of each
+])
+def test_calibration_trials_that_cannot_work_are_refused_before_anything_is_written(eegmmidb_root, tmp_path, capsys,
+                                                                                     counts, models, says):
+    """Issue 34, defect 2: the smallest calibration sizes fail in one line naming the flag, with no folder left
+    (not exit 0 with no report, nor a failure in every fold with a retry advice that fails the same way)."""
+    out = tmp_path / "B"
+    args = ["benchmark", "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root), "--subjects", "1", *SMALL,
+            "--protocol", "run-split", "--calibration-trials", counts, "--models", models, "--jobs", "1",
+            "--quiet", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and "--calibration-trials" in err, err
+    assert not out.exists()

@@ -23,6 +23,7 @@ from eegclf.benchmark.pipelines import (
     ZERO_SHOT,
     Recipe,
     can_run,
+    check_calibration_curve,
     check_pipelines,
     pick_init,
     run_pipeline,
@@ -271,7 +272,8 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
         raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
     folder = BenchmarkFolder(out_dir)
     spec = with_subject_groups(spec, out_dir)
-    template, _, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
+    template, pool, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
+    check_calibration_curve(spec["pipelines"], folds, pool, spec["protocol"], template.class_names)
     spec = with_provenance(spec)
     if spec.get("init"):  # a checkpoint that saw a tested subject, or does not fit the data, fails here too
         from eegclf.transfer import check_zero_shot
