@@ -191,6 +191,29 @@ def test_cli_benchmark_runs_and_names_bad_input(tmp_path, capsys):
     assert "within-subject" in capsys.readouterr().err
 
 
+def test_cli_names_the_jobs_flag_and_every_pipeline_name(tmp_path, capsys):
+    """Issue 34, defect 3: --jobs 0 names the flag (not the library's jobs=0), in benchmark and compare; an
+    unknown pipeline lists every valid name, auto and the transfer pipelines too (from the one list of them)."""
+    data = ["--dataset", "synthetic", "--n-train", "20", "--n-test", "20"]
+    runs = [["benchmark", *data, "--protocol", "within-subject", "--models", "csp_lda", "--jobs", "0"],
+            ["compare", *data, "--models", "eegnet", "--acts", "elu", "--epochs", "1", "--jobs", "0"]]
+    for i, args in enumerate(runs):
+        assert main([*args, "--quiet", "--out", str(tmp_path / f"J{i}")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--jobs 0 is invalid" in err and "jobs=" not in err, err
+        assert not (tmp_path / f"J{i}").exists()
+    assert main(["benchmark", *data, "--protocol", "within-subject", "--models", "csp_lda,resnet", "--quiet",
+                 "--out", str(tmp_path / "P")]) == 2
+    err = capsys.readouterr().err.strip()
+    from eegclf.benchmark.pipelines import pipeline_names
+    from eegclf.models import list_models
+
+    names = err.split("valid names: ", 1)[1].split(", ")
+    assert names == pipeline_names() and set(names) == {*list_models(), "auto", "zero-shot", "pretrained-renorm",
+                                                        "finetune"}
+    assert not (tmp_path / "P").exists()
+
+
 def test_protocol_errors():
     _, pool = _toy_pool()
     one = pool.subset(np.flatnonzero(pool.subjects == pool.subjects[0]))

@@ -63,12 +63,25 @@ class Outcome:
     inner_on: str = "train"
 
 
+def pipeline_names() -> list[str]:
+    """Every valid pipeline name: the model registry's, then ``auto`` and the transfer pipelines."""
+    from eegclf.models import list_models
+
+    return [*list_models(), AUTO, *TRANSFER]
+
+
 def check_pipelines(names: list[str], candidates: tuple[str, ...]) -> list[str]:
     """Registry names of the pipelines (``auto`` kept), in order; ConfigError for unknown names."""
     out = []
     for name in names:
         key = ALIASES.get(name.strip().lower(), name.strip().lower())
-        out.append(key if key in (AUTO, *TRANSFER) else get_model(name).name)
+        if key in (AUTO, *TRANSFER):
+            out.append(key)
+            continue
+        try:
+            out.append(get_model(name).name)
+        except ConfigError:
+            raise ConfigError(f"unknown pipeline {name!r}; valid names: {', '.join(pipeline_names())}") from None
     if AUTO in out:
         if len(candidates) < 2:
             raise ConfigError("the pipeline auto chooses among candidates: give at least two "

@@ -91,9 +91,9 @@ def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: lis
                           "(cross-subject-finetune fine-tunes its own leave-one-subject-out models)", param="protocol")
     for name, value, minimum in (("finetune_epochs", finetune_epochs, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(f"{name}={value!r} is invalid: expected an integer >= {minimum}")
+            raise ConfigError(f"{name}={value!r} is invalid: expected an integer >= {minimum}", param=name)
     if not (isinstance(finetune_lr, (int, float)) and finetune_lr > 0):
-        raise ConfigError(f"finetune_lr={finetune_lr!r} is invalid: expected a number > 0")
+        raise ConfigError(f"finetune_lr={finetune_lr!r} is invalid: expected a number > 0", param="finetune_lr")
     recipe = {k: v for k, v in config.to_dict().items() if k not in _NOT_RECIPE}
     if recipe.get("augment") is None:  # off: benchmark folders made before augmentation existed stay resumable
         recipe.pop("augment", None)
@@ -269,7 +269,7 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
     from eegclf.reporting.benchmark_report import build_benchmark_report
 
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
+        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
     folder = BenchmarkFolder(out_dir)
     spec = with_subject_groups(spec, out_dir)
     template, pool, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written

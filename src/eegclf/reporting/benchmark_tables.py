@@ -21,6 +21,7 @@ from eegclf.reporting.stats import (
     WILCOXON_METHOD,
     chance_count,
     chance_level,
+    format_p,
     holm,
     mean_std,
     t_interval,
@@ -203,7 +204,7 @@ def _summary_table(sm: Summary) -> list[str]:
             vs, pv, hp = "(reference)", "", ""
         elif p in sm.comparisons:
             d, raw, adj = sm.comparisons[p]
-            vs, pv, hp = f"{d:+.3f}", _fmt(raw), _fmt(adj)
+            vs, pv, hp = f"{d:+.3f}", format_p(raw), format_p(adj)
         else:
             vs = pv = hp = "–"
         lines.append(f"| {pipeline_name(p)} | {_fmt(m)} ± {_fmt(sd)} | [{_fmt(lo)}, {_fmt(hi)}] | {_fmt(auc)} | "
