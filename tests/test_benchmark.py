@@ -212,6 +212,11 @@ def test_cli_names_the_jobs_flag_and_every_pipeline_name(tmp_path, capsys):
     assert names == pipeline_names() and set(names) == {*list_models(), "auto", "zero-shot", "pretrained-renorm",
                                                         "finetune"}
     assert not (tmp_path / "P").exists()
+    # auto with one candidate: the library's auto_candidates= is said as the flag
+    assert main(["benchmark", *data, "--protocol", "within-subject", "--models", "auto,csp_lda", "--quiet",
+                 "--out", str(tmp_path / "A")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--auto-candidates NAMES" in err and "auto_candidates" not in err and not (tmp_path / "A").exists()
 
 
 def test_protocol_errors():

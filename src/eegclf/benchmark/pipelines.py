@@ -84,8 +84,8 @@ def check_pipelines(names: list[str], candidates: tuple[str, ...]) -> list[str]:
             raise ConfigError(f"unknown pipeline {name!r}; valid names: {', '.join(pipeline_names())}") from None
     if AUTO in out:
         if len(candidates) < 2:
-            raise ConfigError("the pipeline auto chooses among candidates: give at least two "
-                              "(auto_candidates, e.g. eegnet,ts_lr,csp_lda)", )
+            raise ConfigError("the pipeline auto chooses among candidates: give at least two as "
+                              "auto_candidates=NAMES (e.g. eegnet,ts_lr,csp_lda)", param="auto_candidates")
         for c in candidates:
             get_model(c)
     if not out:
