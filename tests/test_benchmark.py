@@ -191,6 +191,34 @@ def test_cli_benchmark_runs_and_names_bad_input(tmp_path, capsys):
     assert "within-subject" in capsys.readouterr().err
 
 
+def test_cli_names_the_jobs_flag_and_every_pipeline_name(tmp_path, capsys):
+    """Issue 34, defect 3: --jobs 0 names the flag (not the library's jobs=0), in benchmark and compare; an
+    unknown pipeline lists every valid name, auto and the transfer pipelines too (from the one list of them)."""
+    data = ["--dataset", "synthetic", "--n-train", "20", "--n-test", "20"]
+    runs = [["benchmark", *data, "--protocol", "within-subject", "--models", "csp_lda", "--jobs", "0"],
+            ["compare", *data, "--models", "eegnet", "--acts", "elu", "--epochs", "1", "--jobs", "0"]]
+    for i, args in enumerate(runs):
+        assert main([*args, "--quiet", "--out", str(tmp_path / f"J{i}")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--jobs 0 is invalid" in err and "jobs=" not in err, err
+        assert not (tmp_path / f"J{i}").exists()
+    assert main(["benchmark", *data, "--protocol", "within-subject", "--models", "csp_lda,resnet", "--quiet",
+                 "--out", str(tmp_path / "P")]) == 2
+    err = capsys.readouterr().err.strip()
+    from eegclf.benchmark.pipelines import pipeline_names
+    from eegclf.models import list_models
+
+    names = err.split("valid names: ", 1)[1].split(", ")
+    assert names == pipeline_names() and set(names) == {*list_models(), "auto", "zero-shot", "pretrained-renorm",
+                                                        "finetune"}
+    assert not (tmp_path / "P").exists()
+    # auto with one candidate: the library's auto_candidates= is said as the flag
+    assert main(["benchmark", *data, "--protocol", "within-subject", "--models", "auto,csp_lda", "--quiet",
+                 "--out", str(tmp_path / "A")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--auto-candidates NAMES" in err and "auto_candidates" not in err and not (tmp_path / "A").exists()
+
+
 def test_protocol_errors():
     _, pool = _toy_pool()
     one = pool.subset(np.flatnonzero(pool.subjects == pool.subjects[0]))
@@ -432,3 +460,23 @@ def test_subject_folds_and_calibration_curve_through_the_cli(eegmmidb_root, tmp_
     assert main(args) == 0
     assert target.is_file() and [name for name, _ in fits] == ["eegnet"]  # its group's one pre-training, again
     assert json.loads(target.read_text())["fold_subjects"] == groups[0]
+
+
+@pytest.mark.parametrize("counts, models, says", [
+    ("0", "csp_lda", "--calibration-trials 0 leaves nothing to run"),  # no pipeline runs without calibration
+    ("0,10", "eegnet,csp_lda", "--calibration-trials 0 leaves nothing to run"),
+    ("1", "csp_lda", "--calibration-trials 1 is fewer than the 2 classes"),
+    ("2", "csp_lda", "inner 3-fold cross-validation needs 3 of each class"),  # S001's first 2: one of each
+])
+def test_calibration_trials_that_cannot_work_are_refused_before_anything_is_written(eegmmidb_root, tmp_path, capsys,
+                                                                                     counts, models, says):
+    """Issue 34, defect 2: the smallest calibration sizes fail in one line naming the flag, with no folder left
+    (not exit 0 with no report, nor a failure in every fold with a retry advice that fails the same way)."""
+    out = tmp_path / "B"
+    args = ["benchmark", "--dataset", "eegmmidb", "--data-dir", str(eegmmidb_root), "--subjects", "1", *SMALL,
+            "--protocol", "run-split", "--calibration-trials", counts, "--models", models, "--jobs", "1",
+            "--quiet", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and "--calibration-trials" in err, err
+    assert not out.exists()

@@ -132,3 +132,24 @@ def test_the_benchmark_presets_pool_every_shared_subject(eegmmidb_root, name, ra
     ds = load_dataset("eegmmidb", data_dir=eegmmidb_root, subjects="12,88", task="imagery_lr", **options)
     assert ds.sfreq == rate and ds.n_chans == 64
     assert len(ds.train) + len(ds.test) == 45 + 57  # S088's three runs hold 19 cues each
+
+
+def test_a_failed_download_leaves_no_folder_behind(tmp_path, monkeypatch):
+    """Issue 34, defect 3: MNE makes MNE-eegbci-data/files/... before it downloads; with no network the
+    loader fails in one line and the empty data folder stays empty (a folder that was there stays)."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network access is disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr("pooch.core.time.sleep", lambda seconds: None)  # pooch waits between its retries
+    with pytest.raises(DataError, match=r"missing: .*eegmmidb/S001/S001R04\.edf.*load_data failed"):
+        load_dataset("eegmmidb", data_dir=tmp_path, subjects=[1])
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "eegmmidb" / "notes").mkdir(parents=True)  # the user's own folders are not touched
+    with pytest.raises(DataError, match="load_data failed"):
+        load_dataset("eegmmidb", data_dir=tmp_path, subjects=[1])
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["eegmmidb", "eegmmidb/notes"]

@@ -172,3 +172,36 @@ def test_run_split_and_within_subject_stay_inside_each_session(moabb, tmp_path):
     records = BenchmarkFolder(out).read_folds()
     assert [(r["subject"], r["session"], r["n_train"], r["n_test"]) for r in records] == [
         (s, se, 20, 20) for s in ("1", "2") for se in ("0", "1")]
+
+
+def test_subject_folds_run_every_session_of_cross_subject_finetune(moabb, tmp_path):
+    """Issue 34, defect 1: with --subject-folds under cross-subject-finetune, each of a person's sessions is its
+    own fold (its own key and record), sharing the group's training; none is silently dropped."""
+    from eegclf.benchmark import make_spec, run_benchmark
+    from eegclf.benchmark.folder import BenchmarkFolder
+    from eegclf.benchmark.runner import load_pool, with_subject_groups
+    from eegclf.config import RunConfig
+
+    options = {"moabb_dataset": "FakeDataset", "dataset_args": FAKE, "paradigm": "LeftRightImagery",
+               "subjects": [1, 2], "resample": 64}
+    spec = with_subject_groups(make_spec("moabb", options, "cross-subject-finetune", ["csp_lda"], RunConfig(),
+                                         subject_folds=2))
+    _, pool, folds = load_pool(spec)
+    assert [(f.subject, f.session) for f in folds] == [("1", "0"), ("1", "1"), ("2", "0"), ("2", "1")]
+    assert len({f.key for f in folds}) == len(folds)  # one key per (person, session): none overwrites another
+    for f in folds:
+        assert set(pool.subjects[f.train]) == {"1", "2"} - {f.subject}  # the other group trains
+        here = (pool.subjects == f.subject) & (pool.sessions == f.session)
+        assert set(np.flatnonzero(here)) == set(f.adapt) | set(f.test)  # this session calibrates and tests
+
+    out = tmp_path / "B"
+    run_benchmark(spec, out, jobs=1, progress=False)
+    records = BenchmarkFolder(out).read_folds()
+    assert sorted((r["subject"], r["session"]) for r in records) == [("1", "0"), ("1", "1"), ("2", "0"), ("2", "1")]
+    from eegclf.reporting.benchmark_tables import BEST, summarize
+
+    summary = summarize(BenchmarkFolder(out).read_spec(), records)  # the reference row keeps both sessions too
+    for subject in ("1", "2"):
+        n_test = sum(r["n_test"] for r in records if r["subject"] == subject)
+        assert summary.per_subject["csp_lda"][subject]["n_test"] == n_test
+        assert summary.per_subject[BEST][subject]["n_test"] == n_test

@@ -12,6 +12,9 @@ from eegclf.errors import CheckpointError
 from eegclf.pretrained import catalogue, describe, names, path_of, resolve
 
 SHIPPED = "eegmmidb-lr"
+# the sha256 of the shipped file, recorded here apart from the catalogue (which is written from the same build):
+# a changed network must change this line on purpose, after its rebuild was checked against the catalogue
+SHIPPED_SHA256 = "e596ee96190d49b88a4ab811a8e0a807c18476b34dd4f7e40346ad463120262e"
 # the 56 people of ../shared/data/eegmmidb (its README), imagined left/right fist runs
 SHARED_56 = [f"eegmmidb:S{i:03d}" for i in [*range(1, 13), *range(24, 42), *range(43, 68), 88]]
 
@@ -25,7 +28,7 @@ def test_the_shipped_network_is_listed_and_its_file_matches_the_catalogue():
     entry = catalogue()[SHIPPED]
     data = path_of(SHIPPED).read_bytes()
     assert len(data) < 1 << 20, "the shipped network must stay well under 1 MB"
-    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert hashlib.sha256(data).hexdigest() == SHIPPED_SHA256 == entry["sha256"]
     assert entry["command"].startswith("eegclf pretrain ")
     out = _cli("pretrained", "list")
     assert out.returncode == 0, out.stderr
@@ -95,3 +98,56 @@ def test_pretrained_list_json_is_machine_readable():
     assert out.returncode == 0, out.stderr
     entries = json.loads(out.stdout)
     assert [e["name"] for e in entries] == names()
+
+
+def _flag(argv: list[str], flag: str, value: str) -> list[str]:
+    """``argv`` with ``flag``'s value set to ``value`` (appended when the flag is absent)."""
+    if flag in argv:
+        i = argv.index(flag)
+        return [*argv[:i + 1], value, *argv[i + 2:]]
+    return [*argv, flag, value]
+
+
+def test_the_catalogue_command_rebuilds_the_same_bytes_and_recipe_on_two_people(eegmmidb_root, tmp_path,
+                                                                                  monkeypatch):
+    """The catalogue's rebuild command, its recipe flags unchanged, on 2 people for 1 epoch: it runs, two runs
+    (in two folders) write the same bytes where the catalogue says the file lands, and the network it builds is
+    the shipped one's (model, recipe, window, band, channels, classes) but for whom it saw and for how long."""
+    import shlex
+    from pathlib import Path
+
+    import eegclf.data
+    from eegclf.checkpoint import read_checkpoint
+    from eegclf.cli import main
+
+    entry = catalogue()[SHIPPED]
+    argv = shlex.split(entry["command"])
+    assert argv[:2] == ["eegclf", "pretrain"]
+    small = _flag(_flag(argv[1:], "--subjects", "1,2"), "--epochs", "1")
+    monkeypatch.setenv("EEGCLF_DATA", str(eegmmidb_root))  # the command names no data folder: the default one
+    loaded, load = {}, eegclf.data.load_dataset
+
+    def load_once(*args, **kwargs):  # the second run takes the first run's trials (loading 64 channels is slow)
+        key = repr((args, kwargs))
+        if key not in loaded:
+            loaded[key] = load(*args, **kwargs)
+        return loaded[key]
+
+    monkeypatch.setattr(eegclf.data, "load_dataset", load_once)
+    files = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)  # the command's --out is relative, and recorded as given
+        assert main(small) == 0
+        files.append(tmp_path / name / entry["built_file"])
+    assert len(loaded) == 1 and files[0].read_bytes() == files[1].read_bytes()
+
+    _, shipped = read_checkpoint(path_of(SHIPPED))
+    _, rebuilt = read_checkpoint(files[0])
+    for meta in (shipped, rebuilt):  # whom it saw and for how long differ, on purpose
+        meta["config"].pop("epochs")
+        meta["config"]["dataset_options"].pop("subjects"), meta["dataset_options"].pop("subjects")
+    same = ("model", "model_config", "config", "dataset", "dataset_options", "ch_names", "class_names", "n_chans",
+            "n_times", "sfreq", "alignment", "kind", "format")
+    assert {k: rebuilt.get(k) for k in same} == {k: shipped.get(k) for k in same}
+    assert rebuilt["subjects_seen"] == ["eegmmidb:S001", "eegmmidb:S002"] and rebuilt["epoch"] == 1

@@ -385,3 +385,19 @@ def test_subject_interval_covers_95_percent_of_simulated_12_subject_sets():
                   .strip("[]").split(","))
         covered.append(lo <= mean <= hi)
     assert 0.93 <= np.mean(covered) <= 0.97
+
+
+def test_p_values_below_a_thousandth_print_as_less_than_not_zero():
+    """Issue 34, defect 3: a p-value under 0.001 prints as ``< 0.001`` in every report, never ``0.000``."""
+    from eegclf.reporting.benchmark_tables import results_markdown
+    from eegclf.reporting.stats import format_p
+    from eegclf.reporting.tables import _p
+
+    subjects = [f"S{i:02d}" for i in range(1, 13)]  # 12 subjects, all better: exact two-sided p = 2 / 2**12
+    recs = [_fold("eegnet", s, 0, 10 + i % 5, 15) for i, s in enumerate(subjects)]
+    recs += [_fold("csp_lda", s, 0, 5 + i % 3, 15, 0.6) for i, s in enumerate(subjects)]
+    row = _summary_row(results_markdown(_spec(["eegnet", "csp_lda"]), recs, []), "EEGNet")
+    assert row[7] == "< 0.001" and row[8] == "< 0.001", row  # p (Wilcoxon), p (Holm)
+    assert [format_p(p) for p in (0.0004, 0.001, 0.0123, 1.0, float("nan"))] == ["< 0.001", "0.001", "0.012",
+                                                                                  "1.000", "–"]
+    assert _p(0.0004) == "p < 0.001" and _p(0.25) == "p = 0.250"

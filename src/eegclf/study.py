@@ -202,7 +202,7 @@ def run_study(base: RunConfig, models: list[str], activations: list[str], seeds:
     out_dir = Path(out_dir)
     base = replace(base)  # replace() re-validates: RunConfig checks itself when created
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
-        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
+        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"out={out_dir} exists and is not a folder", param="out")
     grid = expand_grid(base, models, activations, seeds)

@@ -63,16 +63,29 @@ class Outcome:
     inner_on: str = "train"
 
 
+def pipeline_names() -> list[str]:
+    """Every valid pipeline name: the model registry's, then ``auto`` and the transfer pipelines."""
+    from eegclf.models import list_models
+
+    return [*list_models(), AUTO, *TRANSFER]
+
+
 def check_pipelines(names: list[str], candidates: tuple[str, ...]) -> list[str]:
     """Registry names of the pipelines (``auto`` kept), in order; ConfigError for unknown names."""
     out = []
     for name in names:
         key = ALIASES.get(name.strip().lower(), name.strip().lower())
-        out.append(key if key in (AUTO, *TRANSFER) else get_model(name).name)
+        if key in (AUTO, *TRANSFER):
+            out.append(key)
+            continue
+        try:
+            out.append(get_model(name).name)
+        except ConfigError:
+            raise ConfigError(f"unknown pipeline {name!r}; valid names: {', '.join(pipeline_names())}") from None
     if AUTO in out:
         if len(candidates) < 2:
-            raise ConfigError("the pipeline auto chooses among candidates: give at least two "
-                              "(auto_candidates, e.g. eegnet,ts_lr,csp_lda)", )
+            raise ConfigError("the pipeline auto chooses among candidates: give at least two as "
+                              "auto_candidates=NAMES (e.g. eegnet,ts_lr,csp_lda)", param="auto_candidates")
         for c in candidates:
             get_model(c)
     if not out:
@@ -162,6 +175,52 @@ def can_run(name: str, fold) -> bool:
     trials, so under ``run-split`` with no calibration trial (N=0) only the transfer pipelines run (the report
     shows "–" for the others)."""
     return name in TRANSFER or len(fold.train) > 0
+
+
+def _labelled_need(name: str) -> int:
+    """Trials of each class a pipeline needs in the part it trains on alone: classical pipelines and auto
+    score themselves by a stratified :data:`INNER_FOLDS`-fold inner CV (each inner fit needs every class),
+    a deep network needs every class once."""
+    return INNER_FOLDS if name == AUTO or not get_model(name).is_deep else 1
+
+
+def check_calibration_curve(names: list[str], folds, pool: Split, protocol: str, class_names) -> None:
+    """Refuse calibration-curve points that cannot work, before anything runs: N below the number of classes;
+    N = 0 where no pipeline can run without calibration trials; an N whose first N calibration trials of some
+    fold miss a class that a pipeline trained on them alone (``run-split``) needs (see :func:`_labelled_need`).
+    ConfigError naming ``calibration_trials``."""
+    names = [ALIASES.get(n, n) for n in names]
+    curve = sorted({f.calibration_trials for f in folds if f.calibration_trials is not None})
+    k = len(class_names)
+    for n in curve:
+        if 0 < n < k:
+            raise ConfigError(f"calibration_trials={n} is fewer than the {k} classes ({', '.join(class_names)}): "
+                              f"a calibration needs at least one trial of each; give at least {k}",
+                              param="calibration_trials")
+    at_zero = [f for f in folds if f.calibration_trials == 0]
+    if at_zero and not any(can_run(p, f) for p in names for f in at_zero):
+        raise ConfigError(f"calibration_trials=0 leaves nothing to run: under {protocol} every pipeline given "
+                          f"({', '.join(names)}) trains on the tested person's calibration trials; leave 0 out, or "
+                          "add a transfer pipeline (zero-shot, pretrained-renorm, finetune: they start from a "
+                          "pre-trained checkpoint)", param="calibration_trials")
+    if protocol != "run-split":  # elsewhere the calibration trials only add to a training on other people
+        return
+    alone = [p for p in names if p not in TRANSFER]
+    for fold in folds:
+        if not fold.calibration_trials or not alone:
+            continue
+        counts = np.bincount(pool.y[fold.train], minlength=k)
+        for p in alone:
+            need = _labelled_need(p)
+            if counts.min() < need:
+                c = int(counts.argmin())
+                why = (f"its inner {INNER_FOLDS}-fold cross-validation needs {need} of each class" if need > 1
+                       else "it needs every class")
+                raise ConfigError(f"calibration_trials={fold.calibration_trials} is too few for {p}: the first "
+                                  f"{fold.calibration_trials} calibration trials of {fold.subject}"
+                                  f"{'' if fold.session is None else ' session ' + fold.session} hold "
+                                  f"{counts[c]} of class {class_names[c]} and {why}; give a larger N",
+                                  param="calibration_trials")
 
 
 def _shared(cache, key, make):

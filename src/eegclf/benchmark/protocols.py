@@ -27,6 +27,7 @@ trials in recording order, the same trials for every pipeline (the calibration c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +46,9 @@ RANDOM_STATE = 42
 class Fold:
     """One train/test split of the pool. ``adapt``: the tested subject's calibration trials (empty unless the
     protocol adapts). ``key``: a file-name-safe unique name, e.g. ``S001-f0``. ``session``: the session the
-    fold lies in, where the subject has several (None otherwise)."""
+    fold lies in, where the subject has several (None otherwise). A subject group's folds share their
+    ``index`` (the group: its seed and training), so there the key also names the session (``1-f0-s0train``);
+    elsewhere the index alone tells a subject's sessions apart, and old benchmark folders keep their keys."""
 
     subject: str
     index: int
@@ -59,7 +62,13 @@ class Fold:
     @property
     def key(self) -> str:
         n = "" if self.calibration_trials is None else f"-n{self.calibration_trials}"
-        return f"{self.subject}-f{self.index}{n}"
+        session = "" if not self.group or self.session is None else "-s" + _safe(self.session)
+        return f"{self.subject}-f{self.index}{session}{n}"
+
+
+def _safe(name: str) -> str:
+    """``name`` as a file-name-safe word (a session name goes into fold file names)."""
+    return re.sub(r"[^A-Za-z0-9_.]", "_", str(name))
 
 
 def check_protocol(protocol: str) -> str:

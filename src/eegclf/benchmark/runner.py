@@ -23,6 +23,7 @@ from eegclf.benchmark.pipelines import (
     ZERO_SHOT,
     Recipe,
     can_run,
+    check_calibration_curve,
     check_pipelines,
     pick_init,
     run_pipeline,
@@ -91,9 +92,9 @@ def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: lis
                           "(cross-subject-finetune fine-tunes its own leave-one-subject-out models)", param="protocol")
     for name, value, minimum in (("finetune_epochs", finetune_epochs, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(f"{name}={value!r} is invalid: expected an integer >= {minimum}")
+            raise ConfigError(f"{name}={value!r} is invalid: expected an integer >= {minimum}", param=name)
     if not (isinstance(finetune_lr, (int, float)) and finetune_lr > 0):
-        raise ConfigError(f"finetune_lr={finetune_lr!r} is invalid: expected a number > 0")
+        raise ConfigError(f"finetune_lr={finetune_lr!r} is invalid: expected a number > 0", param="finetune_lr")
     recipe = {k: v for k, v in config.to_dict().items() if k not in _NOT_RECIPE}
     if recipe.get("augment") is None:  # off: benchmark folders made before augmentation existed stay resumable
         recipe.pop("augment", None)
@@ -157,6 +158,9 @@ def load_pool(spec: dict):
         folds = make_folds(pool, spec["protocol"], held_out, groups)
         if spec.get("calibration_trials"):
             folds = with_calibration(folds, spec["protocol"], spec["calibration_trials"])
+        if len({f.key for f in folds}) < len(folds):  # a fold file per key: a shared key would drop a fold
+            raise DataError("two folds of this benchmark share a key (session names that differ only in "
+                            "punctuation?); rename the sessions")
         _POOL_CACHE[key] = (dataset, pool, folds)
     return _POOL_CACHE[key]
 
@@ -267,10 +271,11 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
     from eegclf.reporting.benchmark_report import build_benchmark_report
 
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")
+        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
     folder = BenchmarkFolder(out_dir)
     spec = with_subject_groups(spec, out_dir)
-    template, _, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
+    template, pool, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
+    check_calibration_curve(spec["pipelines"], folds, pool, spec["protocol"], template.class_names)
     spec = with_provenance(spec)
     if spec.get("init"):  # a checkpoint that saw a tested subject, or does not fit the data, fails here too
         from eegclf.transfer import check_zero_shot

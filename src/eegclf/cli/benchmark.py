@@ -87,7 +87,9 @@ def add_parser(sub) -> None:
                    "only the first N trials of the person's calibration runs, in recording order, the same for "
                    "every pipeline; results.md gets accuracy against N and a section per N, figures/ a curve. "
                    "N=0: finetune and pretrained-renorm are zero-shot; pipelines trained on the person alone "
-                   "cannot run (–)")
+                   "cannot run (–). Refused before anything runs: N below the number of classes, N=0 where no "
+                   "pipeline given can run, and under run-split an N whose first trials hold too few of a class "
+                   "(classical and auto: 3 of each, for their inner 3-fold cross-validation; deep: 1 of each)")
     p.add_argument("--models", default="eegnet,shallowconvnet,csp_lda,ts_lr",
                    help="comma-separated pipelines: registry models, auto, and with --init the transfer "
                    "pipelines, named for what they use of the tested person: zero-shot (nothing: the "

@@ -115,11 +115,14 @@ def find_or_fetch(root: Path, subject: int, run: int) -> Path:
         pooch_log = logging.getLogger("pooch")
     level = pooch_log.level
     pooch_log.setLevel(logging.ERROR)  # verbose="error" quiets MNE's own messages the same way
+    # MNE makes the folders of its copy before it downloads: a failed download must not leave them behind
+    made = [d for d in (mne_copy.parent, *mne_copy.parent.parents) if not d.exists()]
     try:
         paths = mne.datasets.eegbci.load_data(subject, [run], path=str(root / "eegmmidb"),
                                               update_path=False, verbose="error")
         path = Path(paths[0])
     except Exception as e:
+        _remove_empty(made)
         raise DataError(
             f"eegmmidb file missing: {local}, and downloading it with mne.datasets.eegbci.load_data failed "
             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); put PhysioNet's file there "
@@ -130,6 +133,16 @@ def find_or_fetch(root: Path, subject: int, run: int) -> Path:
     if not path.is_file():
         raise DataError(f"eegmmidb file missing: {local} (MNE's download gave no file)")
     return path
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty: only what a failed call created, and never
+    a file (another process may be downloading into the same folder)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def _resolve_channels(available: list[str], wanted) -> list[str]:

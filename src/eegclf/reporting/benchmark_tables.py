@@ -21,6 +21,7 @@ from eegclf.reporting.stats import (
     WILCOXON_METHOD,
     chance_count,
     chance_level,
+    format_p,
     holm,
     mean_std,
     t_interval,
@@ -98,7 +99,8 @@ def _best_per_fold(spec: dict, classical: list[str], records: list[dict]) -> tup
     folds: dict = {}
     for r in records:
         if r["pipeline"] in classical:
-            folds.setdefault((r["subject"], r["fold"]), {})[r["pipeline"]] = r
+            # a subject group's sessions share their fold index: the session tells them apart
+            folds.setdefault((r["subject"], r.get("session") or "", r["fold"]), {})[r["pipeline"]] = r
     complete = {k: v for k, v in folds.items() if len(v) == len(classical)}
     if not complete:
         return [], {}, f"not formed: no fold is finished by every classical pipeline ({names}) yet; no paired tests"
@@ -202,7 +204,7 @@ def _summary_table(sm: Summary) -> list[str]:
             vs, pv, hp = "(reference)", "", ""
         elif p in sm.comparisons:
             d, raw, adj = sm.comparisons[p]
-            vs, pv, hp = f"{d:+.3f}", _fmt(raw), _fmt(adj)
+            vs, pv, hp = f"{d:+.3f}", format_p(raw), format_p(adj)
         else:
             vs = pv = hp = "–"
         lines.append(f"| {pipeline_name(p)} | {_fmt(m)} ± {_fmt(sd)} | [{_fmt(lo)}, {_fmt(hi)}] | {_fmt(auc)} | "

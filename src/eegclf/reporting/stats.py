@@ -13,6 +13,16 @@ import numpy as np
 ALPHA = 0.05  # two-sided significance level of the paired test
 
 
+P_FLOOR = 0.001  # p-values below it are printed as "< 0.001": three decimals would round them to 0.000
+
+
+def format_p(p: float) -> str:
+    """A p-value as every report prints it: ``0.012``, ``< 0.001`` (never ``0.000``), ``–`` when undefined."""
+    if p is None or not math.isfinite(p):
+        return "–"
+    return f"< {P_FLOOR:g}" if p < P_FLOOR else f"{p:.3f}"
+
+
 def mean_std(values) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1) of the finite values; std is NaN for fewer than 2."""
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)

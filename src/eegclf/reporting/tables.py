@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from eegclf.reporting.collect import NO_ACTIVATION, Run, display_name, group_runs, models_in
-from eegclf.reporting.stats import ALPHA, compare_paired, holm, mean_std
+from eegclf.reporting.stats import ALPHA, compare_paired, format_p, holm, mean_std
 
 CSV_COLUMNS = [
     "run", "model", "activation", "seed", "dataset", "epochs", "n_params", "selected_epoch",
@@ -46,7 +46,8 @@ def _points(diff: float) -> str:
 
 
 def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    text = format_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def best_activations(runs: list[Run]) -> dict[str, set[str]]:
