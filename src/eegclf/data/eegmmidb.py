@@ -49,8 +49,9 @@ OPTION_HELP = {
                 "S092 and S100: those cannot be pooled with others without it)",
     "reference": "'average' for an average reference",
     "test_run": "run held out as test; none: the task's last run",
+    "cap": "restrict the recordings to this cap: channel names, comma-separated, or a file of them; the cap's channels the recordings lack are interpolated (MNE spherical spline), the others dropped, and an average reference is taken over the cap's channels",
 }
-OPTION_TYPES = {"l_freq": float, "h_freq": float, "resample": float, "reference": str, "test_run": int}
+OPTION_TYPES = {"l_freq": float, "h_freq": float, "resample": float, "reference": str, "test_run": int, "cap": str}
 
 
 def parse_subjects(subjects) -> list[int]:
@@ -134,13 +135,15 @@ def find_or_fetch(root: Path, subject: int, run: int) -> Path:
 def _resolve_channels(available: list[str], wanted) -> list[str]:
     if wanted == "all":
         return list(available)
-    lookup = {c.lower(): c for c in available}
-    missing = [c for c in wanted if c.lower() not in lookup]
+    from eegclf.data.channels import channel_key
+
+    lookup = {channel_key(c): c for c in available}  # by name: any case, dot padding, T3/T4/T5/T6 aliases
+    missing = [c for c in wanted if channel_key(c) not in lookup]
     if missing:
         raise DataError(
             f"eegmmidb channel(s) {missing} not found; available: {', '.join(available)}"
         )
-    return [lookup[c.lower()] for c in wanted]
+    return [lookup[channel_key(c)] for c in wanted]
 
 
 def check_edf_size(path: Path) -> None:

@@ -36,6 +36,7 @@ DEFAULTS = {
     "l_freq": None,
     "h_freq": None,
     "resample": None,
+    "cap": None,
 }
 
 OPTION_HELP = {
@@ -49,10 +50,11 @@ OPTION_HELP = {
     "l_freq": "band-pass low edge in Hz, the paradigm's fmin",
     "h_freq": "band-pass high edge in Hz, the paradigm's fmax",
     "resample": "resampling rate in Hz",
+    "cap": "restrict the recordings to this cap: channel names, comma-separated, or a file of them; the cap's channels the recordings lack are interpolated (MNE spherical spline), the others dropped, and an average reference is taken over the cap's channels",
 }
 
 OPTION_TYPES = {"moabb_dataset": str, "dataset_args": str, "channels": str, "tmin": float, "tmax": float,
-                "l_freq": float, "h_freq": float, "resample": float}
+                "l_freq": float, "h_freq": float, "resample": float, "cap": str}
 FLAG_NAMES = {"dataset_args": "--moabb-args"}
 
 INSTALL_HINT = "pip install 'eegclf[moabb]' (moabb 1.7.2 works; it needs Python >= 3.11)"
