@@ -116,7 +116,7 @@ def with_input_channels(model, meta: dict, channels) -> tuple:
     match = match_channels(names, list(meta["ch_names"]), what="channels=")
     M = torch.as_tensor(match.matrix(), dtype=torch.float32)
     old = getattr(model, "channel_map", None)
-    model.register_buffer("channel_map", M if old is None else old @ M)
+    model.channel_map = M if old is None else old @ M  # a buffer: it travels in the exported graph
     meta = dict(meta, ch_names=names, n_chans=len(names),
                 network_ch_names=list(meta.get("network_ch_names") or meta["ch_names"]))
     return model, meta, match.note()

@@ -31,10 +31,9 @@ class Standardized(nn.Module):
             self.register_buffer("spatial", torch.as_tensor(spatial, dtype=torch.float32).clone())
         else:
             self.spatial = None
-        if channel_map is not None:
-            self.register_buffer("channel_map", torch.as_tensor(channel_map, dtype=torch.float32).clone())
-        else:
-            self.channel_map = None
+        # a None buffer is in no state dict (older checkpoints load as they are) but can be set later (export)
+        self.register_buffer("channel_map", None if channel_map is None else
+                             torch.as_tensor(channel_map, dtype=torch.float32).clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channel_map is not None:
