@@ -49,7 +49,9 @@ OPTION_HELP = {
                 "S092 and S100: those cannot be pooled with others without it)",
     "reference": "'average' for an average reference",
     "test_run": "run held out as test; none: the task's last run",
-    "cap": "restrict the recordings to this cap: channel names, comma-separated, or a file of them; the cap's channels the recordings lack are interpolated (MNE spherical spline), the others dropped, and an average reference is taken over the cap's channels",
+    "cap": "the recordings as if made with this cap (channel names, or a file of them): the cap's channels "
+           "they lack are interpolated, the others dropped, an average reference (if asked) taken over the cap "
+           "(docs/your-cap.md)",
 }
 OPTION_TYPES = {"l_freq": float, "h_freq": float, "resample": float, "reference": str, "test_run": int, "cap": str}
 

@@ -55,7 +55,9 @@ OPTION_HELP = {
     "h_freq": "band-pass high edge in Hz",
     "resample": "resampling rate in Hz",
     "reference": "'average' for an average reference over the common EEG channels",
-    "cap": "restrict the recordings to this cap: channel names, comma-separated, or a file of them; the cap's channels the recordings lack are interpolated (MNE spherical spline), the others dropped, and an average reference is taken over the cap's channels",
+    "cap": "the recordings as if made with this cap (channel names, or a file of them): the cap's channels "
+           "they lack are interpolated, the others dropped, an average reference (if asked) taken over the cap "
+           "(docs/your-cap.md)",
 }
 
 FORMATS = "EDF/BDF, GDF, FIF, BrainVision .vhdr or EEGLAB .set"

@@ -50,7 +50,9 @@ OPTION_HELP = {
     "l_freq": "band-pass low edge in Hz, the paradigm's fmin",
     "h_freq": "band-pass high edge in Hz, the paradigm's fmax",
     "resample": "resampling rate in Hz",
-    "cap": "restrict the recordings to this cap: channel names, comma-separated, or a file of them; the cap's channels the recordings lack are interpolated (MNE spherical spline), the others dropped, and an average reference is taken over the cap's channels",
+    "cap": "the recordings as if made with this cap (channel names, or a file of them): the cap's channels "
+           "they lack are interpolated, the others dropped, an average reference (if asked) taken over the cap "
+           "(docs/your-cap.md)",
 }
 
 OPTION_TYPES = {"moabb_dataset": str, "dataset_args": str, "channels": str, "tmin": float, "tmax": float,
