@@ -51,7 +51,7 @@ OPTION_HELP = {
     "test_run": "run held out as test; none: the task's last run",
     "cap": "the recordings as if made with this cap (channel names, or a file of them): the cap's channels "
            "they lack are interpolated, the others dropped, an average reference (if asked) taken over the cap "
-           "(docs/your-cap.md)",
+           "(see docs, your cap)",
 }
 OPTION_TYPES = {"l_freq": float, "h_freq": float, "resample": float, "reference": str, "test_run": int, "cap": str}
 

@@ -57,7 +57,7 @@ OPTION_HELP = {
     "reference": "'average' for an average reference over the common EEG channels",
     "cap": "the recordings as if made with this cap (channel names, or a file of them): the cap's channels "
            "they lack are interpolated, the others dropped, an average reference (if asked) taken over the cap "
-           "(docs/your-cap.md)",
+           "(see docs, your cap)",
 }
 
 FORMATS = "EDF/BDF, GDF, FIF, BrainVision .vhdr or EEGLAB .set"

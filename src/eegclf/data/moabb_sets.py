@@ -52,7 +52,7 @@ OPTION_HELP = {
     "resample": "resampling rate in Hz",
     "cap": "the recordings as if made with this cap (channel names, or a file of them): the cap's channels "
            "they lack are interpolated, the others dropped, an average reference (if asked) taken over the cap "
-           "(docs/your-cap.md)",
+           "(see docs, your cap)",
 }
 
 OPTION_TYPES = {"moabb_dataset": str, "dataset_args": str, "channels": str, "tmin": float, "tmax": float,
