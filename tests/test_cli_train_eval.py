@@ -69,7 +69,8 @@ def test_eval_refuses_truncated_checkpoint(trained, tmp_path):
 def test_eval_refuses_other_data_shape(trained):
     proc = run_cli("eval", "--checkpoint", trained / "best.safetensors", "--dataset", "eegmmidb",
                    "--data-dir", os.environ.get("EEGCLF_DATA", "../shared/data"))
-    assert_one_line_error(proc, "shape")
+    # issue 30: the check names what differs (it compared shapes only)
+    assert_one_line_error(proc, "does not fit the data", "sampling rate (125 Hz against the data's 160 Hz)")
 
 
 def test_eval_refuses_missing_file(tmp_path):

@@ -99,7 +99,7 @@ def test_bad_options(eegmmidb_root):
         load_dataset("eegmmidb", data_dir=eegmmidb_root, test_run=6)
     with pytest.raises(DataError, match=r"subjects"):
         load_dataset("eegmmidb", data_dir=eegmmidb_root, subjects="0")
-    with pytest.raises(DataError, match=r"difficulty.*'eegmmidb'.*valid: channels"):
+    with pytest.raises(DataError, match=r"difficulty.*'eegmmidb'.*valid: cap, channels"):
         load_dataset("eegmmidb", data_dir=eegmmidb_root, difficulty=0.3)
 
 

@@ -65,7 +65,8 @@ def test_finetuning_from_a_checkpoint_reproduces_itself_and_carries_the_alignmen
 
 
 @pytest.mark.parametrize("flags, says", [
-    (["--channels", "C3,C4"], "channels (3: C3,Cz,C4 against the data's 2: C3,C4)"),
+    # channels are matched by name (issue 30): refused here because too few of the network's are left
+    (["--channels", "C3,C4"], "has 2 of the network's 3 channels (C3, C4); at least 3 are needed"),
     (["--resample", "100"], "sampling rate (80 Hz against the data's 100 Hz)"),
     (["--tmax", "3"], "window (161 samples against the data's 241)"),
     (["--task", "imagery_hf", "--subjects", "1"], "classes (left_fist, right_fist against the data's both_fists, both_feet)"),

@@ -123,7 +123,9 @@ def load_checkpoint(path, fast_path: str = "auto"):
             net.set_state({k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("clf.")})
             return net, meta
         spatial = torch.eye(n_chans) if "model.spatial" in tensors else None  # an aligned model
-        model = Standardized(net, torch.zeros(n_chans), torch.ones(n_chans), spatial)
+        # a model calibrated on a user's own channels: its map from them to the network's (shape from the file)
+        channel_map = torch.zeros(tensors["model.channel_map"].shape) if "model.channel_map" in tensors else None
+        model = Standardized(net, torch.zeros(n_chans), torch.ones(n_chans), spatial, channel_map)
         state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         model.load_state_dict(state, strict=True)
     except CheckpointError:

@@ -74,29 +74,46 @@ def check_request(meta: dict, source, model: str | None = None, activation: str 
 
 
 def checkpoint_dataset(meta: dict, name: str | None = None, data_dir=None, options: dict | None = None):
-    """The data set to measure a checkpoint on: ``name`` with ``options``, else the one recorded in ``meta``
-    with ``options`` changed; in ``data_dir``, else the recorded data root."""
+    """The data set to measure a checkpoint on: the one recorded in ``meta``, or ``name``, loaded with the
+    checkpoint's data options (for another data set, those that shape the network's input:
+    :meth:`eegclf.transfer.Init.input_options`) changed by ``options``; in ``data_dir``, else the recorded
+    data root."""
     from eegclf.data import load_dataset
 
-    if name:
-        options = dict(options or {})
+    if name and name != meta.get("dataset"):
+        options = {**meta_init(meta).input_options(name), **(options or {})}
     else:
         name, options = meta["dataset"], {**meta["dataset_options"], **(options or {})}
     recorded_dir = options.pop("data_dir", None) or meta.get("config", {}).get("data_dir")
     return load_dataset(name, data_dir=data_dir or recorded_dir, **options)
 
 
-def check_checkpoint_fits(meta: dict, dataset, source) -> list[str]:
-    """CheckpointError when checkpoint ``source`` (metadata ``meta``) cannot take ``dataset``'s trials or
-    classes; returns notes on what fits but differs (other test trials than it was measured on)."""
-    got, want = (dataset.n_chans, dataset.n_times), (meta["n_chans"], meta["n_times"])
-    if got != want:
-        raise CheckpointError(f"checkpoint {source} was made for data of shape (channels, time) = {want}, "
-                              f"but {dataset.name} gives {got}")
-    if dataset.n_classes != len(meta["class_names"]):
+def meta_init(meta: dict, source=None):
+    """What checkpoint ``source`` (metadata ``meta``) takes in, as an :class:`eegclf.transfer.Init` without
+    weights: its channels, rate, window, classes and data options (for the checks and the channel map)."""
+    from eegclf.transfer import Init
+
+    return Init(meta["model"], {}, {}, ch_names=tuple(meta.get("ch_names", ())), sfreq=float(meta.get("sfreq", 0)),
+                n_times=int(meta.get("n_times", 0)), class_names=tuple(meta.get("class_names", ())),
+                source=f"checkpoint {source}", dataset=str(meta.get("dataset", "")),
+                data_options=dict(meta.get("dataset_options") or {}))
+
+
+def check_checkpoint_fits(meta: dict, dataset, source) -> tuple[list[str], object]:
+    """CheckpointError when checkpoint ``source`` (metadata ``meta``) cannot take ``dataset``'s trials: other
+    rate, window, band, reference or classes, or channels that cannot be matched by name. Returns notes on what
+    fits but differs (other test trials than it was measured on) and the map from the data's channels to the
+    checkpoint's (a matrix; None when the data give its channels in its order)."""
+    init = meta_init(meta, source)
+    init.check_fits(dataset)
+    if len(meta["class_names"]) != dataset.n_classes:
         raise CheckpointError(f"checkpoint {source} has {len(meta['class_names'])} classes, "
                               f"{dataset.name} has {dataset.n_classes}")
+    if not meta.get("ch_names") and dataset.n_chans != meta["n_chans"]:
+        raise CheckpointError(f"checkpoint {source} takes {meta['n_chans']} channels, {dataset.name} gives "
+                              f"{dataset.n_chans}")
+    channel_map = init.channel_map(dataset)
     if meta.get("test_fingerprint") not in (None, dataset.test.fingerprint()):
         return [f"these test trials differ from the ones {source} was measured on "
-                "(other data set options or loader version)"]
-    return []
+                "(other data set options or loader version)"], None if channel_map is None else channel_map[0]
+    return [], None if channel_map is None else channel_map[0]

@@ -97,8 +97,29 @@ def export_metadata(meta: dict, fmt: str, out: Path, checkpoint: Path | None = N
 def probe_trials(model: nn.Module, n: int = 4, seed: int = 0) -> torch.Tensor:
     """``n`` random trials ``(n, 1, C, T)`` at the scale of the training data (from the model's mean/std)."""
     gen = torch.Generator().manual_seed(seed)
+    channel_map = getattr(model, "channel_map", None)
+    if channel_map is not None:  # the model takes the user's channels: drawn at the network's average scale
+        shape = (n, 1, channel_map.shape[1], int(model.net.config["n_times"]))
+        return model.mean.mean() + model.std.mean() * torch.randn(shape, generator=gen)
     shape = (n, *model.mean.shape[1:3], int(model.net.config["n_times"]))
     return model.mean + model.std * torch.randn(shape, generator=gen)
+
+
+def with_input_channels(model, meta: dict, channels) -> tuple:
+    """``(model, meta)`` taking ``channels`` (names, in the order the user's device gives them) instead of the
+    model's own: matched by name (:mod:`eegclf.data.channels`), reordered, extras dropped, missing ones
+    interpolated, as a fixed matrix inside the model (``Standardized.channel_map``). The model is changed in
+    place. The note on what is dropped or interpolated is returned third (None when nothing is)."""
+    from eegclf.data.channels import match_channels, parse_names
+
+    names = parse_names(channels)
+    match = match_channels(names, list(meta["ch_names"]), what="channels=")
+    M = torch.as_tensor(match.matrix(), dtype=torch.float32)
+    old = getattr(model, "channel_map", None)
+    model.channel_map = M if old is None else old @ M  # a buffer: it travels in the exported graph
+    meta = dict(meta, ch_names=names, n_chans=len(names),
+                network_ch_names=list(meta.get("network_ch_names") or meta["ch_names"]))
+    return model, meta, match.note()
 
 
 def _temp_path(out: Path) -> Path:
@@ -171,20 +192,32 @@ def _verify(tmp: Path, fmt: str, wrapped: nn.Module, x: torch.Tensor) -> None:
                               f"{VERIFY_ATOL:g}, shapes {got.shape} vs {want.shape})")
 
 
-def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_path: str = "auto") -> tuple[Path, Path]:
+def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_path: str = "auto",
+                      channels=None) -> tuple[Path, Path]:
     """Export the deep model in ``checkpoint`` to ``out`` as ``fmt`` (``"onnx"`` or ``"torchscript"``).
 
     ``fast_path``: ``"auto"`` exports the graph of the cheaper exact order where the model has one (at 64
     channels the spatial-first or merged first layers); ``"off"`` the reference modules' graph.
+    ``channels``: the user's channel names (a list, comma-separated, or a file): the export then takes them,
+    in that order (:func:`with_input_channels`); the note on what is dropped or interpolated goes to stderr.
 
     Returns ``(model_path, metadata_path)``. Raises :class:`CheckpointError` for classical models, unreadable
     checkpoints and any failed or non-equivalent export; :class:`ConfigError` for a bad ``fmt`` or ``out``.
     """
     from eegclf.checkpoint import load_checkpoint
+    from eegclf.models import get_model
+
+    from eegclf.pretrained import resolve
 
     fmt = _check_format(fmt)
-    checkpoint = Path(checkpoint)
+    checkpoint = resolve(checkpoint)  # a path, or the name of a shipped network
     model, meta = load_checkpoint(checkpoint, fast_path=fast_path)
+    if channels is not None and get_model(meta.get("model", "")).exportable:
+        import sys
+
+        model, meta, note = with_input_channels(model, meta, channels)
+        if note:
+            print(f"eegclf: note: {note}", file=sys.stderr)
     return export_model(model, meta, out, fmt, checkpoint=checkpoint, verify=verify)
 
 
@@ -255,4 +288,4 @@ def fmt_suffix(fmt: str) -> str:
 
 
 __all__ = ["FORMATS", "INPUT_NAME", "OUTPUT_NAME", "ProbabilityModel", "export_checkpoint", "export_model",
-           "metadata_path", "probe_trials", "run_exported"]
+           "metadata_path", "probe_trials", "run_exported", "with_input_channels"]

@@ -76,7 +76,14 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     for every option left at its default here; ``model`` is the checkpoint's. The trials must match the
     network's input: its channels in its order (checked by name for mne.Epochs), its sampling rate and
     window, preprocessed as it was (band, reference: ``eegclf pretrained list`` shows them), and as many
-    classes as it has (the labels, sorted, map onto its classes in order).
+    classes as it has (the labels, sorted, map onto its classes in order). Channels are matched by name
+    (:mod:`eegclf.data.channels`): those of an ``mne.Epochs``, else ``ch_names``, else the network's own
+    in its order; reordered into the network's, extras dropped, missing ones interpolated (MNE spherical
+    spline), and the fitted model takes them as given.
+
+    ``ch_names``: the channel names of array X, in its row order (optional; ``mne.Epochs`` carry theirs).
+    ``predict`` matches the channels of an ``mne.Epochs`` (or of arrays in ``ch_names`` order) to those of
+    ``fit`` by name.
 
     Fitted attributes: ``classes_`` (the labels, sorted), ``model_`` (in eval mode: a torch module taking
     (n, 1, C, T) float32 and giving logits, or the classical estimator), ``summary_`` (the trainer's summary),
@@ -86,7 +93,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, model="eegnet", activation="elu", epochs=300, batch_size=64, lr=1e-3, weight_decay=0.0,
                  optimizer="adam", seed=0, val_fraction=0.0, dropout=None, max_norm=None, model_kwargs=None,
                  bn_recalibrate=False, bf16=None, fast_path="auto", device="auto", threads=None, sfreq=None,
-                 init=None):
+                 init=None, ch_names=None):
         self.model = model
         self.activation = activation
         self.epochs = epochs
@@ -106,6 +113,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.threads = threads
         self.sfreq = sfreq
         self.init = init
+        self.ch_names = ch_names
 
     def _run_config(self):
         from eegclf.config import RunConfig
@@ -124,6 +132,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         from eegclf.training import train_model
 
         X, sfreq, names = _trials(X, self.sfreq, with_names=True)
+        names = self._names(X, names)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
             raise DataError(f"y must be one label per trial: {len(X)} labels; found shape {y.shape}")
@@ -140,7 +149,19 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.model_ = model
         self.summary_ = summary
         self.n_chans_, self.n_times_ = X.shape[2], X.shape[3]
+        # the channels the fitted model takes, by name (None: arrays without names, taken as they come)
+        self.ch_names_ = names if names is not None else (self._init_names if self.init is not None else None)
         return self
+
+    def _names(self, X, names):
+        """X's channel names: an mne.Epochs' own, else ``ch_names`` (checked against X), else None."""
+        if names is None and self.ch_names is not None:
+            from eegclf.data.channels import parse_names
+
+            names = parse_names(self.ch_names)
+            if len(names) != X.shape[2]:
+                raise DataError(f"ch_names names {len(names)} channels but X has {X.shape[2]}")
+        return names
 
     def _finetune(self, config, dataset, names):
         """``init`` fine-tuned on ``dataset`` (the fit trials) with the recipe for the options left at default."""
@@ -158,6 +179,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
                             f"({', '.join(init.class_names)})")
         ch_names = names if names is not None else (list(init.ch_names) if len(init.ch_names) == dataset.n_chans
                                                     else dataset.ch_names)
+        self._init_names = list(ch_names)
         dataset = replace(dataset, ch_names=ch_names, sfreq=dataset.sfreq or init.sfreq,
                           class_names=list(init.class_names) or dataset.class_names)
         return finetune(init, config, dataset, curves=False)
@@ -169,7 +191,14 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         from eegclf.evaluation import predict_proba
 
         check_is_fitted(self, "model_")
-        X, _ = _trials(X)
+        X, _, names = _trials(X, with_names=True)
+        names = self._names(X, names)
+        fitted = getattr(self, "ch_names_", None)
+        if names is not None and fitted is not None and list(names) != list(fitted):
+            from eegclf.data.channels import apply_matrix, match_channels
+
+            # matched by name to the channels of fit: reordered, extras dropped, missing ones interpolated
+            X = apply_matrix(match_channels(names, fitted, what="X").matrix(), X)
         if X.shape[2:] != (self.n_chans_, self.n_times_):
             raise DataError(f"X has trials of (channels, times) = {X.shape[2:]}, but the classifier was fitted "
                             f"on {(self.n_chans_, self.n_times_)}")

@@ -81,9 +81,10 @@ def split_train_val(config: RunConfig, dataset: EEGDataset, require_test: bool =
     return dataset.train.subset(tr), dataset.train.subset(va)
 
 
-def build_model(config: RunConfig, dataset: EEGDataset):
-    """The untrained model of ``config`` for ``dataset``'s shape. Settings left at None (activation, max-norm,
-    dropout) are the model's own defaults: ShallowConvNet keeps its square nonlinearity unless asked."""
+def build_model(config: RunConfig, dataset: EEGDataset, n_chans: int | None = None):
+    """The untrained model of ``config`` for ``dataset``'s shape (``n_chans``: the network's channels where a
+    channel map feeds it other ones). Settings left at None (activation, max-norm, dropout) are the model's own
+    defaults: ShallowConvNet keeps its square nonlinearity unless asked."""
     entry = get_model(config.model)
     kwargs = dict(config.model_kwargs)
     if entry.is_deep:
@@ -91,7 +92,7 @@ def build_model(config: RunConfig, dataset: EEGDataset):
                            ("dropout", config.dropout)):
             if value is not None:
                 kwargs.setdefault(key, value)
-    net = entry.build(dataset.n_chans, dataset.n_times, dataset.n_classes, **kwargs)
+    net = entry.build(n_chans or dataset.n_chans, dataset.n_times, dataset.n_classes, **kwargs)
     return net.set_fast_path(config.fast_path) if entry.is_deep else net
 
 
@@ -196,7 +197,7 @@ def fit(
 def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | None = None,
                 progress: bool | None = None, resume: bool = False,
                 on_epoch: Callable[[int, dict], None] | None = None, init_state: dict | None = None,
-                curves: bool = True, require_test: bool = True, spatial=None, seen_before=()):
+                curves: bool = True, require_test: bool = True, spatial=None, seen_before=(), channel_map=None):
     """:func:`fit`, returning ``(summary, model)``: the model of the last epoch, in eval mode (a
     :class:`~eegclf.models.standardize.Standardized` deep net, normalisation inside, or a classical estimator).
 
@@ -209,14 +210,18 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     ``require_test=False`` lets the test part be empty (pre-training on every trial). ``spatial``: a fixed
     (C, C) matrix the model applies to every raw trial first (a Euclidean-alignment whitener); the
     normalisation statistics are then those of the transformed training trials. ``seen_before``: the
-    subjects ``init_state`` was trained on, recorded in the checkpoints with the training part's."""
+    subjects ``init_state`` was trained on, recorded in the checkpoints with the training part's.
+    ``channel_map``: ``(matrix, network channel names)``, the fixed map from the data's channels to the
+    network's (:mod:`eegclf.data.channels`) that the model applies first, so that it takes the data's own
+    channels; the alignment and the normalisation are then those of the mapped trials."""
     if config.threads:
         torch.set_num_threads(config.threads)
     train, val = split_train_val(config, dataset, require_test)
     if not curves and len(val):
         raise ConfigError("curves=False measures only the last epoch, so it cannot choose an epoch on "
                           f"validation: use val_fraction=0 (got {config.val_fraction})", param="val_fraction")
-    build_model(config, dataset)  # bad names or shapes fail here, before anything is written
+    build_model(config, dataset, None if channel_map is None else len(channel_map[1]))  # bad names or shapes
+    # fail here, before anything is written
     seed_everything(config.seed)
     run_dir = RunDir(run_dir).create() if run_dir is not None else None
     if run_dir is not None:
@@ -224,7 +229,7 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
 
     if get_model(config.model).is_deep:
         summary, model = _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, init_state,
-                                   curves, spatial, seen_before)
+                                   curves, spatial, seen_before, channel_map)
     else:
         clf_probe = build_model(config, dataset)
         meta_base = checkpoint_meta(config, dataset, clf_probe, [], [])
@@ -243,19 +248,25 @@ def _measure(model, config, row, Xtr, parts) -> None:
 
 
 def _fit_deep(config, dataset, train, val, run_dir, progress, resume, on_epoch, init_state=None, curves=True,
-              spatial=None, seen_before=()):
+              spatial=None, seen_before=(), channel_map=None):
     from eegclf.data.alignment import apply_whitener
+    from eegclf.data.channels import apply_matrix
 
     device = resolve_device(config.device)
-    mean, std = channel_stats(train.X if spatial is None else apply_whitener(train.X, spatial))
-    net = build_model(config, dataset)
+    X = train.X if channel_map is None else apply_matrix(channel_map[0], train.X)
+    mean, std = channel_stats(X if spatial is None else apply_whitener(X, spatial))
+    del X
+    net = build_model(config, dataset, None if channel_map is None else len(channel_map[1]))
     if init_state is not None:
         net.load_state_dict(init_state)
     use_fast_modules(net)
     # channels_last: oneDNN's convolutions run 1.5-2x faster on this layout (numbers are unchanged in meaning)
-    model = Standardized(net, mean, std, spatial).to(device, memory_format=torch.channels_last)
+    model = Standardized(net, mean, std, spatial, None if channel_map is None else channel_map[0]).to(
+        device, memory_format=torch.channels_last)
     opt = make_optimizer(config, model)
     meta_base = checkpoint_meta(config, dataset, net, mean, std, seen_before)
+    if channel_map is not None:  # the input is the data's channels; the network's are these
+        meta_base["network_ch_names"] = list(channel_map[1])
 
     def to_dev(s: Split):
         return torch.from_numpy(np.ascontiguousarray(s.X)).to(device), torch.from_numpy(s.y).to(device)

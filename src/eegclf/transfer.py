@@ -50,7 +50,7 @@ FINETUNE_RECIPE = {"epochs": 50, "lr": 5e-4, "batch_size": 16, "optimizer": "ada
                    "bn_recalibrate": True}
 # the data options that shape what a network takes in (classes, channels, window, band, reference, rate):
 # train --init and benchmark --init load the new user's data with the checkpoint's unless the user says otherwise
-INPUT_OPTIONS = ("task", "moabb_dataset", "paradigm", "events", "channels", "tmin", "tmax", "l_freq", "h_freq",
+INPUT_OPTIONS = ("task", "moabb_dataset", "paradigm", "events", "channels", "cap", "tmin", "tmax", "l_freq", "h_freq",
                  "reference", "resample", "n_chans", "n_times", "sfreq")
 
 
@@ -94,7 +94,7 @@ class Init:
         state = {k[len("model.net."):]: v for k, v in tensors.items() if k.startswith("model.net.")}
         stats = {k: tensors[f"model.{k}"].detach().cpu().numpy() for k in ("mean", "std") if f"model.{k}" in tensors}
         return cls(meta["model"], dict(meta["model_config"]), state, meta.get("alignment", "none"),
-                   _recorded_subjects(meta), tuple(meta.get("ch_names", ())),
+                   _recorded_subjects(meta), tuple(meta.get("network_ch_names") or meta.get("ch_names", ())),
                    float(meta.get("sfreq", 0.0)), int(meta.get("n_times", 0)),
                    tuple(meta.get("class_names", ())), f"checkpoint {path}", str(meta.get("dataset", "")),
                    dict(meta.get("dataset_options") or {}), stats.get("mean"), stats.get("std"),
@@ -116,8 +116,9 @@ class Init:
     def input_options(self, dataset: str) -> dict:
         """The options the network's training data were loaded with that shape its input
         (:data:`INPUT_OPTIONS`) and that the loader of data set ``dataset`` takes: the defaults for loading a
-        new user's data. For another data set than the checkpoint's, only the window, band, reference, channel
-        and rate options (not its task, MOABB data set or paradigm)."""
+        new user's data. For another data set than the checkpoint's, only the window, band, reference, cap and
+        rate options (not its task, MOABB data set or paradigm, nor its channel picks: another data set's
+        recordings are loaded with their own channels, which are matched to the network's by name)."""
         from eegclf.data import dataset_defaults
 
         if not self.dataset:
@@ -125,15 +126,14 @@ class Init:
         known = dataset_defaults(dataset)
         same = dataset == self.dataset
         return {k: v for k, v in self.data_options.items()
-                if k in INPUT_OPTIONS and k in known and (same or k not in ("task", "moabb_dataset", "paradigm"))}
+                if k in INPUT_OPTIONS and k in known and (same or k not in ("task", "moabb_dataset", "paradigm",
+                                                                            "channels"))}
 
     def check_fits(self, dataset: EEGDataset) -> None:
         """Refuse data whose channels, rate, window, band, reference or classes differ from the network's, in
         one line. Band, reference and window start are compared where both record them."""
         differ = []
-        if self.ch_names and list(self.ch_names) != list(dataset.ch_names):
-            differ.append(f"channels ({len(self.ch_names)}: {_short(self.ch_names)} against the data's "
-                          f"{dataset.n_chans}: {_short(dataset.ch_names)})")
+        self.channel_match(dataset)  # channels are matched by name: refused only when they cannot be
         if self.sfreq and abs(self.sfreq - dataset.sfreq) > 1e-6:
             differ.append(f"sampling rate ({self.sfreq:g} Hz against the data's {dataset.sfreq:g} Hz)")
         if self.n_times and self.n_times != dataset.n_times:
@@ -154,6 +154,31 @@ class Init:
         if differ:
             raise CheckpointError(f"{self.source} does not fit the data: " + "; ".join(differ))
 
+    def channel_match(self, dataset: EEGDataset):
+        """How ``dataset``'s channels meet the network's, matched by name (:func:`eegclf.data.channels.
+        match_channels`); None when they are the network's in its order (or the network names none).
+        CheckpointError when they cannot be matched (unknown, repeated, too few)."""
+        from eegclf.data.channels import match_channels
+        from eegclf.errors import DataError
+
+        if not self.ch_names:
+            return None
+        try:
+            match = match_channels(dataset.ch_names, self.ch_names, (dataset.info or {}).get("ch_pos"),
+                                   what=f"the data ({dataset.name})")
+        except DataError as exc:
+            raise CheckpointError(f"{self.source} does not fit the data: {exc}") from None
+        return None if match.identity else match
+
+    def channel_map(self, dataset: EEGDataset):
+        """``(matrix, network channel names)``: the map from ``dataset``'s channels to the network's, said in
+        one line on stderr (once per process and case); None when the data give the network's channels."""
+        match = self.channel_match(dataset)
+        if match is None:
+            return None
+        report_once(f"{self.source}: {match.note()}")
+        return match.matrix(), list(self.ch_names)
+
     def saw(self, subject) -> bool:
         """Whether the network was (or may have been) trained on ``subject``, a qualified id (see
         :mod:`eegclf.data.subjects`; a bare one is compared by its bare part); True when it does not say whom."""
@@ -170,6 +195,19 @@ class Init:
             raise CheckpointError(f"{self.source} was pre-trained on subject {', '.join(map(bare, seen))}, which "
                                   "is to be tested: its score would not be that of a new user; pre-train without "
                                   f"it (it saw {', '.join(self.subjects_seen)})")
+
+
+_REPORTED: set = set()
+
+
+def report_once(note: str) -> None:
+    """Print ``note`` on stderr as one ``eegclf: note:`` line, once per process (benchmarks meet the same
+    channels in every fold)."""
+    import sys
+
+    if note not in _REPORTED:
+        _REPORTED.add(note)
+        print(f"eegclf: note: {note}", file=sys.stderr)
 
 
 def _recorded_subjects(meta: dict) -> tuple[str, ...] | None:
@@ -266,11 +304,16 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
     trials is used before prediction: the normalisation and the alignment are fitted on the training part."""
     from eegclf.training import train_model
 
+    from eegclf.data.channels import apply_matrix
+
     init.check_fits(dataset)
-    spatial = _one_subject_whitener(init, dataset.train)
+    channel_map = init.channel_map(dataset)
+    calibration = dataset.train if channel_map is None else replace(
+        dataset.train, X=apply_matrix(channel_map[0], dataset.train.X))
+    spatial = _one_subject_whitener(init, calibration)
     # seen_before None (the starting network does not say whom it saw): the new checkpoint does not say either
     return train_model(config, dataset, run_dir, progress=progress, init_state=init.state, curves=curves,
-                       spatial=spatial, seen_before=init.subjects_seen, resume=resume)
+                       spatial=spatial, seen_before=init.subjects_seen, resume=resume, channel_map=channel_map)
 
 
 def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None,
@@ -308,12 +351,16 @@ def resume_init(run_dir) -> Init | None:
 
 
 def _network(init: Init, template: EEGDataset):
+    """The network of ``init`` for ``template``'s data and the map from the data's channels to its own (None
+    when the data give its channels in its order)."""
     from eegclf.models import get_model
 
     init.check_fits(template)
-    net = get_model(init.model).build(template.n_chans, template.n_times, template.n_classes, **init.net_kwargs)
+    channel_map = init.channel_map(template)
+    n_chans = template.n_chans if channel_map is None else len(channel_map[1])
+    net = get_model(init.model).build(n_chans, template.n_times, template.n_classes, **init.net_kwargs)
     net.load_state_dict(init.state)
-    return net
+    return net, channel_map
 
 
 def zero_shot(init: Init, calibration: Split | None, template: EEGDataset):
@@ -330,9 +377,9 @@ def zero_shot(init: Init, calibration: Split | None, template: EEGDataset):
     if calibration is not None:
         return pretrained_renorm(init, calibration, template)
     check_zero_shot(init)
-    net = _network(init, template)
+    net, channel_map = _network(init, template)
     mean, std = (torch.as_tensor(np.asarray(v, dtype=np.float32)) for v in (init.mean, init.std))
-    return Standardized(net, mean, std).eval()
+    return Standardized(net, mean, std, None, None if channel_map is None else channel_map[0]).eval()
 
 
 def check_zero_shot(init: Init) -> None:
@@ -357,11 +404,16 @@ def pretrained_renorm(init: Init, calibration: Split, template: EEGDataset):
 
     if len(calibration) == 0:
         return zero_shot(init, None, template)
-    net = _network(init, template)
+    from eegclf.data.channels import apply_matrix
+
+    net, channel_map = _network(init, template)
+    if channel_map is not None:  # the network's channels, from the user's
+        calibration = replace(calibration, X=apply_matrix(channel_map[0], calibration.X))
     spatial = _one_subject_whitener(init, calibration)
     X = calibration.X if spatial is None else apply_whitener(calibration.X, spatial)
     mean, std = channel_stats(X)
-    return Standardized(net, mean, std, None if spatial is None else torch.as_tensor(spatial)).eval()
+    return Standardized(net, mean, std, None if spatial is None else torch.as_tensor(spatial),
+                        None if channel_map is None else channel_map[0]).eval()
 
 
 def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAULT_ALIGNMENT,

@@ -12,6 +12,7 @@ from eegclf.rundir import BEST, LAST
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.checkpoint import load_checkpoint
+    from eegclf.data.channels import apply_matrix
     from eegclf.evaluation import (
         check_checkpoint_fits,
         check_request,
@@ -24,10 +25,13 @@ def run(args: argparse.Namespace) -> int:
     # The study's habit is to repeat --model/--act at eval time: accept them, but never silently differ.
     check_request(meta, args.checkpoint, model=args.model, activation=args.activation)
     dataset = checkpoint_dataset(meta, args.dataset, args.data_dir, dataset_options(args))
-    for note in check_checkpoint_fits(meta, dataset, args.checkpoint):
+    notes, channel_map = check_checkpoint_fits(meta, dataset, args.checkpoint)
+    for note in notes:
         print(f"eegclf: note: {note}", file=sys.stderr)
     print(model.net if get_model(meta["model"]).is_deep else model)  # the network, without its normalisation
-    loss, acc = loss_and_accuracy(model, dataset.test.X, dataset.test.y)
+    # channels are matched by name: the data's, reordered (and interpolated where missing) into the network's
+    X = dataset.test.X if channel_map is None else apply_matrix(channel_map, dataset.test.X)
+    loss, acc = loss_and_accuracy(model, X, dataset.test.y)
     print(f"Test Loss: {loss:.4f}, Test Accuracy: {acc:.4f}")
     return 0
 
@@ -37,7 +41,10 @@ def add_parser(sub) -> None:
         "eval", help="evaluate a checkpoint on the test set",
         description="Rebuild the model from a .safetensors checkpoint alone and print the module listing "
         "and 'Test Loss: ..., Test Accuracy: ...' as the study does. The data set recorded in the "
-        "checkpoint is used unless --dataset is given. Pickle files (.pth) are refused: they can run code.",
+        "checkpoint is used unless --dataset is given; either way with the checkpoint's data options (window, band, "
+        "reference, rate, classes) unless a flag says otherwise, and a flag that contradicts the network is refused. "
+        "Channels are matched by name: reordered into the network's order, extras dropped, missing ones "
+        "interpolated (docs/your-cap.md). Pickle files (.pth) are refused: they can run code.",
         epilog=f"example: eegclf eval --checkpoint runs/eegnet/{BEST}",
     )
     p.add_argument("--checkpoint", required=True, help=f"a checkpoint file, e.g. a run folder's {BEST} or {LAST}")

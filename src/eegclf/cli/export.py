@@ -14,7 +14,8 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.export import export_checkpoint, fmt_suffix
 
     out = args.out or Path(args.checkpoint).with_suffix(f".{fmt_suffix(args.format)}")
-    model_path, meta_path = export_checkpoint(args.checkpoint, out, args.format, fast_path=args.fast_path or "auto")
+    model_path, meta_path = export_checkpoint(args.checkpoint, out, args.format, fast_path=args.fast_path or "auto",
+                                             channels=args.channels)
     print(f"exported {args.format} model to {model_path} (metadata: {meta_path})")
     return 0
 
@@ -32,6 +33,10 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", required=True, help=f"a checkpoint file, e.g. a run folder's {BEST} or {LAST}")
     p.add_argument("--format", required=True, choices=["onnx", "torchscript"], type=str.lower,
                    help="onnx (ONNX Runtime and others) or torchscript (torch.jit.load, LibTorch)")
+    p.add_argument("--channels", metavar="NAMES|FILE",
+                   help="the channels your device gives, in its order (comma-separated, or a file with one name per "
+                   "line): the export takes them instead of the checkpoint's; matched by name, extras dropped, "
+                   "missing ones interpolated (MNE spherical spline, fixed in the model; docs/your-cap.md)")
     p.add_argument("--out", help="model file to write (default: the checkpoint's name with .onnx or .pt)")
     add_field_arg(p, "fast_path", help="export the graph of the exact cheaper order (auto) or of the reference "
                   "modules (off)")

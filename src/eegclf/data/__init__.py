@@ -73,13 +73,27 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **options
     resolved = {**defaults, **given}
     if "verify" in resolved:
         resolved["verify"] = _as_bool("verify", resolved["verify"])
+    cap = resolved.pop("cap", None)  # done here, after any loader: the recordings as if made with that cap
+    if cap is not None:
+        from eegclf.data.channels import canonical_name, parse_names
+
+        cap = [canonical_name(c) for c in parse_names(cap)]
+        if not cap:
+            raise DataError("cap= is empty: expected channel names, e.g. Fp1,Fp2,C3,C4, or a file of them",
+                            param="cap")
     try:
         dataset = loader(data_dir, **resolved)
     except DataError:
         raise
     except ValueError as e:  # e.g. int("x") on an option, or MNE refusing a filter setting
         raise DataError(f"bad option value for data set {name!r}: {e}") from None
+    if cap is not None:
+        from eegclf.data.channels import restrict_to_cap
+
+        dataset = restrict_to_cap(dataset, cap, resolved.get("reference"))
     dataset.options = {**dataset.options, "data_dir": None if data_dir is None else str(data_dir)}
+    if "cap" in defaults:
+        dataset.options["cap"] = cap
     return dataset
 
 

@@ -13,7 +13,9 @@ from eegclf.errors import DataError
 DATA_ENV = "EEGCLF_DATA"
 
 # the window and preprocessing options every recording loader shares (eegmmidb, files), with their defaults
-EPOCH_DEFAULTS = {"tmin": 0.0, "tmax": 4.0, "l_freq": None, "h_freq": None, "resample": None, "reference": None}
+EPOCH_DEFAULTS = {"tmin": 0.0, "tmax": 4.0, "l_freq": None, "h_freq": None, "resample": None, "reference": None,
+                  "cap": None}
+# ``cap`` is done by :func:`eegclf.data.load_dataset` after the loader (:func:`eegclf.data.channels.restrict_to_cap`)
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:

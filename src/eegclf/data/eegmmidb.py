@@ -50,8 +50,11 @@ OPTION_HELP = {
                 "S092 and S100: those cannot be pooled with others without it)",
     "reference": "'average' for an average reference",
     "test_run": "run held out as test; none: the task's last run",
+    "cap": "the recordings as if made with this cap (channel names, or a file of them): the cap's channels "
+           "they lack are interpolated, the others dropped, an average reference (if asked) taken over the cap "
+           "(see docs, your cap)",
 }
-OPTION_TYPES = {"l_freq": float, "h_freq": float, "resample": float, "reference": str, "test_run": int}
+OPTION_TYPES = {"l_freq": float, "h_freq": float, "resample": float, "reference": str, "test_run": int, "cap": str}
 
 
 def parse_subjects(subjects) -> list[int]:
@@ -148,13 +151,15 @@ def _remove_empty(folders: list[Path]) -> None:
 def _resolve_channels(available: list[str], wanted) -> list[str]:
     if wanted == "all":
         return list(available)
-    lookup = {c.lower(): c for c in available}
-    missing = [c for c in wanted if c.lower() not in lookup]
+    from eegclf.data.channels import channel_key
+
+    lookup = {channel_key(c): c for c in available}  # by name: any case, dot padding, T3/T4/T5/T6 aliases
+    missing = [c for c in wanted if channel_key(c) not in lookup]
     if missing:
         raise DataError(
             f"eegmmidb channel(s) {missing} not found; available: {', '.join(available)}"
         )
-    return [lookup[c.lower()] for c in wanted]
+    return [lookup[channel_key(c)] for c in wanted]
 
 
 def check_edf_size(path: Path) -> None:

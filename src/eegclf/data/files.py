@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from eegclf.data.base import EPOCH_DEFAULTS, EEGDataset, Split
+from eegclf.data.channels import channel_key, recording_positions
 from eegclf.errors import DataError
 
 DEFAULTS = {
@@ -56,6 +57,9 @@ OPTION_HELP = {
     "h_freq": "band-pass high edge in Hz",
     "resample": "resampling rate in Hz",
     "reference": "'average' for an average reference over the common EEG channels",
+    "cap": "the recordings as if made with this cap (channel names, or a file of them): the cap's channels "
+           "they lack are interpolated, the others dropped, an average reference (if asked) taken over the cap "
+           "(see docs, your cap)",
 }
 
 FORMATS = "EDF/BDF, GDF, FIF, BrainVision .vhdr or EEGLAB .set"
@@ -199,7 +203,7 @@ def clean_name(name: str) -> str:
     as ``mne.datasets.eegbci.standardize`` does."""
     name = name.strip()
     if name.endswith("."):
-        from eegclf.streaming.sources import standard_channel_name
+        from eegclf.data.channels import standard_channel_name
 
         return standard_channel_name(name)
     return name
@@ -256,15 +260,17 @@ def _read_header(path: str) -> dict:
     return {"sfreq": float(raw.info["sfreq"]), "names": list(raw.ch_names),
             "eeg": [c for c, t in zip(raw.ch_names, types) if t == "eeg"],
             "data": [c for c, t in zip(raw.ch_names, types) if t != "stim"],
-            "seconds": raw.n_times / raw.info["sfreq"]}
+            "seconds": raw.n_times / raw.info["sfreq"],
+            # the electrodes' digitised positions, when the file has them: interpolation uses them
+            "ch_pos": {k: [float(x) for x in v] for k, v in (recording_positions(raw.info) or {}).items()}}
 
 
 def _common_channels(headers: dict[str, dict], wanted) -> tuple[list[str], list[str], dict]:
     """(the common EEG channels, the channels to pick, channels left out per file)."""
     first = next(iter(headers.values()))
-    lower_sets = {p: {c.lower() for c in h["eeg"]} for p, h in headers.items()}
-    common = [c for c in first["eeg"] if all(c.lower() in s for s in lower_sets.values())]
-    left_out = {p: [c for c in h["eeg"] if c.lower() not in {x.lower() for x in common}]
+    lower_sets = {p: {channel_key(c) for c in h["eeg"]} for p, h in headers.items()}
+    common = [c for c in first["eeg"] if all(channel_key(c) in s for s in lower_sets.values())]
+    left_out = {p: [c for c in h["eeg"] if channel_key(c) not in {channel_key(x) for x in common}]
                 for p, h in headers.items()}
     left_out = {p: v for p, v in left_out.items() if v}
     if wanted == "all":
@@ -274,12 +280,12 @@ def _common_channels(headers: dict[str, dict], wanted) -> tuple[list[str], list[
                             "name the channels with --channels")
         return common, common, left_out
     for path, h in headers.items():
-        have = {c.lower() for c in h["data"]}
-        missing = [c for c in wanted if c.lower() not in have]
+        have = {channel_key(c) for c in h["data"]}
+        missing = [c for c in wanted if channel_key(c) not in have]
         if missing:
             raise DataError(f"file {path} has no channel(s) {missing}; it has: {', '.join(h['data'])}")
-    lookup = {c.lower(): c for c in first["data"]}
-    return common, [lookup[c.lower()] for c in wanted], left_out
+    lookup = {channel_key(c): c for c in first["data"]}
+    return common, [lookup[channel_key(c)] for c in wanted], left_out
 
 
 def _target_rate(headers: dict[str, dict], resample, h_freq) -> float:
@@ -341,14 +347,14 @@ def _trials_of_file(path: str, opts: dict, keep: list[str], picks: list[str], sf
     raw = read_raw(path, preload=True)
     keys = [k for k, _ in pairs]
     _event_annotations(raw, path, keys)
-    lookup = {c.lower(): c for c in raw.ch_names}
-    keep_here = list(dict.fromkeys(lookup[c.lower()] for c in [*keep, *picks]))
+    lookup = {channel_key(c): c for c in raw.ch_names}
+    keep_here = list(dict.fromkeys(lookup[channel_key(c)] for c in [*keep, *picks]))
     raw.pick(keep_here)
     n_nans = int(np.isnan(raw.get_data()).sum())
     if opts["reference"] == "average":
         raw.set_eeg_reference("average", projection=True, verbose="error")
         raw.apply_proj(verbose="error")
-    raw.pick([lookup[c.lower()] for c in picks])
+    raw.pick([lookup[channel_key(c)] for c in picks])
     if opts["l_freq"] is not None or opts["h_freq"] is not None:
         raw.filter(opts["l_freq"], opts["h_freq"], fir_design="firwin",
                    skip_by_annotation="edge", verbose="error")
@@ -412,8 +418,8 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
     for part in ("train", "test"):
         for path in files[part]:
             X, y, names, sf, nn, nd = _cached_trials(path, opts, keep, picks, sfreq, pairs, class_names)
-            if ch_names is not None and ([n.lower() for n in names], X.shape[-1]) != (
-                    [n.lower() for n in ch_names], n_times):
+            if ch_names is not None and ([channel_key(n) for n in names], X.shape[-1]) != (
+                    [channel_key(n) for n in ch_names], n_times):
                 raise DataError(f"file {path} gives channels {names} with {X.shape[-1]} samples per trial, "
                                 f"but the files before it gave {ch_names} with {n_times}; use --channels and "
                                 "--resample to make them agree")
@@ -441,9 +447,12 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
     }
     info = {"n_nans": n_nans, "n_trials_outside_recording": dropped, "native_sfreq": natives,
             "channels_left_out": left_out, "files": files}
+    first = next(iter(headers.values()))["ch_pos"]
+    if first and all(c in first for c in ch_names):
+        info["ch_pos"] = {c: first[c] for c in ch_names}
     return EEGDataset("files", joined["train"], joined["test"], sfreq, ch_names, class_names, options, info)
 
 
 # argparse types of the options whose default is None (the CLI makes the flags from DEFAULTS and these)
 OPTION_TYPES = {"train_files": absolute_globs, "test_files": absolute_globs, "events": str, "subject_from": str,
-                "l_freq": float, "h_freq": float, "resample": float, "reference": str}
+                "l_freq": float, "h_freq": float, "resample": float, "reference": str, "cap": str}

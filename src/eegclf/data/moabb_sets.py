@@ -36,6 +36,7 @@ DEFAULTS = {
     "l_freq": None,
     "h_freq": None,
     "resample": None,
+    "cap": None,
 }
 
 OPTION_HELP = {
@@ -49,10 +50,13 @@ OPTION_HELP = {
     "l_freq": "band-pass low edge in Hz, the paradigm's fmin",
     "h_freq": "band-pass high edge in Hz, the paradigm's fmax",
     "resample": "resampling rate in Hz",
+    "cap": "the recordings as if made with this cap (channel names, or a file of them): the cap's channels "
+           "they lack are interpolated, the others dropped, an average reference (if asked) taken over the cap "
+           "(see docs, your cap)",
 }
 
 OPTION_TYPES = {"moabb_dataset": str, "dataset_args": str, "channels": str, "tmin": float, "tmax": float,
-                "l_freq": float, "h_freq": float, "resample": float}
+                "l_freq": float, "h_freq": float, "resample": float, "cap": str}
 FLAG_NAMES = {"dataset_args": "--moabb-args"}
 
 INSTALL_HINT = "pip install 'eegclf[moabb]' (moabb 1.7.2 works; it needs Python >= 3.11)"

@@ -13,9 +13,14 @@ class Standardized(nn.Module):
     (optional, (n_chans, n_chans)): a fixed matrix applied to every trial first, the user's Euclidean-alignment
     whitener (:mod:`eegclf.data.alignment`), so an aligned model still takes raw trials. All are buffers, so
     they travel in checkpoints and exports with the weights; models without alignment have no ``spatial``.
+
+    ``channel_map`` (optional, (n_chans, n_inputs)): a fixed matrix applied before anything else, from the
+    user's channels (in the user's order) to the network's (:meth:`eegclf.data.channels.ChannelMatch.matrix`:
+    reordering, extras dropped, missing channels interpolated by MNE's spherical spline). The model then takes
+    the user's raw channels: input (batch, 1, n_inputs, n_times).
     """
 
-    def __init__(self, net: nn.Module, mean, std, spatial=None):
+    def __init__(self, net: nn.Module, mean, std, spatial=None, channel_map=None):
         super().__init__()
         self.net = net
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(1, 1, -1, 1)
@@ -26,8 +31,13 @@ class Standardized(nn.Module):
             self.register_buffer("spatial", torch.as_tensor(spatial, dtype=torch.float32).clone())
         else:
             self.spatial = None
+        # a None buffer is in no state dict (older checkpoints load as they are) but can be set later (export)
+        self.register_buffer("channel_map", None if channel_map is None else
+                             torch.as_tensor(channel_map, dtype=torch.float32).clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channel_map is not None:
+            x = torch.matmul(self.channel_map, x)  # (C, C_in) @ (batch, 1, C_in, T)
         if self.spatial is not None:
             x = torch.matmul(self.spatial, x)  # (C, C) @ (batch, 1, C, T)
         return self.net((x - self.mean) / self.std)

@@ -106,7 +106,7 @@ class StreamRunner:
         self.decoder = Decoder(model, meta, self.sfreq, runtime=runtime)
         self.window = self.decoder.window_samples
         self.step = max(1, int(round(step_ms * self.sfreq / 1000.0)))
-        self.buffer = RingBuffer(len(self.preprocess.picks), self.window)
+        self.buffer = RingBuffer(self.preprocess.n_chans, self.window)
         self.trials = cued_trials(source.events(), event_classes(meta), self.sfreq)
         self.lookup = TrialLookup(self.trials, self.window)
 

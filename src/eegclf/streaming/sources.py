@@ -15,6 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
+from eegclf.data.channels import standard_channel_name  # noqa: F401 - re-exported: its old home
 from eegclf.errors import DataError
 
 
@@ -56,20 +57,6 @@ class Source(ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def standard_channel_name(name: str) -> str:
-    """``"Fc5."`` -> ``"FC5"``, ``"Cz.."`` -> ``"Cz"``: EDF dot padding removed, 10-10 capitalisation.
-
-    The same renaming as ``mne.datasets.eegbci.standardize`` (which the eegmmidb loader applies), so that
-    streamed channels carry the names recorded in checkpoints.
-    """
-    name = name.strip().strip(".").upper()
-    if name.endswith("Z"):
-        name = name[:-1] + "z"
-    if name.startswith("FP"):
-        name = "Fp" + name[2:]
-    return name
 
 
 class FileReplaySource(Source):
