@@ -219,7 +219,8 @@ def run_folds(spec: dict, pipeline: str, keys: list[str], out_dir: str, threads:
         folder.write_fold(pipeline, key, record)
 
 
-def compute_folds(spec: dict, pipeline: str, keys: list[str], threads: int | None = None) -> list[tuple[str, dict]]:
+def compute_folds(spec: dict, pipeline: str, keys: list[str],
+                  threads: int | None = None) -> list[tuple[str, dict]]:
     """``(key, record)`` of (pipeline, fold) for each of ``keys``, written by no one: a Dask worker returns
     them to the client, which writes them (:mod:`eegclf.benchmark.cluster`)."""
     return list(fold_records(spec, pipeline, keys, threads))

@@ -65,10 +65,9 @@ def add_parser(sub) -> None:
         description="Evaluate pipelines (deep models, classical baselines, or 'auto', which chooses among "
         "candidates by inner cross-validation on each training part) under a named protocol. Nothing is "
         "chosen on a test fold: deep models train on their whole training part and keep the last epoch. "
-        "Writes results.csv (one row per fold), timings.csv (each fold's seconds), results.md (per-subject table, mean +- std, 95 % t "
-        "interval over subjects, exact Wilcoxon tests against the best classical pipeline chosen per fold by "
-        "its inner cross-validation, Holm-corrected) and "
-        "figures. Finished folds are skipped when the command runs again.",
+        "Writes results.csv (one row per fold), timings.csv (each fold's seconds), results.md (per-subject "
+        "table, mean +- std, 95 % t interval over subjects, exact Wilcoxon tests against the best classical "
+        "pipeline chosen per fold by its inner cross-validation, Holm-corrected) and figures. Finished folds are skipped when the command runs again.",
         epilog="example: eegclf benchmark --dataset eegmmidb --task imagery_lr --subjects 1-12 "
         "--protocol within-subject --models eegnet,shallowconvnet,csp_lda,ts_lr --out bench/lr-within",
     )

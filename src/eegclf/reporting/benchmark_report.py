@@ -1,4 +1,5 @@
-"""build_benchmark_report: results.csv, timings.csv, results.md and figures of a benchmark folder, from its fold files only."""
+"""build_benchmark_report: results.csv, timings.csv, results.md and figures of a benchmark folder, from its fold
+files only."""
 
 from __future__ import annotations
 
