@@ -151,7 +151,8 @@ def test_benchmark_outputs_resume_and_rebuild(tmp_path):
     run_benchmark(spec, out, jobs=1, progress=False)
     redone = [p for p in files if not p.exists() or p.stat().st_mtime_ns != before[p]]
     assert redone == [files[0]] and files[0].exists()
-    snapshot = {p: p.read_bytes() for p in [out / "results.md", out / "results.csv", *out.glob("figures/*.png")]}
+    snapshot = {p: p.read_bytes()
+                for p in [out / "results.md", out / "results.csv", out / "timings.csv", *out.glob("figures/*.png")]}
     for p in snapshot:
         p.unlink()
     assert main(["report", str(out)]) == 0

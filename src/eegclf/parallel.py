@@ -55,9 +55,14 @@ def call_task(target: str, args: tuple) -> str | None:
         getattr(importlib.import_module(module), func)(*args)
         return None
     except Exception as exc:  # noqa: BLE001 - one failed task must not stop the others
-        if isinstance(exc, EEGClfError):
-            return f"{type(exc).__name__}: {exc}"
-        return "".join(traceback.format_exception(exc)).rstrip()
+        return error_text(exc)
+
+
+def error_text(exc: BaseException) -> str:
+    """A failed task's error as text: one line for a user's problem (EEGClfError), else the traceback."""
+    if isinstance(exc, EEGClfError):
+        return f"{type(exc).__name__}: {exc}"
+    return "".join(traceback.format_exception(exc)).rstrip()
 
 
 _DATA_CACHE: dict = {}

@@ -2,7 +2,7 @@
 
     OUT/benchmark.json                 what was run: data set, protocol, pipelines, recipe, seed, command
     OUT/folds/{pipeline}/{fold}.json   one finished fold: indices of its trials, predictions, scores, seconds
-    OUT/results.csv, results.md, figures/   the report (eegclf.reporting.benchmark_report)
+    OUT/results.csv, timings.csv, results.md, figures/   the report (eegclf.reporting.benchmark_report)
 
 A fold file is written atomically once the fold is done, so a killed benchmark redoes only the missing ones.
 

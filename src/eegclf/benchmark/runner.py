@@ -214,6 +214,20 @@ def run_folds(spec: dict, pipeline: str, keys: list[str], out_dir: str, threads:
     """Run (pipeline, fold) for each of ``keys`` and write each record once it is done. Folds that share
     their training part (a subject group; the N of a calibration curve under cross-subject-finetune) share
     its fits: the first fold's seconds include them."""
+    folder = BenchmarkFolder(out_dir)
+    for key, record in fold_records(spec, pipeline, keys, threads):
+        folder.write_fold(pipeline, key, record)
+
+
+def compute_folds(spec: dict, pipeline: str, keys: list[str],
+                  threads: int | None = None) -> list[tuple[str, dict]]:
+    """``(key, record)`` of (pipeline, fold) for each of ``keys``, written by no one: a Dask worker returns
+    them to the client, which writes them (:mod:`eegclf.benchmark.cluster`)."""
+    return list(fold_records(spec, pipeline, keys, threads))
+
+
+def fold_records(spec: dict, pipeline: str, keys: list[str], threads: int | None = None):
+    """Yield ``(key, record)`` of (pipeline, fold) for each of ``keys``, each as soon as it is computed."""
     template, pool, folds = load_pool(spec)
     if _pool_fingerprint(template, pool) != spec["provenance"]["pool"]:
         raise DataError(f"the trials loaded for fold {keys[0]} are not those this benchmark recorded (trial pool "
@@ -250,7 +264,7 @@ def run_folds(spec: dict, pipeline: str, keys: list[str], out_dir: str, threads:
         if pipeline in TRANSFER:
             inits = _inits(spec)
             record["init"] = init_of_fold(spec, inits, pick_init(inits, fold.subject, template))
-        BenchmarkFolder(out_dir).write_fold(pipeline, key, record)
+        yield key, record
 
 
 def _tasks(spec: dict, folds, folder: BenchmarkFolder) -> list[tuple[str, list[str]]]:
@@ -264,14 +278,32 @@ def _tasks(spec: dict, folds, folder: BenchmarkFolder) -> list[tuple[str, list[s
     return [(p, keys) for (p, _, _), keys in tasks.items()]
 
 
-def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool | None = None) -> Path:
+def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool | None = None,
+                  scheduler: str | None = None) -> Path:
     """Run every missing (pipeline, fold) of ``spec`` (see :func:`make_spec`) into ``out_dir``, then write the
-    report; returns the path of ``results.md``. Raises BenchmarkError after the report when folds failed."""
+    report; returns the path of ``results.md``. Raises BenchmarkError after the report when folds failed.
+    ``scheduler``: the address of a Dask scheduler whose workers run the folds (:mod:`eegclf.benchmark.cluster`)
+    instead of ``jobs`` local processes."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
+    if jobs is not None and scheduler is not None:
+        raise ConfigError(f"jobs={jobs} sets local processes, and with scheduler={scheduler} the cluster's workers "
+                          "run the folds: give one of them", param=("jobs", "scheduler"))
+    if scheduler is None:
+        return _run_benchmark(spec, out_dir, jobs, progress, None)
+    from eegclf.benchmark.cluster import connect
+
+    client = connect(scheduler)  # an unreachable scheduler fails here, before anything is loaded or written
+    try:
+        return _run_benchmark(spec, out_dir, jobs, progress, (client, scheduler))
+    finally:
+        client.close()
+
+
+def _run_benchmark(spec: dict, out_dir, jobs: int | None, progress: bool | None, cluster) -> Path:
     from eegclf.progress import is_interactive
     from eegclf.reporting.benchmark_report import build_benchmark_report
 
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
     folder = BenchmarkFolder(out_dir)
     spec = with_subject_groups(spec, out_dir)
     template, pool, folds = load_pool(spec)  # bad subjects, classes or runs fail here, before anything is written
@@ -292,18 +324,29 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
                 except EEGClfError as exc:
                     raise ConfigError(f"calibration_trials=0 makes the transfer pipelines zero-shot, and {exc}; "
                                       "leave 0 out", param="calibration_trials") from None
+    if cluster is not None:  # every worker loads the data and shows its provenance before anything is written
+        from eegclf.benchmark.cluster import check_workers, run_on_cluster
+
+        host_threads = check_workers(cluster[0], spec, cluster[1])
     folder.prepare(spec)
     todo = _tasks(spec, folds, folder)
     n_todo = sum(len(keys) for _, keys in todo)
-    cores = available_cores()
-    n_jobs = max(1, min(jobs or cores, len(todo)))
-    threads = max(1, cores // n_jobs)
     total = sum(1 for p in spec["pipelines"] for f in folds if can_run(p, f))
-    print(f"benchmark: {spec['protocol']}, {len(folds)} folds x {len(spec['pipelines'])} pipelines in {out_dir}; "
-          f"{total - n_todo} done already; running {n_todo} in {n_jobs} process"
-          f"{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}", file=sys.stderr)
+    head = (f"benchmark: {spec['protocol']}, {len(folds)} folds x {len(spec['pipelines'])} pipelines in {out_dir}; "
+            f"{total - n_todo} done already; running {n_todo}")
     show = is_interactive() if progress is None else progress
-    errors = _run(spec, todo, Path(out_dir), n_jobs, threads, show) if todo else {}
+    if cluster is not None:
+        n_threads = sum(host_threads.values())
+        print(f"{head} on the Dask cluster at {cluster[1]} ({n_threads} worker thread{'s' if n_threads > 1 else ''} "
+              f"on {len(host_threads)} host{'s' if len(host_threads) > 1 else ''})", file=sys.stderr)
+        errors = run_on_cluster(cluster[0], spec, todo, Path(out_dir), host_threads, show, _task_name) if todo else {}
+    else:
+        cores = available_cores()
+        n_jobs = max(1, min(jobs or cores, len(todo)))
+        threads = max(1, cores // n_jobs)
+        print(f"{head} in {n_jobs} process{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}",
+              file=sys.stderr)
+        errors = _run(spec, todo, Path(out_dir), n_jobs, threads, show) if todo else {}
     done_any = len(errors) < len(todo) or n_todo < total
     report = build_benchmark_report(out_dir) if done_any else None
     if errors:

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
                      subject_folds=args.subject_folds,
                      calibration_trials=_counts(args.calibration_trials) if args.calibration_trials else ())
     args.interrupt_hint = f"; finished folds are kept: run the same command again to complete {args.out}"
-    report = run_benchmark(spec, args.out, jobs=args.jobs, progress=False if args.quiet else None)
+    report = run_benchmark(spec, args.out, jobs=args.jobs, progress=False if args.quiet else None,
+                           scheduler=args.scheduler)
     print(f"report: {report}")
     return 0
 
@@ -64,10 +65,9 @@ def add_parser(sub) -> None:
         description="Evaluate pipelines (deep models, classical baselines, or 'auto', which chooses among "
         "candidates by inner cross-validation on each training part) under a named protocol. Nothing is "
         "chosen on a test fold: deep models train on their whole training part and keep the last epoch. "
-        "Writes results.csv (one row per fold), results.md (per-subject table, mean +- std, 95 % t "
-        "interval over subjects, exact Wilcoxon tests against the best classical pipeline chosen per fold by "
-        "its inner cross-validation, Holm-corrected) and "
-        "figures. Finished folds are skipped when the command runs again.",
+        "Writes results.csv (one row per fold), timings.csv (each fold's seconds), results.md (per-subject "
+        "table, mean +- std, 95 % t interval over subjects, exact Wilcoxon tests against the best classical "
+        "pipeline chosen per fold by its inner cross-validation, Holm-corrected) and figures. Finished folds are skipped when the command runs again.",
         epilog="example: eegclf benchmark --dataset eegmmidb --task imagery_lr --subjects 1-12 "
         "--protocol within-subject --models eegnet,shallowconvnet,csp_lda,ts_lr --out bench/lr-within",
     )
@@ -115,6 +115,11 @@ def add_parser(sub) -> None:
                    help="finetune and cross-subject-finetune: learning rate on the calibration trials "
                    "(default %(default)s)")
     p.add_argument("--jobs", type=int, help="parallel folds (default: one per core); threads are divided")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run the folds on the workers of this running Dask scheduler instead of local processes "
+                   "(pip install 'eegclf[dask]'). Every worker needs the data (--data-dir, else its "
+                   "$EEGCLF_DATA) and the same package versions and device as this machine, which writes the "
+                   "results; see docs/scaling-out.md")
     p.add_argument("--out", required=True, help="benchmark folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_args(p, skip=("model", "seed", "out", "val_fraction", "threads"))

@@ -1,4 +1,5 @@
-"""build_benchmark_report: results.csv, results.md and figures of a benchmark folder, from its fold files only."""
+"""build_benchmark_report: results.csv, timings.csv, results.md and figures of a benchmark folder, from its fold
+files only."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from eegclf.reporting.benchmark_figures import per_subject_figure, scatter_figur
 from eegclf.reporting.benchmark_provenance import provenance_markdown
 from eegclf.reporting.benchmark_tables import (
     CSV_COLUMNS,
+    TIMING_COLUMNS,
     _header,
     csv_rows,
     results_body,
@@ -29,6 +31,7 @@ def build_benchmark_report(out_dir) -> Path:
     if not records:
         raise DataError(f"{out_dir} holds no finished fold yet: run the benchmark first")
     atomic_write_csv(out_dir / "results.csv", CSV_COLUMNS, csv_rows(records))
+    atomic_write_csv(out_dir / "timings.csv", TIMING_COLUMNS, csv_rows(records, TIMING_COLUMNS))
     if spec.get("calibration_trials"):
         return atomic_write_text(out_dir / "results.md", _curve_report(out_dir, spec, records))
     sm = summarize(spec, records)

@@ -28,8 +28,11 @@ from eegclf.reporting.stats import (
     wilcoxon_p,
 )
 
+# results.csv holds what a fold computed, so the same command gives the same bytes wherever it runs (local
+# processes or a Dask cluster); how long each fold took is in timings.csv
 CSV_COLUMNS = ["pipeline", "chosen", "subject", "fold", "seed", "n_train", "n_adapt", "n_test",
-               "accuracy", "roc_auc", "kappa", "inner_acc", "seconds", "calibration_trials"]
+               "accuracy", "roc_auc", "kappa", "inner_acc", "calibration_trials"]
+TIMING_COLUMNS = ["pipeline", "subject", "fold", "calibration_trials", "seconds"]
 BEST = "best classical (per fold)"  # the reference row: per outer fold, the classical pipeline its inner CV chose
 
 
@@ -163,13 +166,13 @@ def summarize(spec: dict, records: list[dict]) -> Summary:
     return Summary(pipelines, subjects, per_subject, chance, chance_k, reference, how, comparisons, picks, rows)
 
 
-def csv_rows(records: list[dict]) -> list[list[str]]:
+def csv_rows(records: list[dict], columns: list[str] = CSV_COLUMNS) -> list[list[str]]:
     rows = []
     for r in records:
         inner = r.get("inner_acc") or {}
         values = dict(r, inner_acc=";".join(f"{k}={v:.4f}" for k, v in sorted(inner.items())))
         values.setdefault("calibration_trials", "")  # empty: every calibration trial (no curve)
-        rows.append([_fmt(values[c], 4) if isinstance(values[c], float) else str(values[c]) for c in CSV_COLUMNS])
+        rows.append([_fmt(values[c], 4) if isinstance(values[c], float) else str(values[c]) for c in columns])
     return rows
 
 
