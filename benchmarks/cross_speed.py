@@ -57,7 +57,7 @@ from eegclf.data.base import Split
 from eegclf.data.splits import pooled
 from eegclf.evaluation import EVAL_BATCH
 from eegclf.models.standardize import Standardized, channel_stats
-from eegclf.training import build_model, train_model
+from eegclf.training.loop import build_model, train_model
 
 MODELS = ("eegnet", "shallowconvnet")
 DATA = PRESETS["deep"]["data"]

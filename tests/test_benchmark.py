@@ -20,7 +20,7 @@ from eegclf.data import load_dataset
 from eegclf.data.base import Split
 from eegclf.data.splits import pooled
 from eegclf.errors import CheckpointError, ConfigError, DataError
-from eegclf.reporting.benchmark_report import build_benchmark_report
+from eegclf.reporting.benchmark.results import build_benchmark_report
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_fold_scores():
 
 
 def test_trainer_with_val_fraction_zero_keeps_the_last_epoch():
-    from eegclf.training import fit
+    from eegclf.training.loop import fit
 
     ds = load_dataset("synthetic", n_train=48, n_test=16)
     summary = fit(RunConfig(epochs=3, batch_size=16, val_fraction=0.0), ds, progress=False)

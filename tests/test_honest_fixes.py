@@ -13,8 +13,8 @@ from eegclf.config import RunConfig
 from eegclf.data import load_dataset
 from eegclf.reporting import build_report
 from eegclf.reporting.stats import holm
-from eegclf.rundir import RunDir
-from eegclf.training import fit
+from eegclf.storage.rundir import RunDir
+from eegclf.training.loop import fit
 
 
 @pytest.fixture(scope="module")

@@ -120,7 +120,7 @@ def test_within_session_evaluation_scores_eegnet_next_to_csp_lda(moabb, tmp_path
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
 
-    from eegclf.sklearn import EEGClassifier
+    from eegclf.estimator import EEGClassifier
 
     dataset = FakeDataset(**{**FAKE, "n_sessions": 1, "n_runs": 1, "n_events": 30, "duration": 100})
     evaluation = WithinSessionEvaluation(paradigm=LeftRightImagery(resample=64), datasets=[dataset], n_splits=2,

@@ -20,7 +20,7 @@ from eegclf.errors import ConfigError
 
 FAKE_RUNNER = '''
 import os, time
-from eegclf.rundir import RunDir
+from eegclf.storage.rundir import RunDir
 
 def run(config, run_dir, progress=None):
     """Write what run_training writes, with numbers made from the run's name; fail where asked."""

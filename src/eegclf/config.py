@@ -34,7 +34,7 @@ _DATA = "data set"
 
 @dataclass
 class RunConfig:
-    """Everything that defines one training run. Saved in the run folder (:mod:`eegclf.rundir`).
+    """Everything that defines one training run. Saved in the run folder (:mod:`eegclf.storage.rundir`).
 
     Validated when created (and by :func:`dataclasses.replace`): a RunConfig that exists is a valid one.
     """
@@ -80,12 +80,12 @@ class RunConfig:
                             choices=FAST_PATH_MODES)
     # Re-estimate BatchNorm running statistics on the training part after every epoch, before measuring.
     # With a few dozen trials an epoch is 2-3 optimiser steps and the running averages trail far behind
-    # the weights (see eegclf.batchnorm); off by default, as the study trained.
+    # the weights (see eegclf.training.batchnorm); off by default, as the study trained.
     bn_recalibrate: bool = _field(False, "re-estimate BatchNorm statistics on the training trials after every "
                                   "epoch: it helps with a few dozen trials, where an epoch is a few steps",
                                   switch=True)
     augment: str | None = _field(None, "augment the training trials, comma-separated: shift (time shifts), "
-                                 "scale (amplitude), chdrop (channel dropout), or none; see eegclf.augment",
+                                 "scale (amplitude), chdrop (channel dropout), or none; see eegclf.training.augment",
                                  none="none", metavar="NAMES")
     out: str | None = _field(None, "run folder", none="runs/MODEL-ACT-seedSEED", metavar="DIR")
 
@@ -134,7 +134,7 @@ class RunConfig:
         if self.augment is not None:
             if not isinstance(self.augment, str):
                 bad("augment", self.augment, "comma-separated names of augmentations (text)")
-            from eegclf.augment import parse_augment
+            from eegclf.training.augment import parse_augment
 
             parse_augment(self.augment)
         for name in ("dataset_options", "model_kwargs"):

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from eegclf.errors import CheckpointError, ConfigError, EEGClfError
-from eegclf.fileio import atomic_write_json
+from eegclf.storage.fileio import atomic_write_json
 
 FORMATS = ("onnx", "torchscript")
 EXPORT_FORMAT = "eegclf-export/1"
@@ -180,7 +180,7 @@ def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_pa
     Returns ``(model_path, metadata_path)``. Raises :class:`CheckpointError` for classical models, unreadable
     checkpoints and any failed or non-equivalent export; :class:`ConfigError` for a bad ``fmt`` or ``out``.
     """
-    from eegclf.checkpoint import load_checkpoint
+    from eegclf.storage.checkpoint import load_checkpoint
 
     fmt = _check_format(fmt)
     checkpoint = Path(checkpoint)
@@ -190,7 +190,7 @@ def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_pa
 
 def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = None,
                  verify: bool = True) -> tuple[Path, Path]:
-    """Export ``model`` (as :func:`~eegclf.checkpoint.load_checkpoint` returns it, with its ``meta``).
+    """Export ``model`` (as :func:`~eegclf.storage.checkpoint.load_checkpoint` returns it, with its ``meta``).
 
     Same contract as :func:`export_checkpoint`; ``checkpoint`` is only recorded in the metadata.
     """

@@ -3,7 +3,7 @@
 Layout of a study folder::
 
     OUT/study.json                          the grid and the shared settings (written atomically)
-    OUT/runs/{model}-{activation}-seed{seed}/  one run folder (eegclf.rundir) per combination
+    OUT/runs/{model}-{activation}-seed{seed}/  one run folder (eegclf.storage.rundir) per combination
     OUT/errors.log                          tracebacks of failed runs (only when some failed)
     OUT/results.csv, results.md, figures/, report.md   from eegclf.reporting.build_report
 
@@ -21,10 +21,10 @@ from pathlib import Path
 
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError, EEGClfError
-from eegclf.fileio import atomic_write_json, atomic_write_text
+from eegclf.storage.fileio import atomic_write_json, atomic_write_text
 from eegclf.models import NO_ACTIVATION
 from eegclf.parallel import available_cores, cached_dataset, run_tasks
-from eegclf.rundir import RunDir, completed_runs
+from eegclf.storage.rundir import RunDir, completed_runs
 
 # what each worker calls: "module:function" taking (config, run_dir, progress=...); tests may swap it
 RUNNER = "eegclf.study:train_with_cached_data"
@@ -121,8 +121,8 @@ def _write_spec(out_dir: Path, base: RunConfig, grid: list[GridRun], models, act
 # ---- worker side (runs in spawned processes) ----
 
 def train_with_cached_data(config: RunConfig, run_dir: Path, progress: bool = False) -> dict:
-    """:func:`~eegclf.training.fit` with the data set loaded once per worker process (the runs of a grid share it)."""
-    from eegclf.training import fit
+    """:func:`~eegclf.training.loop.fit` with the data set loaded once per worker process (the runs of a grid share it)."""
+    from eegclf.training.loop import fit
 
     dataset = cached_dataset(config.dataset, config.data_dir, config.dataset_options)
     return fit(config, dataset, run_dir, progress=progress)

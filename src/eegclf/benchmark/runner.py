@@ -262,7 +262,7 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
     """Run every missing (pipeline, fold) of ``spec`` (see :func:`make_spec`) into ``out_dir``, then write the
     report; returns the path of ``results.md``. Raises BenchmarkError after the report when folds failed."""
     from eegclf.progress import is_interactive
-    from eegclf.reporting.benchmark_report import build_benchmark_report
+    from eegclf.reporting.benchmark.results import build_benchmark_report
 
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1")

@@ -7,11 +7,11 @@ import sys
 
 from eegclf.cli.common import add_loader_args, dataset_options
 from eegclf.cli.flags import add_field_arg
-from eegclf.rundir import BEST, LAST
+from eegclf.storage.rundir import BEST, LAST
 
 
 def run(args: argparse.Namespace) -> int:
-    from eegclf.checkpoint import load_checkpoint
+    from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.evaluation import (
         check_checkpoint_fits,
         check_request,

@@ -6,7 +6,7 @@ import argparse
 
 from eegclf.cli.flags import add_field_arg
 
-from eegclf.rundir import BEST, LAST
+from eegclf.storage.rundir import BEST, LAST
 from pathlib import Path
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from eegclf.cli.flags import add_field_arg
 
-from eegclf.rundir import BEST
+from eegclf.storage.rundir import BEST
 import csv
 import sys
 
@@ -28,7 +28,7 @@ def _open_source(args):
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from eegclf.checkpoint import load_checkpoint
+    from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.errors import CheckpointError, ConfigError
     from eegclf.models import get_model
     from eegclf.progress import is_interactive

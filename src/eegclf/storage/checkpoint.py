@@ -20,8 +20,8 @@ from safetensors import SafetensorError
 from safetensors.torch import save as st_save
 
 from eegclf.errors import CheckpointError
-from eegclf.fileio import atomic_write_bytes
-from eegclf.rundir import read_safetensors
+from eegclf.storage.fileio import atomic_write_bytes
+from eegclf.storage.safetensors_io import read_safetensors
 
 FORMAT = "eegclf-checkpoint/1"
 PICKLE_SUFFIXES = {".pth", ".pt", ".pkl", ".pickle", ".ckpt", ".bin"}

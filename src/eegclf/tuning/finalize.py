@@ -23,9 +23,9 @@ from matplotlib.ticker import MaxNLocator
 
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError
-from eegclf.fileio import atomic_write_json, atomic_write_text
+from eegclf.storage.fileio import atomic_write_json, atomic_write_text
 from eegclf.reporting.collect import display_name
-from eegclf.rundir import RunDir
+from eegclf.storage.rundir import RunDir
 from eegclf.reporting.figures import STYLE, save_png
 from eegclf.reporting.stats import mean_std
 from eegclf.tuning.space import PARAMS, SearchSpace, apply_params

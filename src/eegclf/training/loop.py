@@ -20,18 +20,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eegclf.augment import Augmenter, parse_augment
-from eegclf.batchnorm import recalibrate_batchnorm
-from eegclf.checkpoint import package_versions
+from eegclf.training.augment import Augmenter, parse_augment
+from eegclf.training.batchnorm import recalibrate_batchnorm
+from eegclf.storage.checkpoint import package_versions
 from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
 from eegclf.errors import ConfigError, DataError, TrainingError
 from eegclf.evaluation import evaluate_tensors, loss_and_accuracy
-from eegclf.fast_modules import use_fast_modules
+from eegclf.models.fast_modules import use_fast_modules
 from eegclf.models import NO_ACTIVATION, get_model
 from eegclf.models.standardize import Standardized, channel_stats
 from eegclf.progress import epoch_bar
-from eegclf.rundir import RunDir
+from eegclf.storage.rundir import RunDir
 from eegclf.seeding import seed_everything
 
 
@@ -186,7 +186,7 @@ def fit(
 ) -> dict:
     """Train ``config.model`` on ``dataset`` and return the summary dict.
 
-    With ``run_dir``, writes the run folder (:mod:`eegclf.rundir`): config, history, best and last
+    With ``run_dir``, writes the run folder (:mod:`eegclf.storage.rundir`): config, history, best and last
     checkpoints, training state, and last the summary. ``on_epoch(epoch, row)`` is called after each epoch (it may raise to
     stop, e.g. a pruned tuning trial). ``resume`` continues from the run folder's training state.
     """
