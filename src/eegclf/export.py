@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from eegclf.config import FAST_PATH_AUTO
 from eegclf.errors import CheckpointError, ConfigError, EEGClfError
 from eegclf.storage.fileio import atomic_write_json
 
@@ -59,7 +60,7 @@ def export_metadata(meta: dict, fmt: str, out: Path, checkpoint: Path | None = N
                     compute_path: str | None = None) -> dict:
     """The JSON written beside an export: what a user needs to feed the model and read its output, and
     ``compute_path``: which exact order of the first layers the exported graph computes."""
-    import eegclf
+    from eegclf._version import __version__
 
     n_chans, n_times, classes = int(meta["n_chans"]), int(meta["n_times"]), list(meta["class_names"])
     norm = dict(meta.get("normalization") or {})
@@ -71,7 +72,7 @@ def export_metadata(meta: dict, fmt: str, out: Path, checkpoint: Path | None = N
         "model": meta["model"],
         "model_config": meta.get("model_config", {}),
         "activation": meta.get("activation", "-"),
-        "eegclf_version": eegclf.__version__,
+        "eegclf_version": __version__,
         "torch_version": torch.__version__,
         "onnx_opset": ONNX_OPSET if fmt == "onnx" else None,
         "input": {"name": INPUT_NAME, "dtype": "float32", "shape": ["batch", 1, n_chans, n_times],
@@ -171,7 +172,8 @@ def _verify(tmp: Path, fmt: str, wrapped: nn.Module, x: torch.Tensor) -> None:
                               f"{VERIFY_ATOL:g}, shapes {got.shape} vs {want.shape})")
 
 
-def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_path: str = "auto") -> tuple[Path, Path]:
+def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True,
+                      fast_path: str = FAST_PATH_AUTO) -> tuple[Path, Path]:
     """Export the deep model in ``checkpoint`` to ``out`` as ``fmt`` (``"onnx"`` or ``"torchscript"``).
 
     ``fast_path``: ``"auto"`` exports the graph of the cheaper exact order where the model has one (at 64

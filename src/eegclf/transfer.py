@@ -264,13 +264,13 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
     """``(summary, model)``: ``init`` trained further on ``dataset``'s training part (the user's calibration
     trials) with ``config`` (see :func:`finetune_config`), tested on its test part. Nothing about the test
     trials is used before prediction: the normalisation and the alignment are fitted on the training part."""
-    from eegclf.training.loop import train_model
+    from eegclf.training.loop import FitOptions, train_model
 
     init.check_fits(dataset)
     spatial = _one_subject_whitener(init, dataset.train)
     # seen_before None (the starting network does not say whom it saw): the new checkpoint does not say either
-    return train_model(config, dataset, run_dir, progress=progress, init_state=init.state, curves=curves,
-                       spatial=spatial, seen_before=init.subjects_seen, resume=resume)
+    options = FitOptions(init_state=init.state, spatial=spatial, seen_before=init.subjects_seen, curves=curves)
+    return train_model(config, dataset, run_dir, progress=progress, resume=resume, options=options)
 
 
 def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None,
@@ -371,12 +371,12 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
 
     With ``alignment="euclidean"`` each subject's trials are whitened by that subject's own reference first.
     The checkpoint records the subjects it saw (benchmarks refuse to test them) and the alignment."""
-    from eegclf.storage.checkpoint import read_checkpoint
+    from eegclf.storage.checkpoint import read_checkpoint, save_checkpoint
     from eegclf.data.alignment import align_subjects
     from eegclf.data.splits import pooled
     from eegclf.models import get_model
     from eegclf.storage.rundir import RunDir
-    from eegclf.training.loop import train_model
+    from eegclf.training.loop import FitOptions, train_model
 
     if alignment not in ALIGNMENTS:
         raise ConfigError(f"alignment={alignment!r} is unknown; valid: {', '.join(ALIGNMENTS)}", param="alignment")
@@ -389,14 +389,14 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
     empty = pool.subset(np.array([], dtype=np.int64))
     run = RunDir(out)
     _, model = train_model(replace(config, val_fraction=0.0), dataset.with_splits(pool, empty), run.path,
-                progress=progress, curves=False, require_test=False)
+                           progress=progress, options=FitOptions(curves=False, require_test=False))
     _, meta = read_checkpoint(run.checkpoint_path("last"))  # the last epoch's metadata, extended below
     subjects = subject_ids(dataset, dict.fromkeys(pool.subjects.tolist()))
     meta.update(subjects_seen=subjects, alignment=alignment, n_trials_seen=len(pool),
                 note="pre-trained on every trial of subjects_seen" + (
                     ", each Euclidean-aligned on its own trials: the input must be aligned "
                     "(train --init fits a new user's alignment)" if alignment == "euclidean" else ""))
-    return run.save_checkpoint("pretrained", model, meta)
+    return save_checkpoint(run.checkpoint_path("pretrained"), model, dict(meta, kind="pretrained"))
 
 
 __all__ = ["Init", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",

@@ -82,10 +82,11 @@ def check_pipelines(names: list[str], candidates: tuple[str, ...]) -> list[str]:
 
 def _fit(name: str, train: Split, test: Split, template: EEGDataset, recipe: Recipe, seed: int):
     """The model ``name`` fitted on ``train`` (test is only measured by the trainer's curves)."""
-    from eegclf.training.loop import train_model
+    from eegclf.training.loop import FitOptions, train_model
 
     config = replace(recipe.config, model=name, seed=seed, val_fraction=0.0)
-    _, model = train_model(config, template.with_splits(train, test), progress=False, curves=False)
+    _, model = train_model(config, template.with_splits(train, test), progress=False,
+                           options=FitOptions(curves=False))
     return model
 
 

@@ -12,6 +12,7 @@ from eegclf.cli.flags import add_config_args, config_from_args
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.benchmark import make_spec, run_benchmark
+    from eegclf.reporting.benchmark import build_benchmark_report
     from eegclf.benchmark.presets import DEFAULT_PRESET, preset
     from eegclf.transfer import Init
 
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
                      subject_folds=args.subject_folds,
                      calibration_trials=_counts(args.calibration_trials) if args.calibration_trials else ())
     args.interrupt_hint = f"; finished folds are kept: run the same command again to complete {args.out}"
-    report = run_benchmark(spec, args.out, jobs=args.jobs, progress=False if args.quiet else None)
+    report = run_benchmark(spec, args.out, jobs=args.jobs, progress=False if args.quiet else None,
+                           report=build_benchmark_report)
     print(f"report: {report}")
     return 0
 
