@@ -58,11 +58,11 @@ def as_before():
     import eegclf.benchmark.pipelines as pipelines
     import eegclf.models.shrunk_lda as shrunk_lda
     from eegclf.models.classical import FgMDM
-    from eegclf.training import train_model
+    from eegclf.training.loop import FitOptions, train_model
 
     def trainer_fit(name, train, test, template, recipe, seed):
         config = replace(recipe.config, model=name, seed=seed, val_fraction=0.0)
-        return train_model(config, template.with_splits(train, test), progress=False, curves=False)[1]
+        return train_model(config, template.with_splits(train, test), progress=False, options=FitOptions(curves=False))[1]
 
     def sklearn_lda(X, y):
         return LinearDiscriminantAnalysis(n_components=len(np.unique(y)) - 1, solver="lsqr",
@@ -90,7 +90,7 @@ def subjects_arg(text: str) -> list[int]:
 
 def warm_up(pipelines) -> None:
     """Imports and first calls of every pipeline, both ways, on small generated trials."""
-    import eegclf.training  # noqa: F401  (run_pipeline fits through the trainer)
+    import eegclf.training.loop  # noqa: F401  (run_pipeline fits through the trainer)
     from eegclf.models.classical import CLASSICAL_MODELS
     from eegclf.seeding import seed_everything
 

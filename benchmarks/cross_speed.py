@@ -57,7 +57,7 @@ from eegclf.data.base import Split
 from eegclf.data.splits import pooled
 from eegclf.evaluation import EVAL_BATCH
 from eegclf.models.standardize import Standardized, channel_stats
-from eegclf.training import build_model, train_model
+from eegclf.training.loop import FitOptions, build_model, train_model
 
 MODELS = ("eegnet", "shallowconvnet")
 DATA = PRESETS["deep"]["data"]
@@ -118,7 +118,7 @@ def eegclf_fit(model_name: str, seed: int, epochs: int, template, bf16: bool | N
     epoch), with ``fast_path`` auto / off."""
     t0 = time.perf_counter()
     summary, _ = train_model(config(model_name, seed, epochs, bf16, fast_path), template, progress=False,
-                             curves=False)
+                             options=FitOptions(curves=False))
     return {"seconds": time.perf_counter() - t0, "test_acc": summary["test_acc_last"]}
 
 

@@ -44,7 +44,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without install
 
-from eegclf.checkpoint import load_checkpoint, package_versions, save_checkpoint  # noqa: E402
+from eegclf.storage.checkpoint import load_checkpoint, package_versions, save_checkpoint  # noqa: E402
 from eegclf.errors import ConfigError  # noqa: E402
 from eegclf.export import ProbabilityModel, export_checkpoint  # noqa: E402
 from eegclf.models import create_model  # noqa: E402

@@ -81,7 +81,7 @@ def child(scale: int, epochs: int, model: str, threads: int) -> dict:
     torch.set_num_threads(threads)
     from eegclf.config import RunConfig
     from eegclf.data import load_dataset
-    from eegclf.training import fit
+    from eegclf.training.loop import fit
 
     base = rss_mb()
     reset_peak()

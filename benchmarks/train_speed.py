@@ -19,7 +19,7 @@ same hyper-parameters (Adam, lr 1e-3, batch 64, the same number of epochs) and t
   bf16 is emulated and (a') is slower than (a); eegclf then trains in fp32 (``--bf16 auto``);
 - (b) braindecode 0.8.1's EEGClassifier (skorch) wrapping the same module, the test set as its validation
   set, when braindecode is importable (it is not a dependency of eegclf; put it on PYTHONPATH to include it);
-- (c-ref) ``eegclf.training.fit`` into a temporary run folder (checkpoints and state written every epoch) on
+- (c-ref) ``eegclf.training.loop.fit`` into a temporary run folder (checkpoints and state written every epoch) on
   the reference path (``fast_path="off"``: the modules as defined, as (a) computes them);
 - (c) the same with eegclf's default ``fast_path="auto"`` (``eegclf.models.fast_paths``: at the study's 2
   channels EEGNet keeps the reference order, DeepConvNet merges its first two convolutions).
@@ -64,7 +64,7 @@ from plain_loop import test_pass, train_epoch  # noqa: E402  (benchmarks/plain_l
 from eegclf.config import RunConfig  # noqa: E402
 from eegclf.data import load_dataset  # noqa: E402
 from eegclf.models import create_model  # noqa: E402
-from eegclf.training import bf16_default, fit, split_train_val  # noqa: E402
+from eegclf.training.loop import bf16_default, fit, split_train_val  # noqa: E402
 
 MODELS = ("eegnet", "deepconvnet")
 ACTIVATIONS = ("relu", "leaky_relu", "elu")
@@ -221,7 +221,7 @@ def startup_seconds() -> float:
     imports torch and eegclf and loads the data set."""
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])))
-    code = ("import torch, eegclf.study, eegclf.training; from eegclf.data import load_dataset; "
+    code = ("import torch, eegclf.study, eegclf.training.loop; from eegclf.data import load_dataset; "
             "load_dataset('synthetic')")
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

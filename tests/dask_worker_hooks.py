@@ -11,7 +11,7 @@ EEGCLF_TEST_FAKE_VERSION=PACKAGE=VERSION: this worker reports another version of
 import os
 import signal
 
-from eegclf import checkpoint
+from eegclf.storage import checkpoint
 from eegclf.benchmark import runner
 
 # distributed may run this file more than once in the same namespace: wrap the originals only once, each

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from eegclf.augment import Augmenter
+from eegclf.training.augment import Augmenter
 from eegclf.config import RunConfig
 from eegclf.data import load_dataset
 from eegclf.errors import ConfigError
-from eegclf.rundir import RunDir
-from eegclf.training import fit
+from eegclf.storage.rundir import RunDir
+from eegclf.training.loop import fit
 
 CONFIG = RunConfig(model="eegnet", dataset="synthetic", epochs=3, batch_size=32, seed=3, threads=1,
                    augment="shift,scale,chdrop", dataset_options={"n_train": 64, "n_test": 32})
@@ -69,7 +69,7 @@ def test_unknown_augmentation_is_refused_with_the_valid_names():
 
 def test_none_switches_augmentation_off():
     """eegclf pretrain augments by default (its chosen recipe); --augment none turns it off."""
-    from eegclf.augment import parse_augment
+    from eegclf.training.augment import parse_augment
 
     assert parse_augment("none") == parse_augment("") == parse_augment(None) == ()
     assert parse_augment("shift,scale,chdrop") == ("shift", "scale", "chdrop")

@@ -27,15 +27,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eegclf import fileio
-from eegclf.checkpoint import load_checkpoint
+from eegclf.storage import fileio
+from eegclf.storage.checkpoint import load_checkpoint
 from eegclf.cli import main
 from eegclf.config import RunConfig
 from eegclf.data import bci3b, load_dataset
 from eegclf.data.base import EEGDataset, Split
 from eegclf.errors import ConfigError, DataError
-from eegclf.rundir import RunDir
-from eegclf.training import fit
+from eegclf.storage.rundir import RunDir
+from eegclf.training.loop import fit
 
 SMALL = ["--dataset", "synthetic", "--n-train", "48", "--n-test", "32", "--epochs", "1", "--batch-size", "16",
          "--quiet"]
@@ -712,7 +712,7 @@ def test_out_already_holds_a_run(finished_run, capsys):
 
 
 class _FullDisk:
-    """Stands in for ``os`` inside eegclf.fileio: after ``after`` good files, writes stop half-way with ENOSPC."""
+    """Stands in for ``os`` inside eegclf.storage.fileio: after ``after`` good files, writes stop half-way with ENOSPC."""
 
     def __init__(self, after: int):
         self.after, self.opened = after, 0

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from eegclf.batchnorm import recalibrate_batchnorm
+from eegclf.training.batchnorm import recalibrate_batchnorm
 from eegclf.models import create_model
 from eegclf.models.standardize import Standardized
 
@@ -97,11 +97,11 @@ def test_registered_models_in_eval_mode_match_batch_statistics(name):
 def test_trainer_option_equals_recalibrating_the_last_model(tmp_path):
     """--bn-recalibrate leaves training untouched (same train losses) and its last model equals the plain
     run's last model re-estimated on the training part: the benchmark's post-hoc number is reproducible."""
-    from eegclf.checkpoint import load_checkpoint
+    from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.config import RunConfig
     from eegclf.data import load_dataset
-    from eegclf.rundir import RunDir
-    from eegclf.training import fit, split_train_val
+    from eegclf.storage.rundir import RunDir
+    from eegclf.training.loop import fit, split_train_val
 
     data = load_dataset("synthetic", n_train=96, n_test=64)
     cfg = RunConfig(model="eegnet_8_2", dataset="synthetic", epochs=3, batch_size=32, seed=0)

@@ -20,7 +20,7 @@ from eegclf.data import load_dataset
 from eegclf.data.base import Split
 from eegclf.data.splits import pooled
 from eegclf.errors import CheckpointError, ConfigError, DataError
-from eegclf.reporting.benchmark_report import build_benchmark_report
+from eegclf.reporting.benchmark.results import build_benchmark_report
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_fold_scores():
 
 
 def test_trainer_with_val_fraction_zero_keeps_the_last_epoch():
-    from eegclf.training import fit
+    from eegclf.training.loop import fit
 
     ds = load_dataset("synthetic", n_train=48, n_test=16)
     summary = fit(RunConfig(epochs=3, batch_size=16, val_fraction=0.0), ds, progress=False)
@@ -130,7 +130,7 @@ def test_trainer_with_val_fraction_zero_keeps_the_last_epoch():
 def _bench(tmp_path, protocol="within-subject", models=("eegnet", "ts_lr", "csp_lda"), **kw):
     spec = make_spec("synthetic", {"n_train": 60, "n_test": 60}, protocol, list(models),
                      RunConfig(epochs=2, batch_size=16), **kw)
-    return spec, run_benchmark(spec, tmp_path / "B", jobs=1, progress=False)
+    return spec, run_benchmark(spec, tmp_path / "B", jobs=1, progress=False, report=build_benchmark_report)
 
 
 def test_benchmark_outputs_resume_and_rebuild(tmp_path):
@@ -148,7 +148,7 @@ def test_benchmark_outputs_resume_and_rebuild(tmp_path):
     files = sorted((out / "folds").glob("*/*.json"))
     before = {p: p.stat().st_mtime_ns for p in files}
     files[0].unlink()  # as if killed before this fold finished
-    run_benchmark(spec, out, jobs=1, progress=False)
+    run_benchmark(spec, out, jobs=1, progress=False, report=build_benchmark_report)
     redone = [p for p in files if not p.exists() or p.stat().st_mtime_ns != before[p]]
     assert redone == [files[0]] and files[0].exists()
     snapshot = {p: p.read_bytes()
@@ -267,7 +267,7 @@ def test_spec_and_fold_records_carry_provenance_and_a_resume_with_any_mismatch_i
                          RunConfig(epochs=1, batch_size=16), init=(str(a), str(b)), **kw)
 
     out = tmp_path / "bench"
-    run_benchmark(spec(), out, jobs=1, progress=False)
+    run_benchmark(spec(), out, jobs=1, progress=False, report=build_benchmark_report)
     saved = json.loads((out / "benchmark.json").read_text())
     assert [r["sha256"] for r in saved["init"]] == [sha(a), sha(b)]
     prov = saved["provenance"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from eegclf.checkpoint import load_checkpoint
+from eegclf.storage.checkpoint import load_checkpoint
 from eegclf.cli import main
 from eegclf.config import RunConfig
 from eegclf.data import load_dataset
@@ -216,7 +216,7 @@ def test_stream_with_reordered_channels_gives_the_same_decisions(pretrained, syn
 def test_eegclassifier_matches_channels_by_name(synth, pretrained):
     import mne
 
-    from eegclf.sklearn import EEGClassifier
+    from eegclf.estimator import EEGClassifier
 
     info = mne.create_info(NET, synth.sfreq, "eeg")
     X, y = synth.train.X[:, 0], synth.train.y

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from eegclf.checkpoint import read_checkpoint
+from eegclf.storage.checkpoint import read_checkpoint
 from eegclf.cli import main
 
 # an OpenBCI-like cap; TP9 is not among EEGMMIDB's 64 channels, so it is interpolated from them

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 import eegclf
-from eegclf.checkpoint import load_checkpoint
+from eegclf.storage.checkpoint import load_checkpoint
 from eegclf.cli import main
 from eegclf.config import RunConfig
 from eegclf.errors import CheckpointError
 from eegclf.export import INPUT_NAME, OUTPUT_NAME, export_checkpoint, metadata_path
 from eegclf.models import list_models
-from eegclf.training import fit
+from eegclf.training.loop import fit
 
 ATOL = 1e-5
 

@@ -236,10 +236,10 @@ def _data(C=64, T=256, n=48, seed=0):
 @pytest.mark.parametrize("name", ["eegnet", "deepconvnet"])
 @pytest.mark.parametrize("trained_on", ["auto", "off"])
 def test_checkpoint_evaluates_the_same_on_either_path(tmp_path, name, trained_on):
-    from eegclf.checkpoint import load_checkpoint
+    from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.config import RunConfig
     from eegclf.evaluation import loss_and_accuracy
-    from eegclf.training import fit
+    from eegclf.training.loop import fit
 
     data = _data()
     config = RunConfig(model=name, dataset="array", epochs=3, batch_size=16, val_fraction=0.25, seed=1,
@@ -260,7 +260,7 @@ def test_checkpoint_evaluates_the_same_on_either_path(tmp_path, name, trained_on
 
 def test_same_seed_same_history_on_the_fast_path(tmp_path):
     from eegclf.config import RunConfig
-    from eegclf.training import fit
+    from eegclf.training.loop import fit
 
     data = _data()
     config = RunConfig(model="eegnet", dataset="array", epochs=3, batch_size=16, seed=2, threads=1)
@@ -271,7 +271,7 @@ def test_same_seed_same_history_on_the_fast_path(tmp_path):
 
 
 def test_bn_recalibration_agrees_on_both_paths():
-    from eegclf.batchnorm import recalibrate_batchnorm
+    from eegclf.training.batchnorm import recalibrate_batchnorm
 
     ref, fast = _pair("eegnet", None, 64, 513, 0)
     X = torch.randn(20, 1, 64, 513)
@@ -289,8 +289,8 @@ def test_export_of_the_fast_graph_matches_pytorch(tmp_path, name, fmt):
         pytest.importorskip("onnxruntime")
     from eegclf.config import RunConfig
     from eegclf.export import export_checkpoint, run_exported
-    from eegclf.checkpoint import load_checkpoint
-    from eegclf.training import fit
+    from eegclf.storage.checkpoint import load_checkpoint
+    from eegclf.training.loop import fit
 
     data = _data(T=300)
     fit(RunConfig(model=name, dataset="array", epochs=2, batch_size=16, val_fraction=0, seed=0, threads=1),

@@ -13,8 +13,9 @@ from eegclf.config import RunConfig
 from eegclf.data import load_dataset
 from eegclf.reporting import build_report
 from eegclf.reporting.stats import holm
-from eegclf.rundir import RunDir
-from eegclf.training import fit
+from eegclf.storage.checkpoint import load_checkpoint
+from eegclf.storage.rundir import RunDir
+from eegclf.training.loop import fit
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +25,11 @@ def small():
 
 def test_shallowconvnet_trains_with_square_unless_act_is_given(small, tmp_path):
     fit(RunConfig(model="shallowconvnet", epochs=1, batch_size=20), small, tmp_path / "a", progress=False)
-    _, meta = RunDir(tmp_path / "a").load_checkpoint("last")
+    _, meta = load_checkpoint(RunDir(tmp_path / "a").checkpoint_path("last"))
     assert meta["model_config"]["activation"] == "square"  # the paper's square/log, not the run default
     fit(RunConfig(model="shallowconvnet", activation="elu", epochs=1, batch_size=20), small, tmp_path / "b",
         progress=False)
-    _, meta = RunDir(tmp_path / "b").load_checkpoint("last")
+    _, meta = load_checkpoint(RunDir(tmp_path / "b").checkpoint_path("last"))
     assert meta["model_config"]["activation"] == "elu"  # asked for explicitly
     assert main_help_mentions_models_default()
 

@@ -120,7 +120,7 @@ def test_within_session_evaluation_scores_eegnet_next_to_csp_lda(moabb, tmp_path
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
 
-    from eegclf.sklearn import EEGClassifier
+    from eegclf.estimator import EEGClassifier
 
     dataset = FakeDataset(**{**FAKE, "n_sessions": 1, "n_runs": 1, "n_events": 30, "duration": 100})
     evaluation = WithinSessionEvaluation(paradigm=LeftRightImagery(resample=64), datasets=[dataset], n_splits=2,
@@ -198,7 +198,7 @@ def test_subject_folds_run_every_session_of_cross_subject_finetune(moabb, tmp_pa
     run_benchmark(spec, out, jobs=1, progress=False)
     records = BenchmarkFolder(out).read_folds()
     assert sorted((r["subject"], r["session"]) for r in records) == [("1", "0"), ("1", "1"), ("2", "0"), ("2", "1")]
-    from eegclf.reporting.benchmark_tables import BEST, summarize
+    from eegclf.reporting.benchmark.tables import BEST, summarize
 
     summary = summarize(BenchmarkFolder(out).read_spec(), records)  # the reference row keeps both sessions too
     for subject in ("1", "2"):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from eegclf.errors import CheckpointError
-from eegclf.pretrained import catalogue, describe, names, path_of, resolve
+from eegclf.pretrained import catalogue, names, path_of, resolve
+from eegclf.cli.pretrained import describe
 
 SHIPPED = "eegmmidb-lr"
 # the sha256 of the shipped file, recorded here apart from the catalogue (which is written from the same build):
@@ -37,7 +38,7 @@ def test_the_shipped_network_is_listed_and_its_file_matches_the_catalogue():
 
 
 def test_it_records_exactly_the_56_shared_people_and_loads_offline_by_name(monkeypatch):
-    from eegclf.checkpoint import load_checkpoint
+    from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.transfer import Init
 
     monkeypatch.setenv("MNE_DATA", "/nonexistent")  # nothing is fetched: the file is in the package
@@ -59,7 +60,7 @@ def test_a_path_that_exists_wins_over_a_name(tmp_path, monkeypatch):
     (tmp_path / SHIPPED).write_bytes(b"not a checkpoint")
     from pathlib import Path
 
-    from eegclf.checkpoint import read_checkpoint
+    from eegclf.storage.checkpoint import read_checkpoint
 
     assert resolve(SHIPPED) == Path(SHIPPED)  # the file here, not the shipped one
     with pytest.raises(CheckpointError, match="not an eegclf checkpoint|corrupt"):
@@ -80,7 +81,7 @@ def test_it_refuses_to_be_scored_on_a_person_it_saw(tmp_path):
 
 
 def test_the_sklearn_estimator_calibrates_it_by_name():
-    from eegclf.sklearn import EEGClassifier
+    from eegclf.estimator import EEGClassifier
 
     rng = np.random.default_rng(1)
     X = rng.normal(0, 2e-5, (12, 64, 513)).astype(np.float32)
@@ -117,7 +118,7 @@ def test_the_catalogue_command_rebuilds_the_same_bytes_and_recipe_on_two_people(
     from pathlib import Path
 
     import eegclf.data
-    from eegclf.checkpoint import read_checkpoint
+    from eegclf.storage.checkpoint import read_checkpoint
     from eegclf.cli import main
 
     entry = catalogue()[SHIPPED]

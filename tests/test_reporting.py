@@ -201,7 +201,7 @@ def test_frequency_response_of_known_filters():
 def test_filter_figure_from_eegnet_checkpoints(tmp_path):
     import torch
 
-    from eegclf.checkpoint import save_checkpoint
+    from eegclf.storage.checkpoint import save_checkpoint
     from eegclf.models import create_model
     from eegclf.models.standardize import Standardized
 
@@ -254,7 +254,7 @@ def _brute_wilcoxon(diffs) -> float:
 def test_best_classical_is_chosen_per_fold_by_that_folds_inner_score():
     """Point 1: each outer fold takes the classical pipeline its own inner CV preferred; no other fold's inner
     score (whose training part holds this fold's test trials) can change that choice."""
-    from eegclf.reporting.benchmark_tables import results_markdown, summarize
+    from eegclf.reporting.benchmark.tables import results_markdown, summarize
 
     rng = np.random.default_rng(3)
     subjects = [f"S{i:02d}" for i in range(1, 9)]
@@ -291,7 +291,7 @@ def test_best_classical_is_chosen_per_fold_by_that_folds_inner_score():
 
 
 def test_cross_subject_finetune_report_says_which_inner_score_chose():
-    from eegclf.reporting.benchmark_tables import results_markdown
+    from eegclf.reporting.benchmark.tables import results_markdown
 
     spec = _spec(["csp_lda", "ts_lr"], "cross-subject-finetune")
     recs = [_fold(p, s, 0, 9, 15, 0.6) for p in ("csp_lda", "ts_lr") for s in ("S01", "S02")]
@@ -304,7 +304,7 @@ def test_subjects_reaching_the_chance_level_count_as_above_chance():
     """Point 2: the chance level is the smallest k/n with P(X >= k) <= 0.05, so k correct is significant."""
     from scipy.stats import binom
 
-    from eegclf.reporting.benchmark_tables import results_markdown, summarize
+    from eegclf.reporting.benchmark.tables import results_markdown, summarize
 
     spec = _spec(["csp_lda", "ts_lr"])
     recs = [_fold("csp_lda", s, 0, k, 15, 0.7) for s, k in (("S1", 12), ("S2", 11), ("S3", 15), ("S4", 12))]
@@ -331,7 +331,7 @@ def test_wilcoxon_is_exact_and_blind_to_float_noise():
 
     from scipy.stats import wilcoxon
 
-    from eegclf.reporting.benchmark_tables import summarize
+    from eegclf.reporting.benchmark.tables import summarize
 
     # within-subject, 5 folds of 9 trials: EEGNet equals the reference on S1-S4 in total, but in another fold
     # order, so a float mean of fold accuracies differs from the reference's by 1e-16
@@ -372,7 +372,7 @@ def test_subject_interval_covers_95_percent_of_simulated_12_subject_sets():
     """Point 4: 2,000 sets of 12 subjects (true accuracy ~ Beta with mean 0.65 and sd 0.15, 15 test trials
     each): the 95 % interval the report prints must hold the population mean in 93-97 % of them (a
     percentile bootstrap holds it in about 91 %)."""
-    from eegclf.reporting.benchmark_tables import results_markdown
+    from eegclf.reporting.benchmark.tables import results_markdown
 
     rng = np.random.default_rng(24)
     mean, sd = 0.65, 0.15
@@ -389,7 +389,7 @@ def test_subject_interval_covers_95_percent_of_simulated_12_subject_sets():
 
 def test_p_values_below_a_thousandth_print_as_less_than_not_zero():
     """Issue 34, defect 3: a p-value under 0.001 prints as ``< 0.001`` in every report, never ``0.000``."""
-    from eegclf.reporting.benchmark_tables import results_markdown
+    from eegclf.reporting.benchmark.tables import results_markdown
     from eegclf.reporting.stats import format_p
     from eegclf.reporting.tables import _p
 

@@ -1,4 +1,4 @@
-"""eegclf.sklearn.EEGClassifier: a scikit-learn classifier that trains through eegclf's trainer."""
+"""eegclf.estimator.EEGClassifier: a scikit-learn classifier that trains through eegclf's trainer."""
 
 import pickle
 
@@ -10,9 +10,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
-import eegclf.training
+import eegclf.training.loop
 from eegclf.errors import ConfigError, DataError
-from eegclf.sklearn import EEGClassifier
+from eegclf.estimator import EEGClassifier
 
 FAST = dict(epochs=2, batch_size=16, device="cpu", threads=1)
 
@@ -59,13 +59,13 @@ def test_same_seed_same_predictions_and_clone():
 
 def test_reuses_eegclfs_trainer(monkeypatch):
     calls = []
-    real = eegclf.training.train_model
+    real = eegclf.training.loop.train_model
 
     def spy(config, dataset, run_dir=None, progress=None, **kw):
         calls.append((config, dataset))
         return real(config, dataset, run_dir, progress=progress, **kw)
 
-    monkeypatch.setattr(eegclf.training, "train_model", spy)
+    monkeypatch.setattr(eegclf.training.loop, "train_model", spy)
     X, y = trials(n=24)
     EEGClassifier(model="shallowconvnet", lr=2e-3, val_fraction=0.25, **FAST).fit(X, y)
     (config, dataset), = calls

@@ -19,14 +19,14 @@ import pytest
 import torch
 from scipy import signal
 
-from eegclf.checkpoint import load_checkpoint
+from eegclf.storage.checkpoint import load_checkpoint
 from eegclf.cli import main
 from eegclf.config import RunConfig
 from eegclf.streaming.causal_bandpass import OnlineBandpass
 from eegclf.streaming.ring_buffer import RingBuffer
 from eegclf.streaming.runner import StreamRunner
 from eegclf.streaming.sources import FileReplaySource, standard_channel_name
-from eegclf.training import fit
+from eegclf.training.loop import fit
 
 STEP_MS = 100.0
 BAND = (8.0, 30.0)
@@ -200,7 +200,7 @@ LSL_SCRIPT = textwrap.dedent("""
     import numpy as np
     import pylsl  # liblsl reads $LSLAPICFG (loopback-only settings) at its first use below
     import torch
-    from eegclf.checkpoint import load_checkpoint
+    from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.streaming.runner import StreamRunner
     from eegclf.streaming.sources import FileReplaySource, LSLSource
 

@@ -17,10 +17,11 @@ import pytest
 from eegclf import study
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError
+from eegclf.reporting import build_report
 
 FAKE_RUNNER = '''
 import os, time
-from eegclf.rundir import RunDir
+from eegclf.storage.rundir import RunDir
 
 def run(config, run_dir, progress=None):
     """Write what run_training writes, with numbers made from the run's name; fail where asked."""
@@ -61,7 +62,7 @@ def test_grid_runs_every_combination_in_parallel_processes(fake_runner, tmp_path
     out = tmp_path / "study"
     base = RunConfig(epochs=3, threads=None)
     report = study.run_study(base, ["EEGNet", "DeepConvNet", "CSP_LDA"], ["relu", "LeakyReLU"], 2, out,
-                             jobs=2, progress=False)
+                             jobs=2, progress=False, report=build_report)
     runs = summaries(out)
     expected = {f"{m}-{a}-seed{s}" for m in ("eegnet", "deepconvnet") for a in ("relu", "leaky_relu")
                 for s in (0, 1)} | {"csp_lda---seed0", "csp_lda---seed1"}
@@ -99,7 +100,7 @@ def test_failed_run_does_not_stop_the_others(fake_runner, tmp_path):
     base = RunConfig(epochs=2, model_kwargs={"fail": ["eegnet-elu-seed0"]})
     with pytest.raises(study.StudyError, match=r"1 of 4 runs failed \(first: eegnet-elu-seed0: RuntimeError: "
                                                r"planned failure"):
-        study.run_study(base, ["eegnet"], ["relu", "elu"], 2, out, jobs=2, progress=False)
+        study.run_study(base, ["eegnet"], ["relu", "elu"], 2, out, jobs=2, progress=False, report=build_report)
     assert set(summaries(out)) == {"eegnet-relu-seed0", "eegnet-relu-seed1", "eegnet-elu-seed1"}
     assert "planned failure of eegnet-elu-seed0" in (out / "errors.log").read_text()
     assert (out / "results.md").is_file()  # the report covers the runs that finished

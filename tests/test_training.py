@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from eegclf.checkpoint import load_checkpoint
+from eegclf.storage.checkpoint import load_checkpoint
 from eegclf.config import RunConfig
 from eegclf.data import load_dataset
 from eegclf.evaluation import loss_and_accuracy
-from eegclf.training import fit
+from eegclf.training.loop import fit
 
 SMALL = {"n_train": 96, "n_test": 64}
 
@@ -71,7 +71,7 @@ def test_best_checkpoint_rebuilds_and_reproduces_selected_test_accuracy(tmp_path
 
 
 def test_validation_never_overlaps_test_or_train(small_data):
-    from eegclf.training import split_train_val
+    from eegclf.training.loop import split_train_val
 
     train, val = split_train_val(_config(), small_data)
     assert len(train) + len(val) == len(small_data.train)

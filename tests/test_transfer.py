@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from eegclf.checkpoint import load_checkpoint, read_checkpoint
+from eegclf.storage.checkpoint import load_checkpoint, read_checkpoint
 from eegclf.cli import main
 from eegclf.config import RunConfig
 from eegclf.data import load_dataset

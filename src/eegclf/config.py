@@ -11,7 +11,12 @@ from pathlib import Path
 from eegclf.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
-FAST_PATH_MODES = ("auto", "off")  # RunConfig.fast_path; the models read the names from here
+# RunConfig.fast_path, the one place of the mode names: "auto" computes the first layers in the exact order that
+# costs least (eegclf.models.fast_paths), "off" runs the modules as defined. Everything else imports them.
+FAST_PATH_AUTO = "auto"
+FAST_PATH_OFF = "off"
+FAST_PATH_MODES = (FAST_PATH_AUTO, FAST_PATH_OFF)
+AUGMENTATIONS = ("shift", "scale", "chdrop")  # RunConfig.augment; eegclf.training.augment applies them
 
 
 def _field(default, help: str, **cli):
@@ -29,12 +34,25 @@ def _field(default, help: str, **cli):
     return field(default=default, metadata=meta)
 
 
+def parse_augment(text: str | None) -> tuple[str, ...]:
+    """``"shift,scale"`` -> ``("shift", "scale")``; ``None``, ``""`` or ``"none"`` -> ``()`` (no augmentation);
+    ConfigError (naming ``augment``) for unknown names."""
+    if text is None or not str(text).strip() or str(text).strip().lower() == "none":
+        return ()
+    names = tuple(dict.fromkeys(t.strip().lower() for t in str(text).split(",") if t.strip()))
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise ConfigError(f"augment={text!r} is invalid: unknown {', '.join(unknown)}; valid: "
+                          f"{', '.join(AUGMENTATIONS)} (comma-separated)", param="augment")
+    return names
+
+
 _DATA = "data set"
 
 
 @dataclass
 class RunConfig:
-    """Everything that defines one training run. Saved in the run folder (:mod:`eegclf.rundir`).
+    """Everything that defines one training run. Saved in the run folder (:mod:`eegclf.storage.rundir`).
 
     Validated when created (and by :func:`dataclasses.replace`): a RunConfig that exists is a valid one.
     """
@@ -67,7 +85,7 @@ class RunConfig:
     threads: int | None = _field(None, "torch intra-op threads", none="torch's choice")
     # bf16 autocast in the training pass (evaluation stays fp32). None (default): on where the hardware
     # computes bf16 natively (AVX-512 BF16/AMX CPUs, CUDA); test accuracy stays within the seed spread of
-    # fp32 (benchmarks/train_speed.py). Grouped convolutions stay fp32 (see training.Fp32GroupedConv2d).
+    # fp32 (benchmarks/train_speed.py). Grouped convolutions stay fp32 (eegclf.models.fast_modules.Fp32GroupedConv2d).
     bf16: bool | None = _field(None, "bf16 autocast in the training pass; evaluation is always fp32",
                                choices={"auto": None, "on": True, "off": False},
                                none="auto, on where the CPU/GPU computes bf16 natively, e.g. AVX-512 BF16/AMX")
@@ -75,17 +93,17 @@ class RunConfig:
     # first convolution): "auto" takes them where they cost less than the reference modules (at 64 channels 4-7x
     # less per step); "off" runs the modules as defined. Same parameters and checkpoints either way; the two
     # paths agree to float rounding, not to the byte.
-    fast_path: str = _field("auto", "compute the first layers in the exact order that costs least (auto) or as "
+    fast_path: str = _field(FAST_PATH_AUTO, "compute the first layers in the exact order that costs least (auto) or as "
                             "the reference modules do (off); both give the same model up to float rounding",
                             choices=FAST_PATH_MODES)
     # Re-estimate BatchNorm running statistics on the training part after every epoch, before measuring.
     # With a few dozen trials an epoch is 2-3 optimiser steps and the running averages trail far behind
-    # the weights (see eegclf.batchnorm); off by default, as the study trained.
+    # the weights (see eegclf.training.batchnorm); off by default, as the study trained.
     bn_recalibrate: bool = _field(False, "re-estimate BatchNorm statistics on the training trials after every "
                                   "epoch: it helps with a few dozen trials, where an epoch is a few steps",
                                   switch=True)
     augment: str | None = _field(None, "augment the training trials, comma-separated: shift (time shifts), "
-                                 "scale (amplitude), chdrop (channel dropout), or none; see eegclf.augment",
+                                 "scale (amplitude), chdrop (channel dropout), or none; see eegclf.training.augment",
                                  none="none", metavar="NAMES")
     out: str | None = _field(None, "run folder", none="runs/MODEL-ACT-seedSEED", metavar="DIR")
 
@@ -134,8 +152,6 @@ class RunConfig:
         if self.augment is not None:
             if not isinstance(self.augment, str):
                 bad("augment", self.augment, "comma-separated names of augmentations (text)")
-            from eegclf.augment import parse_augment
-
             parse_augment(self.augment)
         for name in ("dataset_options", "model_kwargs"):
             if not isinstance(getattr(self, name), dict):

@@ -28,8 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from eegclf.config import FAST_PATH_AUTO
 from eegclf.errors import CheckpointError, ConfigError, EEGClfError
-from eegclf.fileio import atomic_write_json
+from eegclf.storage.fileio import atomic_write_json
 
 FORMATS = ("onnx", "torchscript")
 EXPORT_FORMAT = "eegclf-export/1"
@@ -59,7 +60,7 @@ def export_metadata(meta: dict, fmt: str, out: Path, checkpoint: Path | None = N
                     compute_path: str | None = None) -> dict:
     """The JSON written beside an export: what a user needs to feed the model and read its output, and
     ``compute_path``: which exact order of the first layers the exported graph computes."""
-    import eegclf
+    from eegclf._version import __version__
 
     n_chans, n_times, classes = int(meta["n_chans"]), int(meta["n_times"]), list(meta["class_names"])
     norm = dict(meta.get("normalization") or {})
@@ -71,7 +72,7 @@ def export_metadata(meta: dict, fmt: str, out: Path, checkpoint: Path | None = N
         "model": meta["model"],
         "model_config": meta.get("model_config", {}),
         "activation": meta.get("activation", "-"),
-        "eegclf_version": eegclf.__version__,
+        "eegclf_version": __version__,
         "torch_version": torch.__version__,
         "onnx_opset": ONNX_OPSET if fmt == "onnx" else None,
         "input": {"name": INPUT_NAME, "dtype": "float32", "shape": ["batch", 1, n_chans, n_times],
@@ -192,7 +193,7 @@ def _verify(tmp: Path, fmt: str, wrapped: nn.Module, x: torch.Tensor) -> None:
                               f"{VERIFY_ATOL:g}, shapes {got.shape} vs {want.shape})")
 
 
-def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_path: str = "auto",
+def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_path: str = FAST_PATH_AUTO,
                       channels=None) -> tuple[Path, Path]:
     """Export the deep model in ``checkpoint`` to ``out`` as ``fmt`` (``"onnx"`` or ``"torchscript"``).
 
@@ -204,10 +205,9 @@ def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_pa
     Returns ``(model_path, metadata_path)``. Raises :class:`CheckpointError` for classical models, unreadable
     checkpoints and any failed or non-equivalent export; :class:`ConfigError` for a bad ``fmt`` or ``out``.
     """
-    from eegclf.checkpoint import load_checkpoint
     from eegclf.models import get_model
-
     from eegclf.pretrained import resolve
+    from eegclf.storage.checkpoint import load_checkpoint
 
     fmt = _check_format(fmt)
     checkpoint = resolve(checkpoint)  # a path, or the name of a shipped network
@@ -223,7 +223,7 @@ def export_checkpoint(checkpoint, out, fmt: str, *, verify: bool = True, fast_pa
 
 def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = None,
                  verify: bool = True) -> tuple[Path, Path]:
-    """Export ``model`` (as :func:`~eegclf.checkpoint.load_checkpoint` returns it, with its ``meta``).
+    """Export ``model`` (as :func:`~eegclf.storage.checkpoint.load_checkpoint` returns it, with its ``meta``).
 
     Same contract as :func:`export_checkpoint`; ``checkpoint`` is only recorded in the metadata.
     """

@@ -1,11 +1,12 @@
-"""The study grid: every (model, activation, seed) trained in parallel processes, then the report.
+"""The study grid: every (model, activation, seed) trained in parallel processes, then the caller's report.
 
 Layout of a study folder::
 
     OUT/study.json                          the grid and the shared settings (written atomically)
-    OUT/runs/{model}-{activation}-seed{seed}/  one run folder (eegclf.rundir) per combination
+    OUT/runs/{model}-{activation}-seed{seed}/  one run folder (eegclf.storage.rundir) per combination
     OUT/errors.log                          tracebacks of failed runs (only when some failed)
-    OUT/results.csv, results.md, figures/, report.md   from eegclf.reporting.build_report
+    OUT/results.csv, results.md, figures/, report.md   the report, written by the caller (eegclf compare:
+                                                       eegclf.reporting.build_report)
 
 A complete run folder is skipped when the study runs again; an incomplete one (an interrupted run) is
 deleted and that run starts from scratch.
@@ -18,13 +19,14 @@ import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError, EEGClfError
-from eegclf.fileio import atomic_write_json, atomic_write_text
+from eegclf.storage.fileio import atomic_write_json, atomic_write_text
 from eegclf.models import NO_ACTIVATION
 from eegclf.parallel import available_cores, cached_dataset, run_tasks
-from eegclf.rundir import RunDir, completed_runs
+from eegclf.storage.rundir import RunDir, completed_runs
 
 # what each worker calls: "module:function" taking (config, run_dir, progress=...); tests may swap it
 RUNNER = "eegclf.study:train_with_cached_data"
@@ -121,8 +123,8 @@ def _write_spec(out_dir: Path, base: RunConfig, grid: list[GridRun], models, act
 # ---- worker side (runs in spawned processes) ----
 
 def train_with_cached_data(config: RunConfig, run_dir: Path, progress: bool = False) -> dict:
-    """:func:`~eegclf.training.fit` with the data set loaded once per worker process (the runs of a grid share it)."""
-    from eegclf.training import fit
+    """:func:`~eegclf.training.loop.fit` with the data set loaded once per worker process (the runs of a grid share it)."""
+    from eegclf.training.loop import fit
 
     dataset = cached_dataset(config.dataset, config.data_dir, config.dataset_options)
     return fit(config, dataset, run_dir, progress=progress)
@@ -185,19 +187,22 @@ def _execute(pending: list[GridRun], runs_dir: Path, jobs: int, threads: int, pr
 
 
 def run_study(base: RunConfig, models: list[str], activations: list[str], seeds: int | list[int], out_dir,
-              jobs: int | None = None, progress: bool | None = None) -> Path:
-    """Train every (model, activation, seed) into ``out_dir/runs/`` in parallel, then build the report.
+              jobs: int | None = None, progress: bool | None = None,
+              report: Callable[[Path], Path] | None = None) -> Path | None:
+    """Train every (model, activation, seed) into ``out_dir/runs/`` in parallel, then call ``report(out_dir)``.
 
     base: settings shared by all runs (its model, activation and seed are replaced per run).
     seeds: a count N (seeds 0..N-1) or an explicit list. jobs: parallel processes (default: one per
     core); each run gets ``base.threads`` or else ``max(1, cores // jobs)`` torch threads.
     progress: a bar over finished runs (default: only when stderr is a terminal).
     Finished runs are skipped; unfinished folders are restarted from scratch.
-    Returns the path of ``out_dir/report.md``. Raises StudyError after the report when runs failed
-    (tracebacks in ``out_dir/errors.log``), ConfigError for bad names or settings before anything runs.
+    report: the caller's report writer, called when at least one run finished (the CLI passes
+    :func:`eegclf.reporting.build_report`; the study sits below reporting and does not import it).
+    Returns what ``report`` returned (the path of ``out_dir/report.md``), None without one. Raises StudyError
+    after the report when runs failed (tracebacks in ``out_dir/errors.log``), ConfigError for bad names or
+    settings before anything runs.
     """
     from eegclf.progress import is_interactive
-    from eegclf.reporting import build_report
 
     out_dir = Path(out_dir)
     base = replace(base)  # replace() re-validates: RunConfig checks itself when created
@@ -231,13 +236,11 @@ def run_study(base: RunConfig, models: list[str], activations: list[str], seeds:
         atomic_write_text(log, "".join(f"== {name}\n{text}\n\n" for name, text in sorted(errors.items())))
     elif log.exists():
         log.unlink()
-    report = None
-    if len(errors) < len(grid):
-        report = build_report(out_dir)
+    written = report(out_dir) if report is not None and len(errors) < len(grid) else None
     if errors:
         first = sorted(errors)[0]
         reason = errors[first].strip().splitlines()[-1]
         raise StudyError(f"{len(errors)} of {len(grid)} runs failed (first: {first}: {reason}); tracebacks in {log}; "
                          "finished runs are kept: run the same command again to retry the failed ones"
-                         + (f"; partial report: {report}" if report else ""))
-    return report
+                         + (f"; partial report: {written}" if written else ""))
+    return written

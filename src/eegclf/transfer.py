@@ -79,7 +79,7 @@ class Init:
     def from_checkpoint(cls, path) -> "Init":
         """The network of a deep eegclf checkpoint (read without unpickling); ``path`` may be the name of a
         network that ships with eegclf."""
-        from eegclf.checkpoint import read_checkpoint
+        from eegclf.storage.checkpoint import read_checkpoint
         from eegclf.models import get_model
         from eegclf.pretrained import resolve
 
@@ -302,7 +302,7 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
     """``(summary, model)``: ``init`` trained further on ``dataset``'s training part (the user's calibration
     trials) with ``config`` (see :func:`finetune_config`), tested on its test part. Nothing about the test
     trials is used before prediction: the normalisation and the alignment are fitted on the training part."""
-    from eegclf.training import train_model
+    from eegclf.training.loop import FitOptions, train_model
 
     from eegclf.data.channels import apply_matrix
 
@@ -312,8 +312,9 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
         dataset.train, X=apply_matrix(channel_map[0], dataset.train.X))
     spatial = _one_subject_whitener(init, calibration)
     # seen_before None (the starting network does not say whom it saw): the new checkpoint does not say either
-    return train_model(config, dataset, run_dir, progress=progress, init_state=init.state, curves=curves,
-                       spatial=spatial, seen_before=init.subjects_seen, resume=resume, channel_map=channel_map)
+    options = FitOptions(init_state=init.state, spatial=spatial, seen_before=init.subjects_seen, curves=curves,
+                         channel_map=channel_map)
+    return train_model(config, dataset, run_dir, progress=progress, resume=resume, options=options)
 
 
 def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None,
@@ -322,13 +323,13 @@ def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | N
     checkpoint that does not fit it or that saw a tested subject, fine-tune into ``run_dir`` (a normal run
     folder, which also records the starting checkpoint: :func:`resume_init`) and return the summary."""
     from eegclf.data import load_dataset
-    from eegclf.rundir import RunDir
+    from eegclf.storage.rundir import RunDir
 
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.dataset_options)
     init.check_fits(dataset)
     init.check_unseen(subject_ids(dataset, dataset.test.subjects))
     if not resume and init.path:
-        from eegclf.fileio import file_sha256
+        from eegclf.storage.fileio import file_sha256
 
         RunDir(run_dir).create().write_init({"path": init.path, "sha256": file_sha256(init.path)})
     return finetune(init, config, dataset, run_dir, progress=progress, resume=resume)[0]
@@ -338,8 +339,8 @@ def resume_init(run_dir) -> Init | None:
     """The network a ``train --init`` run in ``run_dir`` started from, checked to be the very file it recorded
     (so that a resumed run keeps the user's alignment and the people the network saw); None for a run that
     did not start from a checkpoint."""
-    from eegclf.fileio import file_sha256
-    from eegclf.rundir import RunDir
+    from eegclf.storage.fileio import file_sha256
+    from eegclf.storage.rundir import RunDir
 
     record = RunDir(run_dir).read_init()
     if record is None:
@@ -423,12 +424,12 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
 
     With ``alignment="euclidean"`` each subject's trials are whitened by that subject's own reference first.
     The checkpoint records the subjects it saw (benchmarks refuse to test them) and the alignment."""
-    from eegclf.checkpoint import read_checkpoint
+    from eegclf.storage.checkpoint import read_checkpoint, save_checkpoint
     from eegclf.data.alignment import align_subjects
     from eegclf.data.splits import pooled
     from eegclf.models import get_model
-    from eegclf.rundir import RunDir
-    from eegclf.training import train_model
+    from eegclf.storage.rundir import RunDir
+    from eegclf.training.loop import FitOptions, train_model
 
     if alignment not in ALIGNMENTS:
         raise ConfigError(f"alignment={alignment!r} is unknown; valid: {', '.join(ALIGNMENTS)}", param="alignment")
@@ -441,14 +442,14 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
     empty = pool.subset(np.array([], dtype=np.int64))
     run = RunDir(out)
     _, model = train_model(replace(config, val_fraction=0.0), dataset.with_splits(pool, empty), run.path,
-                progress=progress, curves=False, require_test=False)
+                           progress=progress, options=FitOptions(curves=False, require_test=False))
     _, meta = read_checkpoint(run.checkpoint_path("last"))  # the last epoch's metadata, extended below
     subjects = subject_ids(dataset, dict.fromkeys(pool.subjects.tolist()))
     meta.update(subjects_seen=subjects, alignment=alignment, n_trials_seen=len(pool),
                 note="pre-trained on every trial of subjects_seen" + (
                     ", each Euclidean-aligned on its own trials: the input must be aligned "
                     "(train --init fits a new user's alignment)" if alignment == "euclidean" else ""))
-    return run.save_checkpoint("pretrained", model, meta)
+    return save_checkpoint(run.checkpoint_path("pretrained"), model, dict(meta, kind="pretrained"))
 
 
 __all__ = ["Init", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",

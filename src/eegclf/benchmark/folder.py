@@ -2,7 +2,7 @@
 
     OUT/benchmark.json                 what was run: data set, protocol, pipelines, recipe, seed, command
     OUT/folds/{pipeline}/{fold}.json   one finished fold: indices of its trials, predictions, scores, seconds
-    OUT/results.csv, timings.csv, results.md, figures/   the report (eegclf.reporting.benchmark_report)
+    OUT/results.csv, timings.csv, results.md, figures/   the report (eegclf.reporting.benchmark.results)
 
 A fold file is written atomically once the fold is done, so a killed benchmark redoes only the missing ones.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from eegclf.benchmark.provenance import differences
 from eegclf.errors import ConfigError, DataError
-from eegclf.fileio import atomic_write_json
+from eegclf.storage.fileio import atomic_write_json
 
 FORMAT = "eegclf-benchmark/1"
 SPEC = "benchmark.json"

@@ -95,7 +95,7 @@ def check_pipelines(names: list[str], candidates: tuple[str, ...]) -> list[str]:
 
 def _fit(name: str, train: Split, test: Split, template: EEGDataset, recipe: Recipe, seed: int):
     """The model ``name`` fitted on ``train`` (test is only measured by the trainer's curves)."""
-    from eegclf.training import build_model, split_train_val, train_model
+    from eegclf.training.loop import FitOptions, build_model, split_train_val, train_model
 
     config = replace(recipe.config, model=name, seed=seed, val_fraction=0.0)
     dataset = template.with_splits(train, test)
@@ -105,7 +105,7 @@ def _fit(name: str, train: Split, test: Split, template: EEGDataset, recipe: Rec
         # FgMDM on the training part cost as much as fitting it
         fit_on, _ = split_train_val(config, dataset)
         return build_model(config, dataset).fit(fit_on.X, fit_on.y)
-    _, model = train_model(config, dataset, progress=False, curves=False)
+    _, model = train_model(config, dataset, progress=False, options=FitOptions(curves=False))
     return model
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
-from eegclf.fileio import file_sha256  # noqa: F401  (re-exported: the benchmark's checkpoint fingerprints)
+from eegclf.storage.fileio import file_sha256  # noqa: F401  (re-exported: the benchmark's checkpoint fingerprints)
 
 
 def pool_fingerprint(template: EEGDataset, pool: Split) -> str:
@@ -54,8 +54,8 @@ def _device_name(device) -> str:
 def collect(config: RunConfig, pool: str) -> dict:
     """The provenance of a benchmark run here, now, with the recipe ``config`` on the trial pool whose
     :func:`pool_fingerprint` is ``pool``."""
-    from eegclf.checkpoint import package_versions
-    from eegclf.training import bf16_default, resolve_device
+    from eegclf.storage.checkpoint import package_versions
+    from eegclf.training.loop import bf16_default, resolve_device
 
     device = resolve_device(config.device)
     return {

@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -279,30 +280,32 @@ def _tasks(spec: dict, folds, folder: BenchmarkFolder) -> list[tuple[str, list[s
 
 
 def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool | None = None,
-                  scheduler: str | None = None) -> Path:
-    """Run every missing (pipeline, fold) of ``spec`` (see :func:`make_spec`) into ``out_dir``, then write the
-    report; returns the path of ``results.md``. Raises BenchmarkError after the report when folds failed.
-    ``scheduler``: the address of a Dask scheduler whose workers run the folds (:mod:`eegclf.benchmark.cluster`)
-    instead of ``jobs`` local processes."""
+                  scheduler: str | None = None, report: Callable[[Path], Path] | None = None) -> Path | None:
+    """Run every missing (pipeline, fold) of ``spec`` (see :func:`make_spec`) into ``out_dir``, then call
+    ``report(out_dir)`` when any fold is done: the caller's report writer (the CLI passes
+    :func:`eegclf.reporting.benchmark.build_benchmark_report`; the benchmark sits below reporting and does not
+    import it). Returns what ``report`` returned (the path of ``results.md``), None without one. Raises
+    BenchmarkError after the report when folds failed. ``scheduler``: the address of a Dask scheduler whose
+    workers run the folds (:mod:`eegclf.benchmark.cluster`) instead of ``jobs`` local processes."""
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
     if jobs is not None and scheduler is not None:
         raise ConfigError(f"jobs={jobs} sets local processes, and with scheduler={scheduler} the cluster's workers "
                           "run the folds: give one of them", param=("jobs", "scheduler"))
     if scheduler is None:
-        return _run_benchmark(spec, out_dir, jobs, progress, None)
+        return _run_benchmark(spec, out_dir, jobs, progress, None, report)
     from eegclf.benchmark.cluster import connect
 
     client = connect(scheduler)  # an unreachable scheduler fails here, before anything is loaded or written
     try:
-        return _run_benchmark(spec, out_dir, jobs, progress, (client, scheduler))
+        return _run_benchmark(spec, out_dir, jobs, progress, (client, scheduler), report)
     finally:
         client.close()
 
 
-def _run_benchmark(spec: dict, out_dir, jobs: int | None, progress: bool | None, cluster) -> Path:
+def _run_benchmark(spec: dict, out_dir, jobs: int | None, progress: bool | None, cluster,
+                   report: Callable[[Path], Path] | None) -> Path | None:
     from eegclf.progress import is_interactive
-    from eegclf.reporting.benchmark_report import build_benchmark_report
 
     folder = BenchmarkFolder(out_dir)
     spec = with_subject_groups(spec, out_dir)
@@ -348,13 +351,13 @@ def _run_benchmark(spec: dict, out_dir, jobs: int | None, progress: bool | None,
               file=sys.stderr)
         errors = _run(spec, todo, Path(out_dir), n_jobs, threads, show) if todo else {}
     done_any = len(errors) < len(todo) or n_todo < total
-    report = build_benchmark_report(out_dir) if done_any else None
+    written = report(Path(out_dir)) if done_any and report is not None else None
     if errors:
         first = sorted(errors)[0]
         raise BenchmarkError(f"{len(errors)} of {len(todo)} fold tasks failed (first: {first}: "
                              f"{errors[first].strip().splitlines()[-1]}); finished folds are kept: run the same "
-                             "command again to retry the failed ones" + (f"; partial report: {report}" if report else ""))
-    return report
+                             "command again to retry the failed ones" + (f"; partial report: {written}" if written else ""))
+    return written
 
 
 def _run(spec, todo, out_dir: Path, jobs: int, threads: int, progress: bool) -> dict[str, str]:

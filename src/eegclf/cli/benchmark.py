@@ -12,6 +12,7 @@ from eegclf.cli.flags import add_config_args, config_from_args
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.benchmark import make_spec, run_benchmark
+    from eegclf.reporting.benchmark import build_benchmark_report
     from eegclf.benchmark.presets import DEFAULT_PRESET, preset
     from eegclf.transfer import Init
 
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                      calibration_trials=_counts(args.calibration_trials) if args.calibration_trials else ())
     args.interrupt_hint = f"; finished folds are kept: run the same command again to complete {args.out}"
     report = run_benchmark(spec, args.out, jobs=args.jobs, progress=False if args.quiet else None,
-                           scheduler=args.scheduler)
+                           scheduler=args.scheduler, report=build_benchmark_report)
     print(f"report: {report}")
     return 0
 

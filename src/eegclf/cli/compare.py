@@ -10,6 +10,7 @@ from eegclf.cli.flags import add_config_args, config_from_args
 
 
 def run(args: argparse.Namespace) -> int:
+    from eegclf.reporting import build_report
     from eegclf.study import run_study
 
     base = config_from_args(args)
@@ -17,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     args.interrupt_hint = f"; finished runs are kept: run the same command again to complete {out}"
     report = run_study(base, split_names(args.models), split_names(args.acts), seeds, out, jobs=args.jobs,
-                       progress=False if args.quiet else None)
+                       progress=False if args.quiet else None, report=build_report)
     print(f"report: {report}")
     return 0
 

@@ -7,12 +7,13 @@ import sys
 
 from eegclf.cli.common import add_loader_args, dataset_options
 from eegclf.cli.flags import add_field_arg
-from eegclf.rundir import BEST, LAST
+from eegclf.config import FAST_PATH_AUTO
+from eegclf.storage.rundir import BEST, LAST
 
 
 def run(args: argparse.Namespace) -> int:
-    from eegclf.checkpoint import load_checkpoint
     from eegclf.data.channels import apply_matrix
+    from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.evaluation import (
         check_checkpoint_fits,
         check_request,
@@ -21,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from eegclf.models import get_model
 
-    model, meta = load_checkpoint(args.checkpoint, fast_path=args.fast_path or "auto")
+    model, meta = load_checkpoint(args.checkpoint, fast_path=args.fast_path or FAST_PATH_AUTO)
     # The study's habit is to repeat --model/--act at eval time: accept them, but never silently differ.
     check_request(meta, args.checkpoint, model=args.model, activation=args.activation)
     dataset = checkpoint_dataset(meta, args.dataset, args.data_dir, dataset_options(args))

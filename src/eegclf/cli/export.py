@@ -6,7 +6,8 @@ import argparse
 
 from eegclf.cli.flags import add_field_arg
 
-from eegclf.rundir import BEST, LAST
+from eegclf.config import FAST_PATH_AUTO
+from eegclf.storage.rundir import BEST, LAST
 from pathlib import Path
 
 
@@ -14,8 +15,8 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.export import export_checkpoint, fmt_suffix
 
     out = args.out or Path(args.checkpoint).with_suffix(f".{fmt_suffix(args.format)}")
-    model_path, meta_path = export_checkpoint(args.checkpoint, out, args.format, fast_path=args.fast_path or "auto",
-                                             channels=args.channels)
+    model_path, meta_path = export_checkpoint(args.checkpoint, out, args.format,
+                                              fast_path=args.fast_path or FAST_PATH_AUTO, channels=args.channels)
     print(f"exported {args.format} model to {model_path} (metadata: {meta_path})")
     return 0
 

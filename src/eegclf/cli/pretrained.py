@@ -6,8 +6,32 @@ import argparse
 import json
 
 
+def describe(name: str) -> dict:
+    """What ``eegclf pretrained list`` shows of ``name``: the catalogue entry and the checkpoint's own facts."""
+    from eegclf.pretrained import catalogue, path_of
+    from eegclf.storage.checkpoint import read_checkpoint  # imports torch: only when the command runs
+
+    entry = dict(catalogue()[name])
+    _, meta = read_checkpoint(path_of(name))
+    options = meta.get("dataset_options", {})
+    config = meta.get("config", {})
+    recipe_keys = ("model", "epochs", "batch_size", "optimizer", "lr", "weight_decay", "bn_recalibrate", "augment",
+                   "seed")
+    return {
+        "name": name, "data": entry["data"], "dataset": meta.get("dataset"), "task": options.get("task"),
+        "channels": meta.get("n_chans"), "sfreq": meta.get("sfreq"),
+        "window_s": [options.get("tmin"), options.get("tmax")], "n_times": meta.get("n_times"),
+        "classes": meta.get("class_names"), "people_seen": meta.get("subjects_seen"),
+        "n_trials_seen": meta.get("n_trials_seen"), "alignment": meta.get("alignment", "none"),
+        "band_hz": [options.get("l_freq"), options.get("h_freq")], "reference": options.get("reference"),
+        "recipe": {k: config.get(k) for k in recipe_keys if k in config},
+        "sha256": entry["sha256"], "file": str(path_of(name)), "command": entry["command"],
+        "built_file": entry.get("built_file", ""),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
-    from eegclf.pretrained import describe, names
+    from eegclf.pretrained import names
 
     shipped = names()
     if args.json:

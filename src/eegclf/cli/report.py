@@ -9,7 +9,7 @@ from pathlib import Path
 def run(args: argparse.Namespace) -> int:
     from eegclf.benchmark.folder import is_benchmark
     from eegclf.reporting import build_report
-    from eegclf.reporting.benchmark_report import build_benchmark_report
+    from eegclf.reporting.benchmark.results import build_benchmark_report
 
     folder = Path(args.dir)
     print(f"report: {build_benchmark_report(folder) if is_benchmark(folder) else build_report(folder)}")

@@ -6,7 +6,8 @@ import argparse
 
 from eegclf.cli.flags import add_field_arg
 
-from eegclf.rundir import BEST
+from eegclf.config import FAST_PATH_AUTO
+from eegclf.storage.rundir import BEST
 import csv
 import sys
 
@@ -28,7 +29,7 @@ def _open_source(args):
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from eegclf.checkpoint import load_checkpoint
+    from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.errors import CheckpointError, ConfigError
     from eegclf.models import get_model
     from eegclf.progress import is_interactive
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ConfigError(f"--threads {args.threads} is invalid: expected an integer >= 1")
     torch.set_num_threads(args.threads)
-    model, meta = load_checkpoint(args.checkpoint, fast_path=args.fast_path or "auto")
+    model, meta = load_checkpoint(args.checkpoint, fast_path=args.fast_path or FAST_PATH_AUTO)
     if not get_model(meta["model"]).exportable:
         raise CheckpointError(f"checkpoint {args.checkpoint} holds the classical model {meta['model']!r}; "
                               "streaming needs a deep model")

@@ -7,15 +7,15 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from eegclf.rundir import BEST, HISTORY, LAST, SUMMARY
+from eegclf.storage.rundir import BEST, HISTORY, LAST, SUMMARY
 from eegclf.cli.common import prepare_run_dir
 from eegclf.cli.flags import add_config_args, config_from_args, given_values
 
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.models import canonical_activation, canonical_name
-    from eegclf.rundir import RunDir
-    from eegclf.training import run_training
+    from eegclf.storage.rundir import RunDir
+    from eegclf.training.loop import run_training
     from eegclf.transfer import Init, calibration_config, resume_init, run_finetuning
 
     progress = False if args.quiet else None

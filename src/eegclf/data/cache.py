@@ -40,7 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-from eegclf.fileio import atomic_write_bytes, atomic_write_json, file_sha256
+from eegclf.storage.fileio import atomic_write_bytes, atomic_write_json, file_sha256
 
 CACHE_ENV = "EEGCLF_CACHE"
 NO_CACHE_ENV = "EEGCLF_NO_CACHE"

@@ -15,7 +15,7 @@ from torch import nn
 from eegclf.errors import ConfigError
 from eegclf.models.activations import resolve_activation
 from eegclf.models.constraints import max_norm_
-from eegclf.models.fast_paths import FAST_PATH_MODES, REFERENCE
+from eegclf.models.fast_paths import FAST_PATH_AUTO, FAST_PATH_MODES, REFERENCE
 
 
 class DeepModel(nn.Module):
@@ -35,7 +35,7 @@ class DeepModel(nn.Module):
     default_dropout: float = 0.5
     extra_activations: dict | None = None
     fast_path_name: str = ""  # the model's exact reordering (:mod:`eegclf.models.fast_paths`), if it has one
-    fast_path: str = "auto"  # "auto": use it where it costs less; "off": the reference modules, as defined
+    fast_path: str = FAST_PATH_AUTO  # use it where it costs less; FAST_PATH_OFF: the reference modules, as defined
     __jit_unused_properties__ = ["compute_path"]  # torch.jit.script compiles properties otherwise
 
     def __init__(self, n_chans, n_times, n_outputs, *, activation, activation_kwargs, dropout, max_norm,
@@ -77,7 +77,7 @@ class DeepModel(nn.Module):
     def path_for(self, training: bool) -> str:
         """The path a training step (``training``) or an inference pass takes: the fast path's name, or
         ``"reference"`` (``fast_path="off"``, no fast path, or not cheaper at this shape)."""
-        if self.fast_path == "auto" and self.fast_path_name and self.fast_path_cheaper(training):
+        if self.fast_path == FAST_PATH_AUTO and self.fast_path_name and self.fast_path_cheaper(training):
             return self.fast_path_name
         return REFERENCE
 

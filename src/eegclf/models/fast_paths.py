@@ -11,7 +11,9 @@ float rounding (tests/test_fast_paths.py), not to the byte.
   computed exactly from lag moments of the input (:func:`lag_moments`), which cost about K x the input size
   instead of F1 x K x the input size.
 - :func:`merged_conv` (DeepConvNet, ShallowConvNet): temporal conv then spatial conv with nothing between them
-  is one convolution over (channels x time) with the product kernel.
+  is one convolution over (channels x time) with the product kernel. It is always the cheaper order, so there is
+  nothing to decide: per output sample it costs G C K multiply-adds against F K C + G F C, and both models have as
+  many spatial filters as temporal ones (G = F), where G C K < F K C + F F C at every channel count and kernel.
 
 Under bf16 autocast, :func:`spatial_first` runs in float32 (its batch statistics and its grouped convolution,
 which oneDNN handles badly in bf16) and :func:`merged_conv` in bf16 like the convolutions it replaces; the rest of
@@ -24,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eegclf.config import FAST_PATH_MODES
+from eegclf.config import FAST_PATH_AUTO, FAST_PATH_MODES, FAST_PATH_OFF
 from eegclf.models.temporal_conv import grouped_temporal_conv
 
 REFERENCE = "reference"
@@ -178,10 +180,5 @@ def merged_conv(x: torch.Tensor, temporal: nn.Conv2d, spatial: nn.Conv2d) -> tor
     return out
 
 
-def merged_cheaper(n_filters: int, n_spatial: int, n_chans: int, kernel: int) -> bool:
-    """Merged costs G C K per output sample against F K C + G F C: cheaper whenever G K < F K + G F."""
-    return n_spatial * kernel < n_filters * kernel + n_spatial * n_filters
-
-
-__all__ = ["FAST_PATH_MODES", "REFERENCE", "lag_moments", "batchnorm_affine", "spatial_first", "merged_conv",
-           "spatial_first_cheaper", "merged_cheaper", "time_padding"]
+__all__ = ["FAST_PATH_AUTO", "FAST_PATH_MODES", "FAST_PATH_OFF", "REFERENCE", "lag_moments", "batchnorm_affine",
+           "spatial_first", "merged_conv", "spatial_first_cheaper", "time_padding"]

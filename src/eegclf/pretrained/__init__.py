@@ -4,7 +4,7 @@
 package), the sha256 of that file, what data it was trained on, and the exact command that rebuilds it byte
 for byte. Everything else (channels, rate, window, classes, the people it saw, its recipe) is read from the
 checkpoint's own metadata, so nothing is said twice. :func:`resolve` turns a name into the file; a path that
-exists always wins over a name. May import: errors (and checkpoint, lazily, to describe a network).
+exists always wins over a name. May import: errors only (``eegclf pretrained list`` describes a network).
 """
 
 from __future__ import annotations
@@ -50,27 +50,4 @@ def resolve(path_or_name) -> Path:
     return path_of(str(path_or_name))
 
 
-def describe(name: str) -> dict:
-    """What ``eegclf pretrained list`` shows of ``name``: the catalogue entry and the checkpoint's own facts."""
-    from eegclf.checkpoint import read_checkpoint
-
-    entry = dict(catalogue()[name])
-    _, meta = read_checkpoint(path_of(name))
-    options = meta.get("dataset_options", {})
-    config = meta.get("config", {})
-    recipe_keys = ("model", "epochs", "batch_size", "optimizer", "lr", "weight_decay", "bn_recalibrate", "augment",
-                   "seed")
-    return {
-        "name": name, "data": entry["data"], "dataset": meta.get("dataset"), "task": options.get("task"),
-        "channels": meta.get("n_chans"), "sfreq": meta.get("sfreq"),
-        "window_s": [options.get("tmin"), options.get("tmax")], "n_times": meta.get("n_times"),
-        "classes": meta.get("class_names"), "people_seen": meta.get("subjects_seen"),
-        "n_trials_seen": meta.get("n_trials_seen"), "alignment": meta.get("alignment", "none"),
-        "band_hz": [options.get("l_freq"), options.get("h_freq")], "reference": options.get("reference"),
-        "recipe": {k: config.get(k) for k in recipe_keys if k in config},
-        "sha256": entry["sha256"], "file": str(path_of(name)), "command": entry["command"],
-        "built_file": entry.get("built_file", ""),
-    }
-
-
-__all__ = ["catalogue", "names", "path_of", "resolve", "describe"]
+__all__ = ["catalogue", "names", "path_of", "resolve"]

@@ -2,10 +2,10 @@
 
 Study: ``collect`` reads the runs, ``stats`` does mean/std, paired tests, Holm, t intervals, chance levels and
 the exact Wilcoxon test, ``tables`` writes the two tables, ``figures`` the learning curves and bar chart, ``filter_responses`` EEGNet's
-filter responses, and ``report`` ties them together in :func:`build_report`. Benchmark:
-``benchmark_tables``, ``benchmark_figures`` and ``benchmark_report`` (:func:`build_benchmark_report`).
+filter responses, and ``study_report`` ties them together in :func:`build_report`. Benchmark: the package
+``reporting.benchmark`` (``tables``, ``figures``, ``curve``, ``provenance``, ``results``: :func:`build_benchmark_report`).
 """
 
-from eegclf.reporting.report import build_report
+from eegclf.reporting.study_report import build_report
 
 __all__ = ["build_report"]

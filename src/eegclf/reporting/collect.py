@@ -1,7 +1,7 @@
 """Reading a study folder: every finished run's summary and history, in a stable order.
 
 A study folder looks like ``OUT/study.json`` plus ``OUT/runs/{model}-{activation}-seed{seed}/``, each a run
-folder (:mod:`eegclf.rundir`). Only complete runs are read; nothing is retrained.
+folder (:mod:`eegclf.storage.rundir`). Only complete runs are read; nothing is retrained.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from eegclf.errors import DataError
 from eegclf.models import NO_ACTIVATION, get_model
-from eegclf.rundir import RunDir, completed_runs
+from eegclf.storage.rundir import RunDir, completed_runs
 
 # order used when study.json does not say (the original study's order first)
 DEFAULT_ACTIVATION_ORDER = ["relu", "leaky_relu", "elu", "gelu", "silu"]

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from eegclf.fileio import atomic_write_bytes
+from eegclf.storage.fileio import atomic_write_bytes
 from eegclf.reporting.collect import NO_ACTIVATION, Run, display_name, group_runs
 from eegclf.reporting.stats import mean_std
 

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from eegclf.reporting.collect import Run, display_name, group_runs
 from eegclf.reporting.figures import STYLE, save_png
-from eegclf.rundir import RunDir
+from eegclf.storage.rundir import RunDir
 
 BANDS = (("mu band 8–13 Hz", 8.0, 13.0, "#4dd0e1"), ("beta band 15–30 Hz", 15.0, 30.0, "#76ff03"))
 FLOOR_DB = -40.0
@@ -31,7 +31,7 @@ def temporal_kernels(checkpoint: Path) -> tuple[np.ndarray, float, int | None]:
     """
     import torch
 
-    from eegclf.checkpoint import load_checkpoint
+    from eegclf.storage.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(checkpoint)
     conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)

@@ -91,7 +91,7 @@ class StreamRunner:
 
     Args:
         source: where the signal comes from.
-        model, meta: what :func:`eegclf.checkpoint.load_checkpoint` returned (a deep model).
+        model, meta: what :func:`eegclf.storage.checkpoint.load_checkpoint` returned (a deep model).
         step_ms: time between decisions (rounded to whole samples, at least one).
         runtime: ``"auto"``, ``"torch"`` or ``"onnx"`` (see :class:`Decoder`).
     """

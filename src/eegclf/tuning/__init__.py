@@ -4,7 +4,7 @@
 the same storage URL and study name joins it. ``finalize_study()`` retrains the best trial over seeds and
 writes ``OUT/tune_report.md``. The orchestration is :mod:`eegclf.tuning.orchestrator`; the search space
 :mod:`~eegclf.tuning.space`, the storage :mod:`~eegclf.tuning.storage`, one worker's trials
-:mod:`~eegclf.tuning.worker` and the final retraining and report :mod:`~eegclf.tuning.report`.
+:mod:`~eegclf.tuning.worker` and the final retraining and report :mod:`~eegclf.tuning.finalize`.
 """
 
 from eegclf.tuning.orchestrator import TuneOutcome, default_study_name, finalize_study, open_study, study_settings, tune

@@ -205,7 +205,7 @@ def _should_finalize(study, counts, n_trials: int, log: WorkerLog, out_dir: Path
 
 
 def _finalize(study, out_dir, base, space, text, seeds, jobs, progress) -> Path:
-    from eegclf.tuning.report import finalize
+    from eegclf.tuning.finalize import finalize
 
     return finalize(study, Path(out_dir), base, space, text, seeds=seeds, jobs=jobs, progress=progress)
 

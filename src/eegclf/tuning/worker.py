@@ -65,7 +65,7 @@ def objective_value(config: RunConfig, dataset, trial) -> tuple[float, dict]:
     """
     import optuna
 
-    from eegclf.training import fit
+    from eegclf.training.loop import fit
 
     def on_epoch(epoch: int, row: dict) -> None:
         trial.report(row["val_acc"], epoch)

@@ -17,25 +17,11 @@ from __future__ import annotations
 
 import torch
 
-from eegclf.errors import ConfigError
+from eegclf.config import AUGMENTATIONS, parse_augment  # the names belong to the configuration
 
-AUGMENTATIONS = ("shift", "scale", "chdrop")
 SHIFT_FRACTION = 1 / 16
 SCALE_RANGE = (0.9, 1.1)
 CHANNEL_DROP = 0.1
-
-
-def parse_augment(text: str | None) -> tuple[str, ...]:
-    """``"shift,scale"`` -> ``("shift", "scale")``; ``None``, ``""`` or ``"none"`` -> ``()`` (no augmentation);
-    ConfigError (naming ``augment``) for unknown names."""
-    if text is None or not str(text).strip() or str(text).strip().lower() == "none":
-        return ()
-    names = tuple(dict.fromkeys(t.strip().lower() for t in str(text).split(",") if t.strip()))
-    unknown = [n for n in names if n not in AUGMENTATIONS]
-    if unknown:
-        raise ConfigError(f"augment={text!r} is invalid: unknown {', '.join(unknown)}; valid: "
-                          f"{', '.join(AUGMENTATIONS)} (comma-separated)", param="augment")
-    return names
 
 
 class Augmenter:
@@ -63,3 +49,5 @@ class Augmenter:
             keep = (torch.rand((n, 1, n_chans, 1), generator=self.gen) >= CHANNEL_DROP).to(x.device, x.dtype)
             x = x * keep
         return x
+
+__all__ = ["AUGMENTATIONS", "Augmenter", "parse_augment"]

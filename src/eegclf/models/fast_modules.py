@@ -28,8 +28,15 @@ class Fp32GroupedConv2d(nn.Conv2d):
     wide, as in EEGNet-8,2); in fp32 these convolutions cost the same here."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():  # TorchScript takes autocast's device only as a constant: nothing to leave
+            return self._conv_forward(x.float(), self.weight, self.bias)
+        return self._forward_fp32(x)
+
+    @torch.jit.unused
+    def _forward_fp32(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):
-            return super().forward(x.float())
+            # nn.Conv2d.forward's own body: torch.jit.script compiles no super() call
+            return self._conv_forward(x.float(), self.weight, self.bias)
 
 
 def use_fast_modules(net: nn.Module) -> None:

@@ -10,7 +10,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from eegclf.reporting.benchmark_tables import BEST, _fmt, summarize
+from eegclf.reporting.benchmark.tables import BEST, _fmt, summarize
 from eegclf.reporting.collect import display_name as pipeline_name
 from eegclf.reporting.figures import STYLE, save_png
 from eegclf.reporting.stats import mean_std, t_interval

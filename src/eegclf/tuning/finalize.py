@@ -23,9 +23,9 @@ from matplotlib.ticker import MaxNLocator
 
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError
-from eegclf.fileio import atomic_write_json, atomic_write_text
+from eegclf.storage.fileio import atomic_write_json, atomic_write_text
 from eegclf.reporting.collect import display_name
-from eegclf.rundir import RunDir
+from eegclf.storage.rundir import RunDir
 from eegclf.reporting.figures import STYLE, save_png
 from eegclf.reporting.stats import mean_std
 from eegclf.tuning.space import PARAMS, SearchSpace, apply_params
@@ -97,6 +97,7 @@ def _prepare_final_dir(final_dir: Path, marker: dict) -> None:
 def retrain_best(best_config: RunConfig, trial_number: int, final_dir: Path, seeds: int,
                  jobs: int | None, progress: bool | None) -> list[dict]:
     """Train ``best_config`` with seeds 0..seeds-1 through the compare machinery; returns the summaries."""
+    from eegclf.reporting import build_report
     from eegclf.study import run_name, run_study
 
     if seeds < 1:
@@ -104,7 +105,7 @@ def retrain_best(best_config: RunConfig, trial_number: int, final_dir: Path, see
     marker = {"trial": trial_number, "config": {**best_config.to_dict(), "data_dir": None, "threads": None}}
     _prepare_final_dir(final_dir, marker)
     run_study(best_config, [best_config.model], [best_config.activation], seeds, final_dir, jobs=jobs,
-              progress=progress)
+              progress=progress, report=build_report)
     runs = final_dir / "runs"
     return [RunDir(runs / run_name(best_config.model, best_config.activation, s)).read_summary() for s in range(seeds)]
 

@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 
 from eegclf.errors import EEGClfError
-from eegclf.fileio import atomic_write_csv, atomic_write_text
+from eegclf.storage.fileio import atomic_write_csv, atomic_write_text
 from eegclf.reporting.collect import Run, display_name, load_runs, models_in
 from eegclf.reporting.figures import accuracy_bars, accuracy_figure, loss_figure
 from eegclf.models import get_model
 from eegclf.reporting.filter_responses import filter_figure
-from eegclf.rundir import RunDir
+from eegclf.storage.rundir import RunDir
 from eegclf.reporting.tables import CSV_COLUMNS, csv_rows, results_markdown
 
 

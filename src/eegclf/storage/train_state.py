@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import save as st_save
 
 from eegclf.errors import CheckpointError
-from eegclf.fileio import atomic_write_bytes
-from eegclf.rundir import read_safetensors
+from eegclf.storage.fileio import atomic_write_bytes
+from eegclf.storage.safetensors_io import read_safetensors
 from eegclf.seeding import get_rng_state, set_rng_state
 
 

@@ -9,7 +9,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from eegclf.reporting.benchmark_tables import Summary
+from eegclf.reporting.benchmark.tables import Summary
 from eegclf.reporting.collect import display_name as pipeline_name
 from eegclf.reporting.figures import STYLE, save_png
 

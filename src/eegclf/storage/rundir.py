@@ -10,7 +10,9 @@ A run folder (one model, one activation, one seed) holds::
     summary.json        written once training finished: its presence marks the run complete
 
 Everything else (training, study, reporting, tuning, benchmark, CLI, tests) goes through :class:`RunDir`
-and the constants here; no other module spells these file names.
+and the constants here; no other module spells these file names. The checkpoints and the training state
+are written and read by :mod:`eegclf.storage.checkpoint` and :mod:`eegclf.storage.train_state` at the paths
+RunDir gives (``checkpoint_path(kind)``, ``state_path``): the run folder imports neither.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from eegclf.errors import CheckpointError, ConfigError, DataError
-from eegclf.fileio import atomic_write_csv, atomic_write_json
+from eegclf.storage.fileio import atomic_write_csv, atomic_write_json
 
 CONFIG = "config.json"
 HISTORY = "history.csv"
@@ -189,40 +191,6 @@ class RunDir:
         if not isinstance(summary, dict):
             raise DataError(f"{path}: expected a run summary (a JSON object)")
         return summary
-
-    # ---- checkpoints and training state ----
-    def save_checkpoint(self, kind: str, model, meta: dict) -> Path:
-        from eegclf.checkpoint import save_checkpoint
-
-        return save_checkpoint(self.checkpoint_path(kind), model, dict(meta, kind=kind))
-
-    def load_checkpoint(self, kind: str = "best"):
-        """``(model, meta)`` rebuilt from the run's ``kind`` checkpoint (see :func:`eegclf.checkpoint.load_checkpoint`)."""
-        from eegclf.checkpoint import load_checkpoint
-
-        return load_checkpoint(self.checkpoint_path(kind))
-
-    def save_state(self, model, opt, gen, **info) -> None:
-        from eegclf.train_state import save_state
-
-        save_state(self.state_path, model, opt, gen, **info)
-
-    def load_state(self, model, opt, gen) -> dict:
-        from eegclf.train_state import load_state
-
-        return load_state(self.state_path, model, opt, gen)
-
-
-def read_safetensors(data: bytes, key: str) -> tuple[dict, object]:
-    """The one safetensors reader for checkpoints and training state: ``(tensors, metadata[key] parsed as
-    JSON)``, with None when the key is absent. Raises safetensors' or json's errors on a corrupt file; the
-    caller says which file it was. Never unpickles."""
-    from safetensors.torch import load as st_load
-
-    tensors = st_load(data)
-    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
-    text = (header.get("__metadata__") or {}).get(key)
-    return tensors, None if text is None else json.loads(text)
 
 
 def completed_runs(runs_dir: str | Path) -> list[RunDir]:

@@ -19,9 +19,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import save as st_save
 
+from eegclf.config import FAST_PATH_AUTO
 from eegclf.errors import CheckpointError
-from eegclf.fileio import atomic_write_bytes
-from eegclf.rundir import read_safetensors
+from eegclf.storage.fileio import atomic_write_bytes
+from eegclf.storage.safetensors_io import read_safetensors
 
 FORMAT = "eegclf-checkpoint/1"
 PICKLE_SUFFIXES = {".pth", ".pt", ".pkl", ".pickle", ".ckpt", ".bin"}
@@ -31,9 +32,9 @@ def package_versions() -> dict:
     """Versions of the packages a result depends on (read from metadata: importing mne costs seconds)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    import eegclf
+    from eegclf._version import __version__
 
-    versions = {"eegclf": eegclf.__version__, "python": platform.python_version(),
+    versions = {"eegclf": __version__, "python": platform.python_version(),
                 "torch": torch.__version__, "numpy": np.__version__}
     for dist in ("mne", "scikit-learn", "pyriemann", "safetensors"):
         try:
@@ -89,7 +90,7 @@ def read_checkpoint(path) -> tuple[dict, dict]:
     return tensors, meta
 
 
-def load_checkpoint(path, fast_path: str = "auto"):
+def load_checkpoint(path, fast_path: str = FAST_PATH_AUTO):
     """Rebuild the model from a checkpoint file alone. Returns ``(model, meta)``; model in eval mode.
 
     ``fast_path``: ``"auto"`` (the cheaper exact order, :mod:`eegclf.models.fast_paths`) or ``"off"``; either

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from eegclf.benchmark.folder import BenchmarkFolder
 from eegclf.errors import DataError
-from eegclf.fileio import atomic_write_csv, atomic_write_text
-from eegclf.reporting.benchmark_figures import per_subject_figure, scatter_figure
-from eegclf.reporting.benchmark_provenance import provenance_markdown
-from eegclf.reporting.benchmark_tables import (
+from eegclf.storage.fileio import atomic_write_csv, atomic_write_text
+from eegclf.reporting.benchmark.figures import per_subject_figure, scatter_figure
+from eegclf.reporting.benchmark.provenance import provenance_markdown
+from eegclf.reporting.benchmark.tables import (
     CSV_COLUMNS,
     TIMING_COLUMNS,
     _header,
@@ -46,7 +46,7 @@ def build_benchmark_report(out_dir) -> Path:
 
 def _curve_report(out_dir: Path, spec: dict, records: list[dict]) -> str:
     """results.md of a calibration curve: the curve (table, figure), then the full report of each N."""
-    from eegclf.reporting.benchmark_curve import by_count, curve_figure, curve_table, curve_text, missing_note
+    from eegclf.reporting.benchmark.curve import by_count, curve_figure, curve_table, curve_text, missing_note
 
     curve = curve_figure(spec, records, out_dir / "figures" / "calibration_curve.png")
     lines = [*_header(spec, records), "## Calibration curve", "", curve_text(spec), "", *curve_table(spec, records),

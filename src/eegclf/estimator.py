@@ -3,7 +3,7 @@
 X is ``(trials, channels, times)`` as ``mne.Epochs.get_data()`` and MOABB give it (an ``mne.Epochs`` object
 and ``(trials, 1, channels, times)`` are accepted too); y holds any labels (strings too), and ``classes_``,
 ``predict`` and ``predict_proba`` speak in them. Training is eegclf's own trainer
-(:func:`eegclf.training.train_model`) on an in-memory data set, so the options are :class:`RunConfig`'s and the
+(:func:`eegclf.training.loop.train_model`) on an in-memory data set, so the options are :class:`RunConfig`'s and the
 same ``seed`` gives the same model and predictions (on the same machine and device). The model of the last
 epoch is kept, trained on every trial given to ``fit`` (``val_fraction=0``, the default: scikit-learn
 chooses by its own cross-validation); ``val_fraction > 0`` carves a validation part that is only measured.
@@ -11,7 +11,7 @@ chooses by its own cross-validation); ``val_fraction > 0`` carves a validation p
 Works in ``Pipeline``, ``cross_val_score``, ``GridSearchCV`` and as a MOABB pipeline::
 
     from sklearn.model_selection import cross_val_score
-    from eegclf.sklearn import EEGClassifier
+    from eegclf.estimator import EEGClassifier
     scores = cross_val_score(EEGClassifier(model="eegnet", epochs=100), X, y, cv=5)
 """
 
@@ -37,7 +37,7 @@ def in_memory_dataset(X: np.ndarray, y: np.ndarray, class_names: list[str], sfre
     first = [int(np.flatnonzero(y == k)[0]) for k in np.unique(y)]
     return EEGDataset("array", train, train.subset(first), float(sfreq or 0.0),
                       [f"ch{i}" for i in range(X.shape[2])], list(class_names),
-                      options={"sfreq": sfreq}, info={"source": "eegclf.sklearn.EEGClassifier.fit"})
+                      options={"sfreq": sfreq}, info={"source": "eegclf.estimator.EEGClassifier.fit"})
 
 
 def _trials(X, sfreq=None, with_names: bool = False):
@@ -129,7 +129,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Train on trials X (n, channels, times) with labels y (n,); returns self."""
-        from eegclf.training import train_model
+        from eegclf.training.loop import train_model
 
         X, sfreq, names = _trials(X, self.sfreq, with_names=True)
         names = self._names(X, names)
