@@ -452,6 +452,52 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
     return save_checkpoint(run.checkpoint_path("pretrained"), model, dict(meta, kind="pretrained"))
 
 
-__all__ = ["Init", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",
+__all__ = ["Init", "checkpoint_dataset", "meta_init", "check_checkpoint_fits", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",
            "pretrained_renorm", "check_zero_shot", "resume_init", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
            "ALIGNMENTS", "DEFAULT_ALIGNMENT"]
+
+
+# ---- a checkpoint against the data it meets (eval) ----
+
+def checkpoint_dataset(meta: dict, name: str | None = None, data_dir=None, options: dict | None = None):
+    """The data set to measure a checkpoint on: the one recorded in ``meta``, or ``name``, loaded with the
+    checkpoint's data options (for another data set, those that shape the network's input:
+    :meth:`Init.input_options`) changed by ``options``; in ``data_dir``, else the recorded
+    data root."""
+    from eegclf.data import load_dataset
+
+    if name and name != meta.get("dataset"):
+        options = {**meta_init(meta).input_options(name), **(options or {})}
+    else:
+        name, options = meta["dataset"], {**meta["dataset_options"], **(options or {})}
+    recorded_dir = options.pop("data_dir", None) or meta.get("config", {}).get("data_dir")
+    return load_dataset(name, data_dir=data_dir or recorded_dir, **options)
+
+
+def meta_init(meta: dict, source=None):
+    """What checkpoint ``source`` (metadata ``meta``) takes in, as an :class:`Init` without
+    weights: its channels, rate, window, classes and data options (for the checks and the channel map)."""
+    return Init(meta["model"], {}, {}, ch_names=tuple(meta.get("ch_names", ())), sfreq=float(meta.get("sfreq", 0)),
+                n_times=int(meta.get("n_times", 0)), class_names=tuple(meta.get("class_names", ())),
+                source=f"checkpoint {source}", dataset=str(meta.get("dataset", "")),
+                data_options=dict(meta.get("dataset_options") or {}))
+
+
+def check_checkpoint_fits(meta: dict, dataset, source) -> tuple[list[str], object]:
+    """CheckpointError when checkpoint ``source`` (metadata ``meta``) cannot take ``dataset``'s trials: other
+    rate, window, band, reference or classes, or channels that cannot be matched by name. Returns notes on what
+    fits but differs (other test trials than it was measured on) and the map from the data's channels to the
+    checkpoint's (a matrix; None when the data give its channels in its order)."""
+    init = meta_init(meta, source)
+    init.check_fits(dataset)
+    if len(meta["class_names"]) != dataset.n_classes:
+        raise CheckpointError(f"checkpoint {source} has {len(meta['class_names'])} classes, "
+                              f"{dataset.name} has {dataset.n_classes}")
+    if not meta.get("ch_names") and dataset.n_chans != meta["n_chans"]:
+        raise CheckpointError(f"checkpoint {source} takes {meta['n_chans']} channels, {dataset.name} gives "
+                              f"{dataset.n_chans}")
+    channel_map = init.channel_map(dataset)
+    if meta.get("test_fingerprint") not in (None, dataset.test.fingerprint()):
+        return [f"these test trials differ from the ones {source} was measured on "
+                "(other data set options or loader version)"], None if channel_map is None else channel_map[0]
+    return [], None if channel_map is None else channel_map[0]

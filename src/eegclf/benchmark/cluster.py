@@ -62,11 +62,10 @@ def _here() -> tuple[str, str]:
     return address, get_address_host(address)
 
 
-def worker_provenance(spec: dict) -> dict:
+def worker_provenance(spec: dict, with_provenance) -> dict:
     """On a worker: ``{"worker", "host", "provenance"}`` of running ``spec`` there (its data loaded, once per
-    worker process), or ``{"worker", "host", "error"}`` when it cannot load the data."""
-    from eegclf.benchmark.runner import with_provenance
-
+    worker process), or ``{"worker", "host", "error"}`` when it cannot load the data. ``with_provenance``: the
+    runner's function that adds it to a spec (passed in: the runner calls this module, not the other way)."""
     address, host = _here()
     try:
         return {"worker": address, "host": host, "provenance": with_provenance(spec)["provenance"]}
@@ -74,18 +73,18 @@ def worker_provenance(spec: dict) -> dict:
         return {"worker": address, "host": host, "error": error_text(exc).strip().splitlines()[-1]}
 
 
-def fold_task(spec: dict, pipeline: str, keys: list[str], host_threads: dict) -> dict:
+def fold_task(spec: dict, pipeline: str, keys: list[str], host_threads: dict, work) -> dict:
     """On a worker: the records of (pipeline, each of ``keys``), with the worker's provenance. A worker
-    whose provenance differs computes nothing (the client refuses it); a failed fold returns its error."""
-    from eegclf.benchmark import runner
-
-    result = worker_provenance(spec)
+    whose provenance differs computes nothing (the client refuses it); a failed fold returns its error.
+    ``work``: the runner's ``(compute_folds, with_provenance)``."""
+    compute_folds, with_provenance = work
+    result = worker_provenance(spec, with_provenance)
     if "error" in result or result["provenance"] != spec["provenance"]:
         return result
     # torch threads: the host's cores divided among the Dask worker threads on that host
     threads = max(1, available_cores() // max(1, host_threads.get(result["host"], 1)))
     try:
-        result["records"] = runner.compute_folds(spec, pipeline, keys, threads)
+        result["records"] = compute_folds(spec, pipeline, keys, threads)
     except Exception as exc:  # noqa: BLE001 - one failed fold must not stop the others
         result["failed"] = error_text(exc)
     return result
@@ -104,7 +103,7 @@ def _refusal(result: dict, spec: dict) -> str | None:
     return None
 
 
-def check_workers(client, spec: dict, address: str) -> dict[str, int]:
+def check_workers(client, spec: dict, address: str, with_provenance) -> dict[str, int]:
     """Check every worker of the cluster against ``spec``'s provenance (ConfigError naming each one that
     differs); return host -> number of Dask worker threads on it."""
     try:
@@ -115,7 +114,7 @@ def check_workers(client, spec: dict, address: str) -> dict[str, int]:
         raise ConfigError(f"scheduler={address} has no workers: start some first (`dask worker {address}` on "
                           "each machine)", param="scheduler")
     # one check per worker; allow_other_workers: a worker that leaves meanwhile does not block the check
-    futures = [client.submit(worker_provenance, spec, workers=[w], allow_other_workers=True, pure=False)
+    futures = [client.submit(worker_provenance, spec, with_provenance, workers=[w], allow_other_workers=True, pure=False)
                for w in workers]
     refusals = [r for r in (_refusal(res, spec) for res in client.gather(futures)) if r]
     if refusals:
@@ -127,14 +126,15 @@ def check_workers(client, spec: dict, address: str) -> dict[str, int]:
 
 
 def run_on_cluster(client, spec: dict, todo: list, out_dir: Path, host_threads: dict, progress: bool,
-                   task_name) -> dict[str, str]:
-    """Run each (pipeline, keys) of ``todo`` as a Dask task; write each record here as its task returns.
-    Returns task name -> error text of the failed ones."""
+                   task_name, work) -> dict[str, str]:
+    """Run each (pipeline, keys) of ``todo`` as a Dask task (``work``: the runner's ``(compute_folds,
+    with_provenance)``); write each record here as its task returns. Returns task name -> error text of the
+    failed ones."""
     from distributed import as_completed
     from tqdm.auto import tqdm
 
     folder = BenchmarkFolder(out_dir)
-    futures = {client.submit(fold_task, spec, p, keys, host_threads, pure=False): (p, keys) for p, keys in todo}
+    futures = {client.submit(fold_task, spec, p, keys, host_threads, work, pure=False): (p, keys) for p, keys in todo}
     errors: dict[str, str] = {}
     bar = tqdm(total=len(todo), desc="benchmark", unit="fold", disable=not progress, dynamic_ncols=True)
     try:

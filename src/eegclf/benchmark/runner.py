@@ -330,7 +330,7 @@ def _run_benchmark(spec: dict, out_dir, jobs: int | None, progress: bool | None,
     if cluster is not None:  # every worker loads the data and shows its provenance before anything is written
         from eegclf.benchmark.cluster import check_workers, run_on_cluster
 
-        host_threads = check_workers(cluster[0], spec, cluster[1])
+        host_threads = check_workers(cluster[0], spec, cluster[1], with_provenance)
     folder.prepare(spec)
     todo = _tasks(spec, folds, folder)
     n_todo = sum(len(keys) for _, keys in todo)
@@ -342,7 +342,8 @@ def _run_benchmark(spec: dict, out_dir, jobs: int | None, progress: bool | None,
         n_threads = sum(host_threads.values())
         print(f"{head} on the Dask cluster at {cluster[1]} ({n_threads} worker thread{'s' if n_threads > 1 else ''} "
               f"on {len(host_threads)} host{'s' if len(host_threads) > 1 else ''})", file=sys.stderr)
-        errors = run_on_cluster(cluster[0], spec, todo, Path(out_dir), host_threads, show, _task_name) if todo else {}
+        errors = run_on_cluster(cluster[0], spec, todo, Path(out_dir), host_threads, show, _task_name,
+                                (compute_folds, with_provenance)) if todo else {}
     else:
         cores = available_cores()
         n_jobs = max(1, min(jobs or cores, len(todo)))

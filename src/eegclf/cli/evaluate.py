@@ -13,14 +13,10 @@ from eegclf.storage.rundir import BEST, LAST
 
 def run(args: argparse.Namespace) -> int:
     from eegclf.data.channels import apply_matrix
-    from eegclf.storage.checkpoint import load_checkpoint
-    from eegclf.evaluation import (
-        check_checkpoint_fits,
-        check_request,
-        checkpoint_dataset,
-        loss_and_accuracy,
-    )
+    from eegclf.evaluation import check_request, loss_and_accuracy
     from eegclf.models import get_model
+    from eegclf.storage.checkpoint import load_checkpoint
+    from eegclf.transfer import check_checkpoint_fits, checkpoint_dataset
 
     model, meta = load_checkpoint(args.checkpoint, fast_path=args.fast_path or FAST_PATH_AUTO)
     # The study's habit is to repeat --model/--act at eval time: accept them, but never silently differ.

@@ -110,7 +110,7 @@ def versions() -> dict:
     """The versions of the packages that shape cached trials, read from their metadata (no import of mne)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    import eegclf
+    from eegclf._version import __version__
 
     out = {}
     for name in VERSIONED:
@@ -118,7 +118,7 @@ def versions() -> dict:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = None
-    out["eegclf"] = eegclf.__version__
+    out["eegclf"] = __version__
     return out
 
 
