@@ -33,6 +33,7 @@ from eegclf.models.standardize import Standardized, channel_stats
 from eegclf.progress import epoch_bar
 from eegclf.rundir import RunDir
 from eegclf.seeding import seed_everything
+from eegclf.tempfiles import clear_dead_temp_files
 
 
 def resolve_device(name: str) -> torch.device:
@@ -225,6 +226,7 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     seed_everything(config.seed)
     run_dir = RunDir(run_dir).create() if run_dir is not None else None
     if run_dir is not None:
+        clear_dead_temp_files(run_dir.path)  # a killed run's half-made files: --resume, a study's restart
         run_dir.write_config(config.to_dict())
 
     if get_model(config.model).is_deep:
