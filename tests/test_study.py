@@ -191,6 +191,7 @@ def test_killed_compare_resumes_only_the_missing_runs(tmp_path):
     result = subprocess.run(_compare(out, jobs=2), env=env, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr
     assert f"6 runs in {out}; {len(done)} already complete (skipped); running {6 - len(done)}" in result.stderr
+    assert f"removed 1 temporary file left by a dead writer in {out}: runs/" in result.stderr
     for p, (mtime, data) in done.items():
         assert p.stat().st_mtime_ns == mtime and p.read_bytes() == data
     runs = summaries(out)
