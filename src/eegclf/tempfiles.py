@@ -87,6 +87,12 @@ def is_dead_temp(path: Path, now: float | None = None) -> bool:
     return age > STALE_SECONDS
 
 
+def writer_alive(path: Path) -> bool:
+    """True when ``path`` is a temp file of ours that a live process of this host is writing right now."""
+    m = _NEW.match(Path(path).name)
+    return m is not None and m["host"] == _host() and _pid_alive(int(m["pid"]), m["start"])
+
+
 def clear_dead_temp_files(folder, depth: int = 0, names=None, say: bool = True) -> list[Path]:
     """Remove the temp files of dead writers in ``folder`` and its subfolders down to ``depth`` levels (0: the
     folder alone; links are not followed); return them. ``names``: only the temp files of these target names.
@@ -108,8 +114,8 @@ def clear_dead_temp_files(folder, depth: int = 0, names=None, say: bool = True) 
                 if not path.is_symlink() and path.is_file():
                     path.unlink()
                     removed.append(path)
-            except FileNotFoundError:
-                continue  # another process cleared it first
+            except OSError:
+                continue  # another process cleared it first, or the folder is read-only (a shared cache)
     if removed and say:
         print(describe_removed(removed, folder), file=sys.stderr)
     return removed
