@@ -66,9 +66,10 @@ def test_eval_refuses_truncated_checkpoint(trained, tmp_path):
     assert_one_line_error(run_cli("eval", "--checkpoint", bad), str(bad), "corrupt")
 
 
-def test_eval_refuses_other_data_shape(trained):
+def test_eval_refuses_other_data_shape(trained, eegmmidb_root):
+    # the data root from the fixture: not ../shared/data, which only exists relative to the repository
     proc = run_cli("eval", "--checkpoint", trained / "best.safetensors", "--dataset", "eegmmidb",
-                   "--data-dir", os.environ.get("EEGCLF_DATA", "../shared/data"))
+                   "--data-dir", eegmmidb_root)
     # issue 30: the check names what differs (it compared shapes only)
     assert_one_line_error(proc, "does not fit the data", "sampling rate (125 Hz against the data's 160 Hz)")
 

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,29 @@ from eegclf.reporting import build_report
 
 FAKE_RUNNER = '''
 import os, time
+from pathlib import Path
+
 from eegclf.storage.rundir import RunDir
+
+def _meet_another_worker():
+    """With $FAKE_STUDY_BARRIER (a folder): wait until a second worker process has started a run too, so that
+    two processes run the grid whatever their start-up times (no worker can drain the queue alone)."""
+    folder = os.environ.get("FAKE_STUDY_BARRIER")
+    if not folder:
+        return
+    (Path(folder) / str(os.getpid())).touch()
+    for _ in range(60_000):  # a guard against a hang (10 minutes), not a timing condition
+        if len(list(Path(folder).iterdir())) >= 2:
+            return
+        time.sleep(0.01)
+    raise RuntimeError("no second worker process started a run")
 
 def run(config, run_dir, progress=None):
     """Write what run_training writes, with numbers made from the run's name; fail where asked."""
     run_dir = RunDir(run_dir).create()
     run_dir.write_config(config.to_dict())
     name = f"{config.model}-{config.activation}-seed{config.seed}"
-    time.sleep(0.2)  # a run takes time: one worker must not drain the whole queue before the other starts
+    _meet_another_worker()
     if name in config.model_kwargs.get("fail", []):
         raise RuntimeError(f"planned failure of {name}")
     acc = 0.6 + 0.01 * config.seed + 0.05 * len(config.activation) / 10
@@ -58,8 +72,10 @@ def summaries(out: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "runs").glob("*/summary.json"))}
 
 
-def test_grid_runs_every_combination_in_parallel_processes(fake_runner, tmp_path, capsys):
+def test_grid_runs_every_combination_in_parallel_processes(fake_runner, tmp_path, capsys, monkeypatch):
     out = tmp_path / "study"
+    (tmp_path / "barrier").mkdir()
+    monkeypatch.setenv("FAKE_STUDY_BARRIER", str(tmp_path / "barrier"))  # spawned workers inherit it
     base = RunConfig(epochs=3, threads=None)
     report = study.run_study(base, ["EEGNet", "DeepConvNet", "CSP_LDA"], ["relu", "LeakyReLU"], 2, out,
                              jobs=2, progress=False, report=build_report)
@@ -139,26 +155,45 @@ def _compare(out: Path, jobs: int) -> list[str]:
             "--out", str(out)]
 
 
+# the real trainer, except that once a run is complete, the next one kills the whole study (the command and
+# its worker) inside its third write: a counted place, the same on every machine and under any load
+KILLING_RUNNER = '''
+import os, signal
+from pathlib import Path
+from eegclf.study import train_with_cached_data
+
+def run(config, run_dir, progress=False):
+    if list(Path(run_dir).parent.glob("*/summary.json")):
+        replace, writes = os.replace, [0]
+        def killing_replace(src, dst):
+            writes[0] += 1
+            if writes[0] == 3:
+                os.killpg(os.getpgid(0), signal.SIGKILL)
+            return replace(src, dst)
+        os.replace = killing_replace
+    return train_with_cached_data(config, run_dir, progress)
+'''
+
+
 def test_killed_compare_resumes_only_the_missing_runs(tmp_path):
     out = tmp_path / "D"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(_compare(out, jobs=1), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    deadline = time.monotonic() + 240
-    try:
-        while not list(out.glob("runs/*/summary.json")):
-            assert proc.poll() is None, proc.communicate()[1].decode()
-            assert time.monotonic() < deadline, "no run finished in time"
-            time.sleep(0.02)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the command and its worker process, mid-study
-        proc.wait()
+    (tmp_path / "mod").mkdir()
+    (tmp_path / "mod" / "killing_trainer.py").write_text(KILLING_RUNNER)
+    path = os.pathsep.join(p for p in (str(tmp_path / "mod"), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
+    compare = ["import sys, eegclf.study; eegclf.study.RUNNER = 'killing_trainer:run'; from eegclf.cli import main; "
+               "sys.exit(main(sys.argv[1:]))", *_compare(out, jobs=1)[3:]]
+    killed = subprocess.run([sys.executable, "-c", *compare], env=env, capture_output=True, text=True,
+                            timeout=600, start_new_session=True)  # its own process group: what it kills
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     done = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.glob("runs/*/summary.json")}
-    assert 1 <= len(done) < 6
+    assert len(done) == 1
+    assert len(list(out.glob("runs/*/.*.tmp"))) == 1  # the second run died inside a write
 
     result = subprocess.run(_compare(out, jobs=2), env=env, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr
     assert f"6 runs in {out}; {len(done)} already complete (skipped); running {6 - len(done)}" in result.stderr
+    assert f"removed 1 temporary file left by a dead writer in {out}: runs/" in result.stderr
     for p, (mtime, data) in done.items():
         assert p.stat().st_mtime_ns == mtime and p.read_bytes() == data
     runs = summaries(out)
@@ -166,6 +201,7 @@ def test_killed_compare_resumes_only_the_missing_runs(tmp_path):
     for name, summary in runs.items():
         assert summary["epochs"] == 2 and summary["seed"] == int(name[-1]) and summary["model"] == "eegnet"
         assert len((out / "runs" / name / "history.csv").read_text().strip().splitlines()) == 1 + 2
+    assert not list(out.rglob("*.tmp"))
     rows = [line for line in (out / "results.md").read_text().splitlines() if line.startswith("| EEGNet")]
     assert len(rows) == 3
     for name in ("accuracy_eegnet", "loss_eegnet", "test_accuracy", "filters_eegnet"):

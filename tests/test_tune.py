@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -56,16 +55,49 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"  # a shared $EEGCLF_TEST_PG_URL may hold earlier studies
 
 
-def worker(url: str, study: str, out: Path, *extra: str) -> subprocess.Popen:
-    """Start one `python -m eegclf tune` worker process (no finalize)."""
-    cmd = [sys.executable, "-m", "eegclf", "tune", "--model", "EEGNet", *DATA, "--storage", url, "--study", study,
+# python -c HOOKED HOOK ARG ARGS...: `eegclf ARGS` with a test's hook in its trials, so that what the tests need
+# happens at a counted place rather than a moment (no test may depend on the load of the machine):
+# meet ARG=FOLDER: each worker's first trial waits until another worker is inside a trial too (both work);
+# die: the worker SIGKILLs itself inside its first trial, right after the first epoch's report is stored.
+HOOKED = """
+import os, signal, sys, time
+from pathlib import Path
+import optuna
+import eegclf.tuning.worker as w
+hook, arg, objective, report = sys.argv[1], sys.argv[2], w.objective_value, optuna.trial.Trial.report
+
+def meet(config, dataset, trial):
+    (Path(arg) / str(os.getpid())).touch()
+    for _ in range(60_000):  # a guard against a hang (10 minutes), not a timing condition
+        if len(list(Path(arg).iterdir())) >= 2:
+            return objective(config, dataset, trial)
+        time.sleep(0.01)
+    raise RuntimeError("no other worker started a trial")
+
+def report_and_die(self, value, step):
+    report(self, value, step)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if hook == "meet":
+    w.objective_value = meet
+elif hook == "die":
+    optuna.trial.Trial.report = report_and_die
+from eegclf.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def worker(url: str, study: str, out: Path, *extra: str, hook: tuple[str, str] | None = None) -> subprocess.Popen:
+    """Start one `eegclf tune` worker process (no finalize), with ``hook`` (see HOOKED) if given."""
+    start = [sys.executable, "-c", HOOKED, *hook] if hook else [sys.executable, "-m", "eegclf"]
+    cmd = [*start, "tune", "--model", "EEGNet", *DATA, "--storage", url, "--study", study,
            "--out", str(out), "--no-finalize", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def finish(*procs: subprocess.Popen, timeout: float = 180) -> list[tuple[str, str]]:
-    """Wait for worker processes; any still running after ``timeout`` s is killed (and the test fails)."""
+def finish(*procs: subprocess.Popen, timeout: float = 600) -> list[tuple[str, str]]:
+    """Wait for worker processes; any still running after ``timeout`` s (a hang) is killed, and the test fails."""
     try:
         return [p.communicate(timeout=timeout) for p in procs]
     finally:
@@ -88,8 +120,9 @@ def ran_by(stderr: str) -> list[int]:
 
 def test_two_workers_finish_one_postgres_study(pg_url, tmp_path):
     n, name = 6, unique("two")
+    (tmp_path / "meet").mkdir()
     procs = [worker(pg_url, name, tmp_path / f"w{i}", "--trials", str(n), "--epochs-range", "4:8",
-                    "--pruner", "none", "--heartbeat", "5") for i in range(2)]
+                    "--pruner", "none", "--heartbeat", "5", hook=("meet", str(tmp_path / "meet"))) for i in range(2)]
     outs = finish(*procs)
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err
@@ -114,24 +147,12 @@ def test_killed_worker_leaves_the_study_usable(pg_url, tmp_path):
     n, name = 2, unique("kill")
     args = ("--trials", str(n), "--epochs", "10", "--n-train", "64", "--pruner", "none", "--heartbeat", "1",
             "--retries", "1")
-    a = worker(pg_url, name, tmp_path / "a", *args)
-    victim, deadline = None, time.monotonic() + 120
-    try:
-        while victim is None:  # wait until worker a is inside a trial (at least one epoch reported)
-            assert a.poll() is None, f"worker finished before it could be killed: {a.communicate()[1]}"
-            assert time.monotonic() < deadline, "worker a never started a trial"
-            try:
-                running = [t for t in load_trials(pg_url, name).values()
-                           if t.state == TrialState.RUNNING and t.intermediate_values]
-            except KeyError:  # the study does not exist yet
-                running = []
-            victim = running[0] if running else time.sleep(0.1)
-        a.send_signal(signal.SIGKILL)
-    finally:
-        a.kill()
-        a.communicate()
+    a = worker(pg_url, name, tmp_path / "a", *args, hook=("die", "-"))  # dies inside its first trial
+    [(_, err)] = finish(a)
+    assert a.returncode == -signal.SIGKILL, err
     at_kill = load_trials(pg_url, name)
-    assert at_kill[victim.number].state == TrialState.RUNNING  # killed mid-trial
+    [victim] = [t for t in at_kill.values() if t.state == TrialState.RUNNING]
+    assert list(victim.intermediate_values) == [1]  # killed mid-trial, after its first epoch
     done_by_a = {k for k, t in at_kill.items() if t.state in FINISHED}
 
     b = worker(pg_url, name, tmp_path / "b", *args)

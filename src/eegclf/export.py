@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from torch import nn
 from eegclf.config import FAST_PATH_AUTO
 from eegclf.errors import CheckpointError, ConfigError, EEGClfError
 from eegclf.storage.fileio import atomic_write_json
+from eegclf.storage.tempfiles import clear_dead_temp_files, make_temp
 
 FORMATS = ("onnx", "torchscript")
 EXPORT_FORMAT = "eegclf-export/1"
@@ -124,7 +124,7 @@ def with_input_channels(model, meta: dict, channels) -> tuple:
 
 
 def _temp_path(out: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    fd, tmp = make_temp(out)  # named after this process, so that a resume can tell when its writer died
     os.close(fd)
     return Path(tmp)
 
@@ -243,6 +243,8 @@ def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = 
     meta_json = json.dumps(info, sort_keys=True)
     example = probe_trials(model, n=2)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # an export of the same file killed before: its temp files only (the folder may be anybody's)
+    clear_dead_temp_files(out.parent, names={out.name, metadata_path(out).name})
     tmp = _temp_path(out)
     try:
         try:

@@ -27,6 +27,7 @@ from eegclf.storage.fileio import atomic_write_json, atomic_write_text
 from eegclf.models import NO_ACTIVATION
 from eegclf.parallel import available_cores, cached_dataset, run_tasks
 from eegclf.storage.rundir import RunDir, completed_runs
+from eegclf.storage.tempfiles import clear_dead_temp_files
 
 # what each worker calls: "module:function" taking (config, run_dir, progress=...); tests may swap it
 RUNNER = "eegclf.study:train_with_cached_data"
@@ -211,6 +212,7 @@ def run_study(base: RunConfig, models: list[str], activations: list[str], seeds:
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"out={out_dir} exists and is not a folder", param="out")
     grid = expand_grid(base, models, activations, seeds)
+    clear_dead_temp_files(out_dir, depth=2)  # out/, out/figures/, out/runs/NAME/
     _check_same_study(out_dir, base)
     runs_dir = out_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,7 @@ from eegclf.config import RunConfig
 from eegclf.errors import ConfigError, DataError, EEGClfError
 from eegclf.models.covariance_cache import sharing_covariances
 from eegclf.parallel import available_cores, cached_dataset, call_task, run_tasks
+from eegclf.storage.tempfiles import clear_dead_temp_files
 
 # RunConfig fields a benchmark sets itself (per pipeline and fold) or that do not change results
 _NOT_RECIPE = ("model", "seed", "out", "threads", "device", "data_dir", "dataset", "dataset_options", "val_fraction")
@@ -331,6 +332,7 @@ def _run_benchmark(spec: dict, out_dir, jobs: int | None, progress: bool | None,
         from eegclf.benchmark.cluster import check_workers, run_on_cluster
 
         host_threads = check_workers(cluster[0], spec, cluster[1], with_provenance)
+    clear_dead_temp_files(out_dir, depth=2)  # out/, out/figures/, out/folds/PIPELINE/: before prepare() looks
     folder.prepare(spec)
     todo = _tasks(spec, folds, folder)
     n_todo = sum(len(keys) for _, keys in todo)

@@ -113,10 +113,12 @@ def prepare_run_dir(out, overwrite: bool, resumable: bool = True) -> None:
     from pathlib import Path
 
     from eegclf.errors import ConfigError
+    from eegclf.storage.tempfiles import clear_dead_temp_files
 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
+    clear_dead_temp_files(out)  # a run killed in its first write left only that: the folder is empty then
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             resume = f"use --resume {out} to continue it, " if resumable else "use "

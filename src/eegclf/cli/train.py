@@ -15,6 +15,7 @@ from eegclf.cli.flags import add_config_args, config_from_args, given_values
 def run(args: argparse.Namespace) -> int:
     from eegclf.models import canonical_activation, canonical_name
     from eegclf.storage.rundir import RunDir
+    from eegclf.storage.tempfiles import clear_dead_temp_files
     from eegclf.training.loop import run_training
     from eegclf.transfer import Init, calibration_config, resume_init, run_finetuning
 
@@ -23,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume)
         folder = RunDir(run_dir)
         config = folder.read_config()
+        clear_dead_temp_files(run_dir)  # a complete run too: an export into it may have been killed
         if folder.is_complete():
             print(f"{run_dir} is complete already; nothing to resume")
             return 0

@@ -41,6 +41,7 @@ from typing import Callable
 import numpy as np
 
 from eegclf.storage.fileio import atomic_write_bytes, atomic_write_json, file_sha256
+from eegclf.storage.tempfiles import clear_dead_temp_files, writer_alive
 
 CACHE_ENV = "EEGCLF_CACHE"
 NO_CACHE_ENV = "EEGCLF_NO_CACHE"
@@ -222,6 +223,14 @@ def _store(root: Path, key: str, X: np.ndarray | None, facts: dict, describe: di
     _write(root, lambda: atomic_write_json(meta_path, {"key": key, "array": array, "facts": facts, **describe}))
 
 
+@functools.cache
+def _clear_dead_writes(root: str) -> None:
+    """Once per process and folder: remove the temp files of processes killed while storing an entry (the
+    entries of live processes, e.g. a benchmark's other workers, are kept: :mod:`eegclf.storage.tempfiles`)."""
+    clear_dead_temp_files(Path(root) / "trials", depth=1)
+    clear_dead_temp_files(Path(root) / "sources")
+
+
 def load_or_build(kind: str, source: str | os.PathLike, options: dict,
                   build: Callable[[], tuple[np.ndarray | None, dict]]) -> tuple[np.ndarray | None, dict]:
     """``build()``'s (array or None, JSON-able facts) for recording ``source``, from the cache when an entry of
@@ -233,6 +242,7 @@ def load_or_build(kind: str, source: str | os.PathLike, options: dict,
     if not enabled():
         return build()
     root = cache_root()
+    _clear_dead_writes(str(root))
     key = entry_key(kind, source, options)
     try:
         found = _read(root, key)
@@ -276,6 +286,8 @@ def clear() -> dict:
     root = cache_root()
     files = size = 0
     for _, path in list(_entry_files(root)):
+        if _TMP.match(path.name) and writer_alive(path):
+            continue  # another process is storing this entry right now: its rename would fail
         size += path.stat().st_size
         path.unlink()
         files += 1

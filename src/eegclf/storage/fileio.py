@@ -1,6 +1,7 @@
 """Atomic file writes: a temp file in the same folder, flushed, then renamed over the target.
 
-A crash (or a full disk) leaves either the old file or the new one, never a truncated file.
+A crash (or a full disk) leaves either the old file or the new one, never a truncated file. A killed process
+also leaves its temp file, named after it; resuming clears those of dead writers (:mod:`eegclf.storage.tempfiles`).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ import csv
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from eegclf.storage.tempfiles import make_temp
 
 
 def _read_umask() -> int:
@@ -25,7 +27,7 @@ _UMASK = _read_umask()  # read once: os.umask changes process state, so not on e
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = make_temp(path)
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; use the user's umask
         with os.fdopen(fd, "wb") as f:

@@ -37,6 +37,7 @@ from eegclf.progress import epoch_bar
 from eegclf.seeding import seed_everything
 from eegclf.storage.checkpoint import package_versions, save_checkpoint
 from eegclf.storage.rundir import RunDir
+from eegclf.storage.tempfiles import clear_dead_temp_files
 from eegclf.storage.train_state import load_state, save_state
 from eegclf.training.augment import Augmenter, parse_augment
 from eegclf.training.batchnorm import recalibrate_batchnorm
@@ -96,6 +97,7 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     net = build_model(config, dataset, None if channel_map is None else len(channel_map[1]))
     folder = RunDir(run_dir).create() if run_dir is not None else None
     if folder is not None:
+        clear_dead_temp_files(folder.path)  # a killed run's half-made files: --resume, a study's restart
         folder.write_config(config.to_dict())
     if not get_model(config.model).is_deep:
         summary, model = fit_classical(config, dataset, net, train, val, folder)

@@ -24,6 +24,7 @@ from matplotlib.ticker import MaxNLocator
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError
 from eegclf.storage.fileio import atomic_write_json, atomic_write_text
+from eegclf.storage.tempfiles import clear_dead_temp_files
 from eegclf.reporting.collect import display_name
 from eegclf.storage.rundir import RunDir
 from eegclf.reporting.figures import STYLE, save_png
@@ -209,6 +210,7 @@ def finalize(study, out_dir: Path, base: RunConfig, space: SearchSpace, storage_
         raise ConfigError(f"study {study.study_name!r} in {storage_text} has no completed trial yet: "
                           "nothing to finalize")
     out_dir = Path(out_dir)
+    clear_dead_temp_files(out_dir, depth=3)  # a killed finalize's; out/final/runs/NAME/ included
     best = study.best_trial
     config = apply_params(base, {k: v for k, v in best.params.items() if k in PARAMS})
     final_dir = out_dir / "final"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError
+from eegclf.storage.tempfiles import clear_dead_temp_files
 from eegclf.tuning.space import PARAMS, SearchSpace
 from eegclf.tuning.storage import default_storage_url, mask_url, open_storage
 from eegclf.tuning.worker import WorkerLog, count_states, finished, run_worker, worker_id
@@ -149,6 +150,8 @@ def tune(base: RunConfig, space: SearchSpace, n_trials: int, out_dir, storage: s
         raise ConfigError(f"timeout={timeout} is invalid: expected seconds > 0", param="timeout")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"out={out_dir} exists and is not a folder", param="out")
+    # out/, out/figures/, out/final/runs/NAME/ (finalize's retraining); live workers' files are kept
+    clear_dead_temp_files(out_dir, depth=3)
     storage = storage or default_storage_url(out_dir)
     study_name = study_name or default_study_name(base)
     text = mask_url(storage)
