@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eegclf.data.base import EPOCH_DEFAULTS, EEGDataset, Split
+from eegclf.data.base import EPOCH_DEFAULTS, EEGDataset, Split, run_key
 from eegclf.errors import DataError
 
 DEFAULTS = {
@@ -315,10 +315,14 @@ def _event_annotations(raw, path: str, keys: list[str]) -> None:
 
 def _trials_of_file(path: str, opts: dict, keep: list[str], picks: list[str], sfreq: float,
                     pairs: list[tuple[str, str]], class_names: list[str]):
-    """One file's trials: X (n, C, T) float64 volts, y (n,), channel names, rate, NaN count, trials dropped."""
+    """One file's trials: X (n, C, T) float64 volts, y (n,), channel names, rate, NaN count, trials dropped,
+    and the fingerprint of the raw recording (:mod:`eegclf.data.fingerprint`; None when it has none)."""
     import mne
 
+    from eegclf.data.fingerprint import raw_fingerprint
+
     raw = read_raw(path, preload=True)
+    print_ = raw_fingerprint(raw)  # of the recording as read, before any preprocessing
     keys = [k for k, _ in pairs]
     _event_annotations(raw, path, keys)
     lookup = {c.lower(): c for c in raw.ch_names}
@@ -346,7 +350,7 @@ def _trials_of_file(path: str, opts: dict, keep: list[str], picks: list[str], sf
                         f"around its {len(events)} events (the recording is {raw.times[-1]:.1f} s long)")
     X = epochs.get_data(copy=True)
     y = epochs.events[:, 2].astype(np.int64) - 1
-    return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans, len(events) - len(epochs)
+    return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans, len(events) - len(epochs), print_
 
 
 def load_files(data_dir=None, *, train_files, test_files, events, subject_from, channels, tmin, tmax,
@@ -374,9 +378,10 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
     parts: dict[str, list[Split]] = {"train": [], "test": []}
     ch_names, n_times, n_nans, dropped = None, None, 0, 0
     run_counter: dict[str, int] = {}
+    recordings: dict[str, str] = {}
     for part in ("train", "test"):
         for path in files[part]:
-            X, y, names, sf, nn, nd = _trials_of_file(path, opts, keep, picks, sfreq, pairs, class_names)
+            X, y, names, sf, nn, nd, print_ = _trials_of_file(path, opts, keep, picks, sfreq, pairs, class_names)
             if ch_names is not None and ([n.lower() for n in names], X.shape[-1]) != (
                     [n.lower() for n in ch_names], n_times):
                 raise DataError(f"file {path} gives channels {names} with {X.shape[-1]} samples per trial, "
@@ -387,6 +392,8 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
             if run is None:
                 run_counter[subject] = run_counter.get(subject, 0) + 1
                 run = run_counter[subject] if rx is not None else -1
+            if print_ is not None:
+                recordings[run_key(subject, "", run)] = print_
             parts[part].append(Split(X[:, None].astype(np.float32), y, np.full(len(y), subject),
                                      np.full(len(y), run, dtype=np.int64)))
 
@@ -408,7 +415,8 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
     }
     info = {"n_nans": n_nans, "n_trials_outside_recording": dropped, "native_sfreq": natives,
             "channels_left_out": left_out, "files": files}
-    return EEGDataset("files", joined["train"], joined["test"], sfreq, ch_names, class_names, options, info)
+    return EEGDataset("files", joined["train"], joined["test"], sfreq, ch_names, class_names, options, info,
+                      recordings)
 
 
 # argparse types of the options whose default is None (the CLI makes the flags from DEFAULTS and these)
