@@ -179,4 +179,20 @@ def refuse(source: str, people: dict[str, str], what: str = "scored") -> None:
                               f"not be that of a new person ({HOW_TO_ALLOW})")
 
 
-__all__ = ["Seen", "seen_people", "refuse", "describe", "trial_sketches", "NOTE", "HOW_TO_ALLOW"]
+def check(seen: Seen, source: str, dataset, split, *, allow: bool = False, what: str = "scored",
+          calibrated_ok: bool = False) -> dict[str, str]:
+    """The guard: refuse (CheckpointError, one line) to have ``split``'s trials of ``dataset`` scored by a
+    network that saw their people (:func:`seen_people`), unless ``allow``; returns those people (for
+    :func:`note`)."""
+    people = seen_people(seen, dataset, split, calibrated_ok=calibrated_ok)
+    if not allow:
+        refuse(source, people, what)
+    return people
+
+
+def note(people) -> str:
+    """What goes beside a number measured on people seen in training: `` (seen in training: S001)``."""
+    return f" ({NOTE}: {', '.join(people)})" if people else ""
+
+
+__all__ = ["Seen", "seen_people", "check", "note", "refuse", "describe", "trial_sketches", "NOTE", "HOW_TO_ALLOW"]

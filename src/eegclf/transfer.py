@@ -109,8 +109,8 @@ class Init:
         """The network of a trained :class:`Standardized` model (the benchmark's cross-subject models);
         ``seen``: the qualified ids of the subjects it was trained on."""
         return cls(model.net.model_name, dict(model.net.config), model.net.state_dict(), alignment,
-                   tuple(str(s) for s in seen), seen=Seen(tuple(str(s) for s in seen)), mean=model.mean.detach().cpu().numpy(),
-                   std=model.std.detach().cpu().numpy())
+                   tuple(str(s) for s in seen), seen=Seen(tuple(str(s) for s in seen)),
+                   mean=model.mean.detach().cpu().numpy(), std=model.std.detach().cpu().numpy())
 
     @property
     def net_kwargs(self) -> dict:
@@ -179,11 +179,14 @@ class Init:
         return out
 
     def check_unseen(self, subjects, dataset: EEGDataset | None = None, split: Split | None = None,
-                     what: str = "tested") -> None:
+                     what: str = "tested", allow_hint: bool = False) -> None:
         """Refuse to test on a subject the network was trained on, or any subject when it does not say whom;
         ``subjects``: qualified ids. With ``dataset`` and ``split`` (the trials to be tested or calibrated on),
-        also the subjects whose recordings it was trained on under another id (:mod:`eegclf.seen`)."""
+        also the subjects whose recordings it was trained on under another id (:mod:`eegclf.seen`).
+        ``allow_hint``: the message says how to allow it (where the caller can)."""
         from eegclf.seen import HOW_TO_ALLOW, describe, seen_people
+
+        hint = f"; {HOW_TO_ALLOW}" if allow_hint else ""
 
         if self.subjects_seen is None:
             raise CheckpointError(f"{self.source} does not record the subjects it was trained on, so it cannot "
@@ -192,12 +195,12 @@ class Init:
         if seen:
             raise CheckpointError(f"{self.source} was pre-trained on subject {', '.join(map(bare, seen))}, which "
                                   f"is to be {what}: its score would not be that of a new user; pre-train without "
-                                  f"it, or {HOW_TO_ALLOW} (it saw {', '.join(self.subjects_seen)})")
+                                  f"it (it saw {', '.join(self.subjects_seen)}){hint}")
         if dataset is not None and split is not None:
             people = seen_people(self.seen, dataset, split, by_id=False)
             if people:
                 raise CheckpointError(f"{self.source} was pre-trained on {describe(people)}, which is to be "
-                                      f"{what}: its score would not be that of a new user ({HOW_TO_ALLOW})")
+                                      f"{what}: its score would not be that of a new user{hint}")
 
 
 def _recorded_subjects(meta: dict) -> tuple[str, ...] | None:
@@ -318,7 +321,7 @@ def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | N
         if allow_seen:
             seen.update(init.seen_people(dataset, part))
         else:
-            init.check_unseen(subject_ids(dataset, part.subjects), dataset, part, what)
+            init.check_unseen(subject_ids(dataset, part.subjects), dataset, part, what, allow_hint=True)
     if not resume and init.path:
         from eegclf.fileio import file_sha256
 

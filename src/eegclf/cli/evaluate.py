@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from eegclf.cli.common import add_loader_args, dataset_options
-from eegclf.cli.flags import add_field_arg
+from eegclf.cli.flags import add_allow_seen, add_field_arg
 from eegclf.rundir import BEST, LAST
 
 
@@ -19,16 +19,21 @@ def run(args: argparse.Namespace) -> int:
         loss_and_accuracy,
     )
     from eegclf.models import get_model
+    from eegclf.seen import Seen, check, note
 
     model, meta = load_checkpoint(args.checkpoint, fast_path=args.fast_path or "auto")
     # The study's habit is to repeat --model/--act at eval time: accept them, but never silently differ.
     check_request(meta, args.checkpoint, model=args.model, activation=args.activation)
     dataset = checkpoint_dataset(meta, args.dataset, args.data_dir, dataset_options(args))
-    for note in check_checkpoint_fits(meta, dataset, args.checkpoint):
-        print(f"eegclf: note: {note}", file=sys.stderr)
+    notes = check_checkpoint_fits(meta, dataset, args.checkpoint)
+    # never a person it was trained on, found by id or by the recordings themselves (eegclf.seen)
+    seen = check(Seen.from_meta(meta), f"checkpoint {args.checkpoint}", dataset, dataset.test,
+                 allow=args.allow_seen, calibrated_ok=True)
+    for note_ in notes:
+        print(f"eegclf: note: {note_}", file=sys.stderr)
     print(model.net if get_model(meta["model"]).is_deep else model)  # the network, without its normalisation
     loss, acc = loss_and_accuracy(model, dataset.test.X, dataset.test.y)
-    print(f"Test Loss: {loss:.4f}, Test Accuracy: {acc:.4f}")
+    print(f"Test Loss: {loss:.4f}, Test Accuracy: {acc:.4f}{note(seen)}")
     return 0
 
 
@@ -44,6 +49,7 @@ def add_parser(sub) -> None:
     for name in ("model", "activation"):
         add_field_arg(p, name, help="optional; must match the checkpoint (the study's habit)", default="")
     add_field_arg(p, "fast_path")
+    add_allow_seen(p)
     g = p.add_argument_group("data set")
     add_field_arg(g, "dataset", default="(default: the checkpoint's)")
     add_field_arg(g, "data_dir", default="(default: the checkpoint's, else $EEGCLF_DATA, else ~/eegclf_data)")
