@@ -173,6 +173,10 @@ def test_the_sklearn_estimator_refuses_to_fit_or_score_on_people_it_saw(pre, eeg
 # ------------------------------------------------------------------------------ the shipped network itself
 
 def test_the_shipped_network_refuses_the_56_people_it_saw_by_any_route(eegmmidb_root, tmp_path, capsys):
+    _, meta = read_checkpoint("eegmmidb-lr")
+    assert len(meta["recordings_seen"]) == 56 and all(len(v) == 3 for v in meta["recordings_seen"].values())
+    assert sum(len(v) for v in meta["trials_seen"].values()) == 16 * meta["n_trials_seen"]
+    assert meta["subjects_calibrated"] == []
     _refused(capsys, main(["eval", "--checkpoint", "eegmmidb-lr", "--data-dir", str(eegmmidb_root),
                            "--subjects", "1"]), "S001")
     rc = main(["train", "--init", "eegmmidb-lr", *_files(eegmmidb_root, 1, small=False), "--quiet",
