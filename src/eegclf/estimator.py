@@ -85,6 +85,10 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     ``predict`` matches the channels of an ``mne.Epochs`` (or of arrays in ``ch_names`` order) to those of
     ``fit`` by name.
 
+    ``allow_seen``: with ``init``, fitting on or scoring people the network was trained on is refused (they are
+    known by their trials: :mod:`eegclf.seen`), unless this is True; a warning then says "seen in training" and
+    ``seen_in_training_`` names them.
+
     Fitted attributes: ``classes_`` (the labels, sorted), ``model_`` (in eval mode: a torch module taking
     (n, 1, C, T) float32 and giving logits, or the classical estimator), ``summary_`` (the trainer's summary),
     ``n_chans_``, ``n_times_``.
@@ -93,7 +97,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, model="eegnet", activation="elu", epochs=300, batch_size=64, lr=1e-3, weight_decay=0.0,
                  optimizer="adam", seed=0, val_fraction=0.0, dropout=None, max_norm=None, model_kwargs=None,
                  bn_recalibrate=False, bf16=None, fast_path="auto", device="auto", threads=None, sfreq=None,
-                 init=None, ch_names=None):
+                 init=None, ch_names=None, allow_seen=False):
         self.model = model
         self.activation = activation
         self.epochs = epochs
@@ -114,6 +118,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         self.sfreq = sfreq
         self.init = init
         self.ch_names = ch_names
+        self.allow_seen = allow_seen
 
     def _run_config(self):
         from eegclf.config import RunConfig
@@ -141,6 +146,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise DataError(f"y holds one class only ({classes[0]!r}); a classifier needs at least 2")
         dataset = in_memory_dataset(X, y_idx.astype(np.int64), [str(c) for c in classes], sfreq)
+        self.seen_ = None  # set by _finetune: whom the starting network saw
         if self.init is not None:
             summary, model = self._finetune(config, dataset, names)
         else:
@@ -171,6 +177,8 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         from eegclf.transfer import FINETUNE_RECIPE, Init, finetune, finetune_config
 
         init = Init.from_checkpoint(self.init)
+        self.seen_ = init.seen  # whom the starting network saw: fit and score are guarded against them
+        self.seen_in_training_ = self._guard(dataset.train.X, "calibrated on")
         defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
         given = {k: getattr(self, k) for k in FINETUNE_RECIPE if k in defaults and getattr(self, k) != defaults[k]}
         config = finetune_config(replace(config, model=init.model), init, **given)
@@ -183,6 +191,32 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         dataset = replace(dataset, ch_names=ch_names, sfreq=dataset.sfreq or init.sfreq,
                           class_names=list(init.class_names) or dataset.class_names)
         return finetune(init, config, dataset, curves=False)
+
+    def _guard(self, X, what: str) -> list[str]:
+        """The people of trials X the starting network was trained on (by their trials' sketches); refused
+        unless ``allow_seen``, else a warning."""
+        from eegclf.errors import CheckpointError
+        from eegclf.seen import HOW_TO_ALLOW, NOTE
+
+        seen = getattr(self, "seen_", None)
+        people = seen.by_trials(X) if seen is not None else []
+        if people and not self.allow_seen:
+            raise CheckpointError(f"{self.init} was trained on the trials of {', '.join(people)}, which would be "
+                                  f"{what}: its score would not be that of a new person ({HOW_TO_ALLOW})")
+        if people:
+            import warnings
+
+            warnings.warn(f"{', '.join(people)}: {NOTE} of {self.init}", stacklevel=3)
+        return people
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean accuracy on trials X with labels y; with ``init``, trials of people the starting network was
+        trained on are refused unless ``allow_seen`` (:mod:`eegclf.seen`)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "model_")
+        self._guard(_trials(X)[0], "scored")
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n, n_classes), columns in the order of ``classes_``."""

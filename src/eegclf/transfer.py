@@ -30,6 +30,7 @@ from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
 from eegclf.data.subjects import bare, is_qualified, same_subject, subject_id, subject_ids
 from eegclf.errors import CheckpointError, ConfigError
+from eegclf.seen import Seen
 
 # the pre-training recipe (eegclf pretrain's defaults); data window and band: the benchmark's "deep" preset
 # The recipe was chosen on a design group of people only (benchmarks/transfer_recipe.py: S001-S012, three folds of
@@ -74,6 +75,8 @@ class Init:
     mean: np.ndarray | None = field(default=None, compare=False)
     std: np.ndarray | None = field(default=None, compare=False)
     path: str = ""  # the checkpoint file it was read from ("" when made from a model in memory)
+    # whom it saw by recordings and trials too (eegclf.seen); its ``subjects`` are ``subjects_seen``
+    seen: Seen = field(default_factory=Seen, compare=False)
 
     @classmethod
     def from_checkpoint(cls, path) -> "Init":
@@ -93,20 +96,21 @@ class Init:
                                   "alignment); start from the pre-trained checkpoint instead")
         state = {k[len("model.net."):]: v for k, v in tensors.items() if k.startswith("model.net.")}
         stats = {k: tensors[f"model.{k}"].detach().cpu().numpy() for k in ("mean", "std") if f"model.{k}" in tensors}
+        subjects = _recorded_subjects(meta)
         return cls(meta["model"], dict(meta["model_config"]), state, meta.get("alignment", "none"),
-                   _recorded_subjects(meta), tuple(meta.get("network_ch_names") or meta.get("ch_names", ())),
+                   subjects, tuple(meta.get("network_ch_names") or meta.get("ch_names", ())),
                    float(meta.get("sfreq", 0.0)), int(meta.get("n_times", 0)),
                    tuple(meta.get("class_names", ())), f"checkpoint {path}", str(meta.get("dataset", "")),
                    dict(meta.get("dataset_options") or {}), stats.get("mean"), stats.get("std"),
-                   str(Path(path).resolve()))
+                   str(Path(path).resolve()), replace(Seen.from_meta(meta), subjects=subjects))
 
     @classmethod
     def from_model(cls, model, seen, alignment: str = "none") -> "Init":
         """The network of a trained :class:`Standardized` model (the benchmark's cross-subject models);
         ``seen``: the qualified ids of the subjects it was trained on."""
         return cls(model.net.model_name, dict(model.net.config), model.net.state_dict(), alignment,
-                   tuple(str(s) for s in seen), mean=model.mean.detach().cpu().numpy(),
-                   std=model.std.detach().cpu().numpy())
+                   tuple(str(s) for s in seen), seen=Seen(tuple(str(s) for s in seen)),
+                   mean=model.mean.detach().cpu().numpy(), std=model.std.detach().cpu().numpy())
 
     @property
     def net_kwargs(self) -> dict:
@@ -179,22 +183,49 @@ class Init:
         report_once(f"{self.source}: {match.note()}")
         return match.matrix(), list(self.ch_names)
 
-    def saw(self, subject) -> bool:
+    def saw(self, subject, dataset: EEGDataset | None = None) -> bool:
         """Whether the network was (or may have been) trained on ``subject``, a qualified id (see
-        :mod:`eegclf.data.subjects`; a bare one is compared by its bare part); True when it does not say whom."""
-        return self.subjects_seen is None or any(same_subject(s, str(subject)) for s in self.subjects_seen)
+        :mod:`eegclf.data.subjects`; a bare one is compared by its bare part); True when it does not say whom.
+        With ``dataset`` (where ``subject`` comes from), also when the recordings of the subject were trained
+        on under another id (:mod:`eegclf.seen`)."""
+        if self.subjects_seen is None or any(same_subject(s, str(subject)) for s in self.subjects_seen):
+            return True
+        return dataset is not None and self.seen.knows(dataset, bare(subject)) is not None
 
-    def check_unseen(self, subjects) -> None:
+    def seen_people(self, dataset: EEGDataset, split: Split) -> dict[str, str]:
+        """{subject of ``split`` (bare): how it was recognised} for those the network was (or may have been)
+        trained on: by id (every one when it does not say whom) or by recordings (:mod:`eegclf.seen`)."""
+        from eegclf.seen import seen_people
+
+        out = seen_people(self.seen, dataset, split, by_id=False)
+        for s in dict.fromkeys(split.subjects.tolist()):
+            if s not in out and self.saw(subject_id(dataset.name, dataset.options, s)):
+                out[s] = "by its id" if self.subjects_seen is not None else "it does not record whom it saw"
+        return out
+
+    def check_unseen(self, subjects, dataset: EEGDataset | None = None, split: Split | None = None,
+                     what: str = "tested", allow_hint: bool = False) -> None:
         """Refuse to test on a subject the network was trained on, or any subject when it does not say whom;
-        ``subjects``: qualified ids."""
+        ``subjects``: qualified ids. With ``dataset`` and ``split`` (the trials to be tested or calibrated on),
+        also the subjects whose recordings it was trained on under another id (:mod:`eegclf.seen`).
+        ``allow_hint``: the message says how to allow it (where the caller can)."""
+        from eegclf.seen import HOW_TO_ALLOW, describe, seen_people
+
+        hint = f"; {HOW_TO_ALLOW}" if allow_hint else ""
+
         if self.subjects_seen is None:
             raise CheckpointError(f"{self.source} does not record the subjects it was trained on, so it cannot "
                                   "be scored on new people honestly; pre-train with eegclf pretrain")
         seen = [s for s in dict.fromkeys(str(s) for s in subjects) if self.saw(s)]
         if seen:
             raise CheckpointError(f"{self.source} was pre-trained on subject {', '.join(map(bare, seen))}, which "
-                                  "is to be tested: its score would not be that of a new user; pre-train without "
-                                  f"it (it saw {', '.join(self.subjects_seen)})")
+                                  f"is to be {what}: its score would not be that of a new user; pre-train without "
+                                  f"it (it saw {', '.join(self.subjects_seen)}){hint}")
+        if dataset is not None and split is not None:
+            people = seen_people(self.seen, dataset, split, by_id=False)
+            if people:
+                raise CheckpointError(f"{self.source} was pre-trained on {describe(people)}, which is to be "
+                                      f"{what}: its score would not be that of a new user{hint}")
 
 
 _REPORTED: set = set()
@@ -312,27 +343,35 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
         dataset.train, X=apply_matrix(channel_map[0], dataset.train.X))
     spatial = _one_subject_whitener(init, calibration)
     # seen_before None (the starting network does not say whom it saw): the new checkpoint does not say either
-    options = FitOptions(init_state=init.state, spatial=spatial, seen_before=init.subjects_seen, curves=curves,
-                         channel_map=channel_map)
+    options = FitOptions(init_state=init.state, spatial=spatial, curves=curves, channel_map=channel_map,
+                         seen_before=replace(init.seen, subjects=init.subjects_seen))
     return train_model(config, dataset, run_dir, progress=progress, resume=resume, options=options)
 
 
 def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None,
-                   resume: bool = False) -> dict:
+                   resume: bool = False, allow_seen: bool = False) -> dict:
     """``eegclf train --init``: load ``config``'s data (``config`` from :func:`calibration_config`), refuse a
-    checkpoint that does not fit it or that saw a tested subject, fine-tune into ``run_dir`` (a normal run
-    folder, which also records the starting checkpoint: :func:`resume_init`) and return the summary."""
+    checkpoint that does not fit it or that saw a subject to be calibrated on or tested (by id or by the
+    recordings: :mod:`eegclf.seen`; ``allow_seen``: accept them, and the summary's ``seen_in_training`` names
+    them), fine-tune into ``run_dir`` (a normal run folder, which also records the starting checkpoint:
+    :func:`resume_init`) and return the summary."""
     from eegclf.data import load_dataset
     from eegclf.storage.rundir import RunDir
 
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, **config.dataset_options)
     init.check_fits(dataset)
-    init.check_unseen(subject_ids(dataset, dataset.test.subjects))
+    seen = {}
+    for part, what in ((dataset.test, "tested"), (dataset.train, "calibrated on")):
+        if allow_seen:
+            seen.update(init.seen_people(dataset, part))
+        else:
+            init.check_unseen(subject_ids(dataset, part.subjects), dataset, part, what, allow_hint=True)
     if not resume and init.path:
         from eegclf.storage.fileio import file_sha256
 
         RunDir(run_dir).create().write_init({"path": init.path, "sha256": file_sha256(init.path)})
-    return finetune(init, config, dataset, run_dir, progress=progress, resume=resume)[0]
+    summary = finetune(init, config, dataset, run_dir, progress=progress, resume=resume)[0]
+    return {**summary, "seen_in_training": list(seen)} if seen else summary
 
 
 def resume_init(run_dir) -> Init | None:
@@ -445,7 +484,8 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
                            progress=progress, options=FitOptions(curves=False, require_test=False))
     _, meta = read_checkpoint(run.checkpoint_path("last"))  # the last epoch's metadata, extended below
     subjects = subject_ids(dataset, dict.fromkeys(pool.subjects.tolist()))
-    meta.update(subjects_seen=subjects, alignment=alignment, n_trials_seen=len(pool),
+    # calibrated for nobody: eval refuses every person it saw (eegclf.seen)
+    meta.update(subjects_seen=subjects, subjects_calibrated=[], alignment=alignment, n_trials_seen=len(pool),
                 note="pre-trained on every trial of subjects_seen" + (
                     ", each Euclidean-aligned on its own trials: the input must be aligned "
                     "(train --init fits a new user's alignment)" if alignment == "euclidean" else ""))

@@ -124,18 +124,23 @@ def _finetune(init, adapt: Split, test: Split, template: EEGDataset, recipe: Rec
 def pick_init(inits, subject: str, dataset: EEGDataset):
     """The first pre-trained network that never saw ``subject`` (of ``dataset``); CheckpointError naming it
     when none."""
-    from eegclf.data.subjects import subject_id
+    from eegclf.data.subjects import bare, subject_id
 
-    subject = subject_id(dataset.name, dataset.options, subject)
+    qualified = subject_id(dataset.name, dataset.options, subject)
     for init in inits:
-        if not init.saw(subject):
+        if not init.saw(qualified, dataset):  # by id, or by the subject's recordings (eegclf.seen)
             return init
     if not inits:
         raise ConfigError("the transfer pipelines (zero-shot, pretrained-renorm, finetune) start from a "
                           "pre-trained checkpoint: give it "
                           "as init=CKPT (e.g. PRE/pretrained.safetensors from eegclf pretrain)", param="init")
-    inits[0].check_unseen([subject])  # raises, naming the subject
-    raise AssertionError("unreachable")
+    inits[0].check_unseen([qualified])  # raises, naming the subject, when seen by id
+    from eegclf.errors import CheckpointError
+
+    who = inits[0].seen.knows(dataset, bare(str(subject)))
+    raise CheckpointError(f"{inits[0].source} was pre-trained on subject {subject} (its recordings were trained on "
+                          f"as {who}), which is to be tested: its score would not be that of a new user; "
+                          "pre-train without it")
 
 
 def _proba(model, X: np.ndarray) -> np.ndarray:

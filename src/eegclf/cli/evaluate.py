@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from eegclf.cli.common import add_loader_args, dataset_options
-from eegclf.cli.flags import add_field_arg
+from eegclf.cli.flags import add_allow_seen, add_field_arg
 from eegclf.config import FAST_PATH_AUTO
 from eegclf.storage.rundir import BEST, LAST
 
@@ -15,6 +15,7 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.data.channels import apply_matrix
     from eegclf.evaluation import check_request, loss_and_accuracy
     from eegclf.models import get_model
+    from eegclf.seen import Seen, check, note
     from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.transfer import check_checkpoint_fits, checkpoint_dataset
 
@@ -23,13 +24,16 @@ def run(args: argparse.Namespace) -> int:
     check_request(meta, args.checkpoint, model=args.model, activation=args.activation)
     dataset = checkpoint_dataset(meta, args.dataset, args.data_dir, dataset_options(args))
     notes, channel_map = check_checkpoint_fits(meta, dataset, args.checkpoint)
-    for note in notes:
-        print(f"eegclf: note: {note}", file=sys.stderr)
+    # never a person it was trained on, found by id or by the recordings themselves (eegclf.seen)
+    seen = check(Seen.from_meta(meta), f"checkpoint {args.checkpoint}", dataset, dataset.test,
+                 allow=args.allow_seen, calibrated_ok=True)
+    for note_ in notes:
+        print(f"eegclf: note: {note_}", file=sys.stderr)
     print(model.net if get_model(meta["model"]).is_deep else model)  # the network, without its normalisation
     # channels are matched by name: the data's, reordered (and interpolated where missing) into the network's
     X = dataset.test.X if channel_map is None else apply_matrix(channel_map, dataset.test.X)
     loss, acc = loss_and_accuracy(model, X, dataset.test.y)
-    print(f"Test Loss: {loss:.4f}, Test Accuracy: {acc:.4f}")
+    print(f"Test Loss: {loss:.4f}, Test Accuracy: {acc:.4f}{note(seen)}")
     return 0
 
 
@@ -48,6 +52,7 @@ def add_parser(sub) -> None:
     for name in ("model", "activation"):
         add_field_arg(p, name, help="optional; must match the checkpoint (the study's habit)", default="")
     add_field_arg(p, "fast_path")
+    add_allow_seen(p)
     g = p.add_argument_group("data set")
     add_field_arg(g, "dataset", default="(default: the checkpoint's)")
     add_field_arg(g, "data_dir", default="(default: the checkpoint's, else $EEGCLF_DATA, else ~/eegclf_data)")

@@ -144,3 +144,10 @@ def show_command_defaults(parser: argparse.ArgumentParser, defaults: dict, why: 
         if action.dest in defaults and action.help:
             text = action.help.rsplit(" (default", 1)[0]
             action.help = f"{text} {show_default(defaults[action.dest])[:-1]}: {why})"
+
+
+def add_allow_seen(parser) -> None:
+    """``--allow-seen``: measure a network on people it was trained on (eegclf.seen), which is refused by default."""
+    parser.add_argument("--allow-seen", action="store_true",
+                        help="measure on people the network was trained on (found by id or by their recordings), "
+                        "which is refused by default; the output then says 'seen in training' beside the number")

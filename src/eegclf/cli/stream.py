@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eegclf.cli.flags import add_field_arg
+from eegclf.cli.flags import add_allow_seen, add_field_arg
 
 from eegclf.config import FAST_PATH_AUTO
 from eegclf.storage.rundir import BEST
@@ -26,6 +26,20 @@ def _open_source(args):
     return FileReplaySource(args.source, speed=args.speed, chunk_ms=args.chunk_ms)
 
 
+def _seen_recording(meta: dict, source, args) -> list[str]:
+    """The id under which the replayed recording was trained on (by its fingerprint: eegclf.seen), as a list;
+    refused (one line) unless --allow-seen. Empty for a recording the network did not see, and for LSL."""
+    from eegclf.errors import CheckpointError
+    from eegclf.seen import HOW_TO_ALLOW, Seen
+
+    fp = getattr(source, "fingerprint", None)
+    who = [q for q, fps in Seen.from_meta(meta).recordings.items() if fp is not None and fp in fps]
+    if who and not args.allow_seen:
+        raise CheckpointError(f"checkpoint {args.checkpoint} was trained on the recording {args.source} (as "
+                              f"{who[0]}), so its accuracy on it would not be that of a new person ({HOW_TO_ALLOW})")
+    return who[:1]
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -45,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     class_names = list(meta["class_names"])
     log_file = writer = bar = None
     with _open_source(args) as source:
+        seen = _seen_recording(meta, source, args)
         runner = StreamRunner(source, model, meta, step_ms=args.step_ms, runtime=args.runtime)
         where = f"LSL stream {args.lsl!r}" if args.lsl else str(args.source)
         print(f"streaming {where} ({len(source.ch_names)} channels, {source.sfreq:g} Hz) through {meta['model']} "
@@ -80,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
                 log_file.close()
             if bar is not None:
                 bar.close()
+    from eegclf.seen import note
+
     for line in report.lines():
-        print(line)
+        print(line + (note(seen) if seen and line.startswith("accuracy:") else ""))
     if args.log:
         print(f"decisions logged to {args.log}")
     sys.stdout.flush()
@@ -116,6 +133,7 @@ def add_parser(sub) -> None:
     add_field_arg(p, "fast_path", help="the network's exact cheaper order (auto) or its reference modules (off), "
                   "in both runtimes")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: lowest latency)")
+    add_allow_seen(p)
     p.add_argument("--log", metavar="FILE.csv", help="write every decision to this CSV file")
     p.add_argument("--quiet", action="store_true",
                    help="do not print each decision (a progress line shows on a terminal instead)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from eegclf.storage.rundir import BEST, HISTORY, LAST, SUMMARY
 from eegclf.cli.common import prepare_run_dir
-from eegclf.cli.flags import add_config_args, config_from_args, given_values
+from eegclf.cli.flags import add_allow_seen, add_config_args, config_from_args, given_values
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,13 +46,17 @@ def run(args: argparse.Namespace) -> int:
         resume = False
     args.interrupt_hint = f"; the last completed epoch is saved: eegclf train --resume {run_dir}"
     if args.resume and init is not None:
-        summary = run_finetuning(init, config, run_dir, progress=progress, resume=resume)
+        summary = run_finetuning(init, config, run_dir, progress=progress, resume=resume, allow_seen=args.allow_seen)
     elif args.init and not args.resume:
-        summary = run_finetuning(init, config, run_dir, progress=progress)
+        summary = run_finetuning(init, config, run_dir, progress=progress, allow_seen=args.allow_seen)
     else:
         summary = run_training(config, run_dir, progress=progress, resume=resume)
     print(json.dumps({k: summary[k] for k in ("model", "activation", "selected_epoch", "test_acc_val_selected",
                                               "test_acc_last", "test_acc_lab_best_epoch")}))
+    if summary.get("seen_in_training"):  # --allow-seen: the numbers above are not those of a new person
+        from eegclf.seen import note
+
+        print(f"test accuracy {summary['test_acc_last']:.4f}{note(summary['seen_in_training'])}")
     print(f"run saved in {run_dir} (checkpoints {BEST} and {LAST}, {HISTORY}, {SUMMARY})")
     return 0
 
@@ -80,4 +84,5 @@ def add_parser(sub) -> None:
                    "training trials and carried in the new checkpoint. A CKPT whose channels, rate, window, band, "
                    "reference or classes differ from the data, or that saw a tested subject, is refused")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_allow_seen(p)
     p.set_defaults(func=run)

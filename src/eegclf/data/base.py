@@ -118,6 +118,10 @@ class EEGDataset:
     ``options`` holds the keyword arguments that reload exactly this data set through
     ``load_dataset(name, **options)``; checkpoints record it so ``eval`` can find the data again.
     ``info`` holds loader facts for ``data info`` (e.g. ``n_nans``, ``verification``).
+    ``recordings`` maps each run (:func:`run_key` of its subject, session and run) to the fingerprint of its raw
+    recording (:mod:`eegclf.data.fingerprint`), for the loaders that read recordings (eegmmidb, files, moabb);
+    checkpoints record those of the runs they were trained on, so that the same recordings are known again
+    under another name. Runs without one (synthetic, bci3b, arrays) are known by their subject id alone.
     """
 
     name: str
@@ -128,6 +132,7 @@ class EEGDataset:
     class_names: list[str]
     options: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    recordings: dict = field(default_factory=dict)
 
     def __post_init__(self):
         tr, te = self.train.X.shape[1:], self.test.X.shape[1:]
@@ -149,3 +154,18 @@ class EEGDataset:
 
     def with_splits(self, train: Split, test: Split) -> "EEGDataset":
         return replace(self, train=train, test=test)
+
+    def fingerprints(self, split: Split) -> dict[str, list[str]]:
+        """The fingerprints of the runs that ``split``'s trials come from, by subject (bare, as the split holds
+        it), in order of first trial; runs without a fingerprint are left out."""
+        out: dict[str, list[str]] = {}
+        for s, se, r in dict.fromkeys(zip(split.subjects.tolist(), split.sessions.tolist(), split.runs.tolist())):
+            fp = self.recordings.get(run_key(s, se, r))
+            if fp is not None and fp not in out.setdefault(s, []):
+                out[s].append(fp)
+        return {s: fps for s, fps in out.items() if fps}
+
+
+def run_key(subject, session, run) -> str:
+    """The key of one run in :attr:`EEGDataset.recordings`: ``"S001//4"`` (subject, session, run)."""
+    return f"{subject}/{session}/{int(run)}"

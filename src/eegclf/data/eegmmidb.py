@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eegclf.data.base import EPOCH_DEFAULTS, EEGDataset, Split, data_root
+from eegclf.data.base import EPOCH_DEFAULTS, EEGDataset, Split, data_root, run_key
 from eegclf.errors import DataError
 
 TASKS = {
@@ -189,8 +189,11 @@ def check_edf_size(path: Path) -> None:
 
 
 def _epochs_of_run(path: Path, opts: dict):
-    """One run's trials: X (n, C, T) float64 volts, y (n,), channel names, sfreq, raw NaN count."""
+    """One run's trials: X (n, C, T) float64 volts, y (n,), channel names, sfreq, raw NaN count, and the
+    fingerprint of the raw recording (:mod:`eegclf.data.fingerprint`; None when it has none)."""
     import mne
+
+    from eegclf.data.fingerprint import raw_fingerprint
 
     check_edf_size(path)
     try:
@@ -198,6 +201,7 @@ def _epochs_of_run(path: Path, opts: dict):
     except Exception as e:
         raise DataError(f"eegmmidb file {path} could not be read as EDF ({type(e).__name__}: {e})") from None
     mne.datasets.eegbci.standardize(raw)
+    print_ = raw_fingerprint(raw)  # of the recording as read, before any preprocessing
     n_nans = int(np.isnan(raw.get_data()).sum())
     if opts["reference"] == "average":
         raw.set_eeg_reference("average", projection=True, verbose="error")
@@ -222,7 +226,7 @@ def _epochs_of_run(path: Path, opts: dict):
                         f"{raw.times[-1]:.1f} s long)")
     X = epochs.get_data(copy=True)
     y = epochs.events[:, 2].astype(np.int64) - 1
-    return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans
+    return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans, print_
 
 
 # the options _epochs_of_run reads: with the recording's bytes they decide its trials (the cache's key)
@@ -234,12 +238,13 @@ def _run_trials(path: Path, opts: dict):
     from eegclf.data.cache import load_or_build
 
     def build():
-        X, y, names, sf, nn = _epochs_of_run(path, opts)
-        return X.astype(np.float32), {"y": y.tolist(), "ch_names": names, "sfreq": sf, "n_nans": nn}
+        X, y, names, sf, nn, print_ = _epochs_of_run(path, opts)
+        return X.astype(np.float32), {"y": y.tolist(), "ch_names": names, "sfreq": sf, "n_nans": nn,
+                                      "fingerprint": print_}
 
     X, facts = load_or_build("eegmmidb-run", path, {k: opts[k] for k in RUN_OPTIONS}, build)
     return X, np.asarray(facts["y"], dtype=np.int64), list(facts["ch_names"]), float(facts["sfreq"]), \
-        int(facts["n_nans"])
+        int(facts["n_nans"]), facts["fingerprint"]
 
 
 def _check_options(task, tmin, tmax, l_freq, h_freq, resample, reference, test_run):
@@ -291,12 +296,13 @@ def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq
     runs, class_names = TASKS[opts["task"]]
 
     parts = {"train": [], "test": []}
+    recordings = {}
     ch_names, sfreq, n_times, n_nans = None, None, None, 0
     first_subject = None
     for subject in opts["subjects"]:
         for run in runs:
             path = find_or_fetch(root, subject, run)
-            X, y, names, sf, nn = _run_trials(path, opts)
+            X, y, names, sf, nn, print_ = _run_trials(path, opts)
             if ch_names is not None and (names, sf, X.shape[-1]) != (ch_names, sfreq, n_times):
                 raise DataError(_disagree(path, subject, (names, sf, X.shape[-1]), (ch_names, sfreq, n_times),
                                           first_subject))
@@ -304,6 +310,8 @@ def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq
             ch_names, sfreq, n_times, n_nans = names, sf, X.shape[-1], n_nans + nn
             X = X[:, None]
             split = Split(X, y, np.full(len(y), f"S{subject:03d}"), np.full(len(y), run, dtype=np.int64))
+            if print_ is not None:
+                recordings[run_key(f"S{subject:03d}", "", run)] = print_
             parts["test" if run == opts["test_run"] else "train"].append(split)
 
     options = {
@@ -313,4 +321,4 @@ def load_eegmmidb(data_dir=None, *, subjects, task, channels, tmin, tmax, l_freq
     }
     info = {"n_nans": n_nans, "task_runs": list(runs), "test_run": opts["test_run"], "root": str(root)}
     return EEGDataset("eegmmidb", Split.concat_all(parts["train"]), Split.concat_all(parts["test"]), sfreq, ch_names,
-                      list(class_names), options, info)
+                      list(class_names), options, info, recordings)

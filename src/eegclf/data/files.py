@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eegclf.data.base import EPOCH_DEFAULTS, EEGDataset, Split
+from eegclf.data.base import EPOCH_DEFAULTS, EEGDataset, Split, run_key
 from eegclf.data.channels import channel_key, recording_positions
 from eegclf.errors import DataError
 
@@ -341,10 +341,14 @@ def _event_annotations(raw, path: str, keys: list[str]) -> None:
 
 def _trials_of_file(path: str, opts: dict, keep: list[str], picks: list[str], sfreq: float,
                     pairs: list[tuple[str, str]], class_names: list[str]):
-    """One file's trials: X (n, C, T) float64 volts, y (n,), channel names, rate, NaN count, trials dropped."""
+    """One file's trials: X (n, C, T) float64 volts, y (n,), channel names, rate, NaN count, trials dropped,
+    and the fingerprint of the raw recording (:mod:`eegclf.data.fingerprint`; None when it has none)."""
     import mne
 
+    from eegclf.data.fingerprint import raw_fingerprint
+
     raw = read_raw(path, preload=True)
+    print_ = raw_fingerprint(raw)  # of the recording as read, before any preprocessing
     keys = [k for k, _ in pairs]
     _event_annotations(raw, path, keys)
     lookup = {channel_key(c): c for c in raw.ch_names}
@@ -372,22 +376,23 @@ def _trials_of_file(path: str, opts: dict, keep: list[str], picks: list[str], sf
                         f"around its {len(events)} events (the recording is {raw.times[-1]:.1f} s long)")
     X = epochs.get_data(copy=True)
     y = epochs.events[:, 2].astype(np.int64) - 1
-    return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans, len(events) - len(epochs)
+    return X, y, list(epochs.ch_names), float(epochs.info["sfreq"]), n_nans, len(events) - len(epochs), print_
 
 
 def _cached_trials(path: str, opts: dict, keep: list[str], picks: list[str], sfreq: float,
                    pairs: list[tuple[str, str]], class_names: list[str]):
     """``_trials_of_file`` with X as float32 (the loader's dtype), from the on-disk cache when it holds the file."""
     def build():
-        X, y, names, sf, nn, nd = _trials_of_file(path, opts, keep, picks, sfreq, pairs, class_names)
-        return X.astype(np.float32), {"y": y.tolist(), "ch_names": names, "sfreq": sf, "n_nans": nn, "dropped": nd}
+        X, y, names, sf, nn, nd, print_ = _trials_of_file(path, opts, keep, picks, sfreq, pairs, class_names)
+        return X.astype(np.float32), {"y": y.tolist(), "ch_names": names, "sfreq": sf, "n_nans": nn, "dropped": nd,
+                                      "fingerprint": print_}
 
     # everything _trials_of_file is given shapes its result
     key = {**opts, "keep": keep, "picks": picks, "sfreq": sfreq, "pairs": [list(p) for p in pairs],
            "class_names": class_names}
     X, facts = _cached("files-trials", path, key, build)
     return (X, np.asarray(facts["y"], dtype=np.int64), list(facts["ch_names"]), float(facts["sfreq"]),
-            int(facts["n_nans"]), int(facts["dropped"]))
+            int(facts["n_nans"]), int(facts["dropped"]), facts["fingerprint"])
 
 
 def load_files(data_dir=None, *, train_files, test_files, events, subject_from, channels, tmin, tmax,
@@ -415,9 +420,10 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
     parts: dict[str, list[Split]] = {"train": [], "test": []}
     ch_names, n_times, n_nans, dropped = None, None, 0, 0
     run_counter: dict[str, int] = {}
+    recordings: dict[str, str] = {}
     for part in ("train", "test"):
         for path in files[part]:
-            X, y, names, sf, nn, nd = _cached_trials(path, opts, keep, picks, sfreq, pairs, class_names)
+            X, y, names, sf, nn, nd, print_ = _cached_trials(path, opts, keep, picks, sfreq, pairs, class_names)
             if ch_names is not None and ([channel_key(n) for n in names], X.shape[-1]) != (
                     [channel_key(n) for n in ch_names], n_times):
                 raise DataError(f"file {path} gives channels {names} with {X.shape[-1]} samples per trial, "
@@ -428,6 +434,8 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
             if run is None:
                 run_counter[subject] = run_counter.get(subject, 0) + 1
                 run = run_counter[subject] if rx is not None else -1
+            if print_ is not None:
+                recordings[run_key(subject, "", run)] = print_
             parts[part].append(Split(X[:, None], y, np.full(len(y), subject),
                                      np.full(len(y), run, dtype=np.int64)))
 
@@ -450,7 +458,8 @@ def load_files(data_dir=None, *, train_files, test_files, events, subject_from, 
     first = next(iter(headers.values()))["ch_pos"]
     if first and all(c in first for c in ch_names):
         info["ch_pos"] = {c: first[c] for c in ch_names}
-    return EEGDataset("files", joined["train"], joined["test"], sfreq, ch_names, class_names, options, info)
+    return EEGDataset("files", joined["train"], joined["test"], sfreq, ch_names, class_names, options, info,
+                      recordings)
 
 
 # argparse types of the options whose default is None (the CLI makes the flags from DEFAULTS and these)

@@ -21,7 +21,7 @@ import json
 
 import numpy as np
 
-from eegclf.data.base import EEGDataset, Split
+from eegclf.data.base import EEGDataset, Split, run_key
 from eegclf.data.splits import natural_key as _natural
 from eegclf.errors import DataError
 
@@ -239,6 +239,7 @@ def load_moabb(data_dir=None, *, moabb_dataset, dataset_args, paradigm, subjects
     is_test = np.zeros(len(y), dtype=bool)
     run_no = np.full(len(y), -1, dtype=np.int64)
     rules = {}
+    run_numbers: dict[tuple[str, str, str], int] = {}  # (subject, session, MOABB's run name) -> run number
     for s in subject_list:
         mine = subj == s
         if not mine.any():
@@ -259,6 +260,7 @@ def load_moabb(data_dir=None, *, moabb_dataset, dataset_args, paradigm, subjects
             names = sorted(set(run[at].tolist()), key=_natural)
             for k, r in enumerate(names):
                 run_no[at & (run == r)] = int(r) if r.isdigit() else k
+                run_numbers[(str(s), str(se), r)] = int(r) if r.isdigit() else k
     Xf = X[:, None].astype(np.float32)
     subjects_str = np.array([str(v) for v in subj])
     train = Split(Xf[~is_test], y[~is_test], subjects_str[~is_test], run_no[~is_test], sess[~is_test])
@@ -280,4 +282,26 @@ def load_moabb(data_dir=None, *, moabb_dataset, dataset_args, paradigm, subjects
     info = {"n_nans": int(np.isnan(X).sum()), "moabb_version": moabb.__version__, "split": rules,
             "dataset_code": dataset.code}
     return EEGDataset("moabb", train, test, float(epochs.info["sfreq"]), list(epochs.ch_names), class_names,
-                      options, info)
+                      options, info, _fingerprints(dataset, subject_list, run_numbers))
+
+
+def _fingerprints(dataset, subject_list, run_numbers: dict) -> dict[str, str]:
+    """The fingerprint of each loaded run's raw recording (:mod:`eegclf.data.fingerprint`), from MOABB's raw
+    data (before the paradigm's filtering and resampling), by :func:`run_key`. Empty when MOABB cannot give the
+    raws: the runs are then known by their subject ids alone."""
+    from eegclf.data.fingerprint import raw_fingerprint
+
+    try:
+        with _quiet():
+            raws = dataset.get_data(subjects=subject_list)
+    except Exception:  # noqa: BLE001 - the trials were loaded; the fingerprints are a best effort
+        return {}
+    out = {}
+    for s, sessions in raws.items():
+        for se, runs in sessions.items():
+            for r, raw in runs.items():
+                number = run_numbers.get((str(s), str(se), str(r)))
+                fp = raw_fingerprint(raw) if number is not None else None
+                if fp is not None:
+                    out[run_key(s, se, number)] = fp
+    return out

@@ -20,7 +20,7 @@ CATALOGUE_FILE = "catalogue.json"
 
 def catalogue() -> dict[str, dict]:
     """``{name: entry}`` of the shipped networks (entry keys: file, sha256, data, command, built_file: the file
-    the command writes)."""
+    the command writes; seen, seen_sha256: see :func:`shipped_records`)."""
     text = resources.files(__name__).joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
@@ -50,4 +50,29 @@ def resolve(path_or_name) -> Path:
     return path_of(str(path_or_name))
 
 
-__all__ = ["catalogue", "names", "path_of", "resolve"]
+def shipped_records(path) -> dict:
+    """The seen-people records (``recordings_seen``, ``trials_seen``, ``subjects_calibrated``: :mod:`eegclf.seen`)
+    that the catalogue keeps beside a shipped network whose file was built before ``eegclf pretrain`` wrote them
+    (entry key ``seen``: a JSON file in this folder, checked by ``seen_sha256``); {} for any other file.
+    :func:`eegclf.storage.checkpoint.read_checkpoint` adds them to that network's metadata."""
+    import hashlib
+
+    try:
+        path = Path(path).resolve()
+    except OSError:
+        return {}
+    for entry in catalogue().values():
+        if not entry.get("seen"):
+            continue
+        file = Path(str(resources.files(__name__).joinpath(entry["file"])))
+        if not file.is_file() or file.resolve() != path:
+            continue
+        data = resources.files(__name__).joinpath(entry["seen"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry.get("seen_sha256"):
+            raise CheckpointError(f"the records of the people {entry['file']} saw ({entry['seen']}) do not match "
+                                  "the catalogue's sha256; reinstall eegclf")
+        return json.loads(data)
+    return {}
+
+
+__all__ = ["catalogue", "names", "path_of", "resolve", "shipped_records"]

@@ -93,6 +93,9 @@ class FileReplaySource(Source):
         except Exception as exc:  # noqa: BLE001 - MNE raises many types for bad files
             raise DataError(f"source={path} could not be read as {path.suffix[1:].upper()}: {exc}",
                             param="source") from None
+        from eegclf.data.fingerprint import raw_fingerprint
+
+        self.fingerprint = raw_fingerprint(raw)  # the recording's, as the data loaders take it (eegclf.seen)
         raw.pick("eeg")
         self.path = path
         self.sfreq = float(raw.info["sfreq"])

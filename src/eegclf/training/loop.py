@@ -65,7 +65,7 @@ class FitOptions:
 
     init_state: dict | None = None
     spatial: np.ndarray | None = None
-    seen_before: tuple | list | None = ()
+    seen_before: object = ()  # ids (tuple), or an eegclf.seen.Seen (ids, recordings, trials); None: unknown
     curves: bool = True
     require_test: bool = True
     channel_map: tuple | None = None
@@ -305,11 +305,14 @@ def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std, seen
     """What a checkpoint says about itself. ``subjects_seen``: every subject whose trials shaped the weights
     (the training part's, after ``seen_before``: those a starting network was trained on), by qualified ids
     (``eegmmidb:S001``, :mod:`eegclf.data.subjects`), so that nobody scores it on them as if they were new
-    people; None when ``seen_before`` is None (the starting network does not say whom it saw)."""
-    from eegclf.data.subjects import subject_ids
+    people; None when ``seen_before`` is None (the starting network does not say whom it saw). ``seen_before``
+    may be an :class:`eegclf.seen.Seen` (a starting network's records: ids, recordings, trials), carried on."""
+    from eegclf.seen import Seen
 
-    seen = None if seen_before is None else list(dict.fromkeys(
-        [*map(str, seen_before), *subject_ids(dataset, dict.fromkeys(dataset.train.subjects.tolist()))]))
+    # whom it saw, by ids, recordings' fingerprints and trial sketches (eegclf.seen): the guard's records
+    before = seen_before if isinstance(seen_before, Seen) else Seen(
+        None if seen_before is None else tuple(map(str, seen_before)))
+    seen = Seen.of_training(dataset, before).to_meta()
     return {
         "model": net.model_name,
         "model_config": net.config,
@@ -326,7 +329,7 @@ def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std, seen
                           "mean": [float(v) for v in mean], "std": [float(v) for v in std]},
         "seed": config.seed,
         "compute_path": getattr(net, "compute_path", "reference"),  # which exact path trained it (fast_paths)
-        "subjects_seen": seen,
+        **seen,
         "config": config.to_dict(),
         "versions": package_versions(),
     }
