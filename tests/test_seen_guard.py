@@ -1,4 +1,4 @@
-"""The seen-people guard (eegclf.seen): no command scores or calibrates a network on people it was trained on,
+"""The seen-people guard (eegclf.data.seen): no command scores or calibrates a network on people it was trained on,
 whether they come back under their id or as the very recordings under another name (the ``files`` route, MOABB),
 unless --allow-seen / allow_seen=True says so, and then the number is marked "seen in training"."""
 

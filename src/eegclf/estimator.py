@@ -86,7 +86,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
     ``fit`` by name.
 
     ``allow_seen``: with ``init``, fitting on or scoring people the network was trained on is refused (they are
-    known by their trials: :mod:`eegclf.seen`), unless this is True; a warning then says "seen in training" and
+    known by their trials: :mod:`eegclf.data.seen`), unless this is True; a warning then says "seen in training" and
     ``seen_in_training_`` names them.
 
     Fitted attributes: ``classes_`` (the labels, sorted), ``model_`` (in eval mode: a torch module taking
@@ -196,7 +196,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
         """The people of trials X the starting network was trained on (by their trials' sketches); refused
         unless ``allow_seen``, else a warning."""
         from eegclf.errors import CheckpointError
-        from eegclf.seen import HOW_TO_ALLOW, NOTE
+        from eegclf.data.seen import HOW_TO_ALLOW, NOTE
 
         seen = getattr(self, "seen_", None)
         people = seen.by_trials(X) if seen is not None else []
@@ -211,7 +211,7 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean accuracy on trials X with labels y; with ``init``, trials of people the starting network was
-        trained on are refused unless ``allow_seen`` (:mod:`eegclf.seen`)."""
+        trained on are refused unless ``allow_seen`` (:mod:`eegclf.data.seen`)."""
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "model_")

@@ -30,7 +30,7 @@ from eegclf.config import RunConfig
 from eegclf.data.base import EEGDataset, Split
 from eegclf.data.subjects import bare, is_qualified, same_subject, subject_id, subject_ids
 from eegclf.errors import CheckpointError, ConfigError
-from eegclf.seen import Seen
+from eegclf.data.seen import Seen
 
 # the pre-training recipe (eegclf pretrain's defaults); data window and band: the benchmark's "deep" preset
 # The recipe was chosen on a design group of people only (benchmarks/transfer_recipe.py: S001-S012, three folds of
@@ -75,7 +75,7 @@ class Init:
     mean: np.ndarray | None = field(default=None, compare=False)
     std: np.ndarray | None = field(default=None, compare=False)
     path: str = ""  # the checkpoint file it was read from ("" when made from a model in memory)
-    # whom it saw by recordings and trials too (eegclf.seen); its ``subjects`` are ``subjects_seen``
+    # whom it saw by recordings and trials too (eegclf.data.seen); its ``subjects`` are ``subjects_seen``
     seen: Seen = field(default_factory=Seen, compare=False)
 
     @classmethod
@@ -187,15 +187,15 @@ class Init:
         """Whether the network was (or may have been) trained on ``subject``, a qualified id (see
         :mod:`eegclf.data.subjects`; a bare one is compared by its bare part); True when it does not say whom.
         With ``dataset`` (where ``subject`` comes from), also when the recordings of the subject were trained
-        on under another id (:mod:`eegclf.seen`)."""
+        on under another id (:mod:`eegclf.data.seen`)."""
         if self.subjects_seen is None or any(same_subject(s, str(subject)) for s in self.subjects_seen):
             return True
         return dataset is not None and self.seen.knows(dataset, bare(subject)) is not None
 
     def seen_people(self, dataset: EEGDataset, split: Split) -> dict[str, str]:
         """{subject of ``split`` (bare): how it was recognised} for those the network was (or may have been)
-        trained on: by id (every one when it does not say whom) or by recordings (:mod:`eegclf.seen`)."""
-        from eegclf.seen import seen_people
+        trained on: by id (every one when it does not say whom) or by recordings (:mod:`eegclf.data.seen`)."""
+        from eegclf.data.seen import seen_people
 
         out = seen_people(self.seen, dataset, split, by_id=False)
         for s in dict.fromkeys(split.subjects.tolist()):
@@ -207,9 +207,9 @@ class Init:
                      what: str = "tested", allow_hint: bool = False) -> None:
         """Refuse to test on a subject the network was trained on, or any subject when it does not say whom;
         ``subjects``: qualified ids. With ``dataset`` and ``split`` (the trials to be tested or calibrated on),
-        also the subjects whose recordings it was trained on under another id (:mod:`eegclf.seen`).
+        also the subjects whose recordings it was trained on under another id (:mod:`eegclf.data.seen`).
         ``allow_hint``: the message says how to allow it (where the caller can)."""
-        from eegclf.seen import HOW_TO_ALLOW, describe, seen_people
+        from eegclf.data.seen import HOW_TO_ALLOW, describe, seen_people
 
         hint = f"; {HOW_TO_ALLOW}" if allow_hint else ""
 
@@ -352,7 +352,7 @@ def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | N
                    resume: bool = False, allow_seen: bool = False) -> dict:
     """``eegclf train --init``: load ``config``'s data (``config`` from :func:`calibration_config`), refuse a
     checkpoint that does not fit it or that saw a subject to be calibrated on or tested (by id or by the
-    recordings: :mod:`eegclf.seen`; ``allow_seen``: accept them, and the summary's ``seen_in_training`` names
+    recordings: :mod:`eegclf.data.seen`; ``allow_seen``: accept them, and the summary's ``seen_in_training`` names
     them), fine-tune into ``run_dir`` (a normal run folder, which also records the starting checkpoint:
     :func:`resume_init`) and return the summary."""
     from eegclf.data import load_dataset
@@ -484,7 +484,7 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
                            progress=progress, options=FitOptions(curves=False, require_test=False))
     _, meta = read_checkpoint(run.checkpoint_path("last"))  # the last epoch's metadata, extended below
     subjects = subject_ids(dataset, dict.fromkeys(pool.subjects.tolist()))
-    # calibrated for nobody: eval refuses every person it saw (eegclf.seen)
+    # calibrated for nobody: eval refuses every person it saw (eegclf.data.seen)
     meta.update(subjects_seen=subjects, subjects_calibrated=[], alignment=alignment, n_trials_seen=len(pool),
                 note="pre-trained on every trial of subjects_seen" + (
                     ", each Euclidean-aligned on its own trials: the input must be aligned "

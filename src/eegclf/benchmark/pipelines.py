@@ -128,7 +128,7 @@ def pick_init(inits, subject: str, dataset: EEGDataset):
 
     qualified = subject_id(dataset.name, dataset.options, subject)
     for init in inits:
-        if not init.saw(qualified, dataset):  # by id, or by the subject's recordings (eegclf.seen)
+        if not init.saw(qualified, dataset):  # by id, or by the subject's recordings (eegclf.data.seen)
             return init
     if not inits:
         raise ConfigError("the transfer pipelines (zero-shot, pretrained-renorm, finetune) start from a "

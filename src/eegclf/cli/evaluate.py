@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.data.channels import apply_matrix
     from eegclf.evaluation import check_request, loss_and_accuracy
     from eegclf.models import get_model
-    from eegclf.seen import Seen, check, note
+    from eegclf.data.seen import Seen, check, note
     from eegclf.storage.checkpoint import load_checkpoint
     from eegclf.transfer import check_checkpoint_fits, checkpoint_dataset
 
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     check_request(meta, args.checkpoint, model=args.model, activation=args.activation)
     dataset = checkpoint_dataset(meta, args.dataset, args.data_dir, dataset_options(args))
     notes, channel_map = check_checkpoint_fits(meta, dataset, args.checkpoint)
-    # never a person it was trained on, found by id or by the recordings themselves (eegclf.seen)
+    # never a person it was trained on, found by id or by the recordings themselves (eegclf.data.seen)
     seen = check(Seen.from_meta(meta), f"checkpoint {args.checkpoint}", dataset, dataset.test,
                  allow=args.allow_seen, calibrated_ok=True)
     for note_ in notes:

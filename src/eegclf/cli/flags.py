@@ -147,7 +147,7 @@ def show_command_defaults(parser: argparse.ArgumentParser, defaults: dict, why: 
 
 
 def add_allow_seen(parser) -> None:
-    """``--allow-seen``: measure a network on people it was trained on (eegclf.seen), which is refused by default."""
+    """``--allow-seen``: measure a network on people it was trained on (eegclf.data.seen), which is refused by default."""
     parser.add_argument("--allow-seen", action="store_true",
                         help="measure on people the network was trained on (found by id or by their recordings), "
                         "which is refused by default; the output then says 'seen in training' beside the number")

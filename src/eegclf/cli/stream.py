@@ -27,10 +27,10 @@ def _open_source(args):
 
 
 def _seen_recording(meta: dict, source, args) -> list[str]:
-    """The id under which the replayed recording was trained on (by its fingerprint: eegclf.seen), as a list;
+    """The id under which the replayed recording was trained on (by its fingerprint: eegclf.data.seen), as a list;
     refused (one line) unless --allow-seen. Empty for a recording the network did not see, and for LSL."""
     from eegclf.errors import CheckpointError
-    from eegclf.seen import HOW_TO_ALLOW, Seen
+    from eegclf.data.seen import HOW_TO_ALLOW, Seen
 
     fp = getattr(source, "fingerprint", None)
     who = [q for q, fps in Seen.from_meta(meta).recordings.items() if fp is not None and fp in fps]
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 log_file.close()
             if bar is not None:
                 bar.close()
-    from eegclf.seen import note
+    from eegclf.data.seen import note
 
     for line in report.lines():
         print(line + (note(seen) if seen and line.startswith("accuracy:") else ""))

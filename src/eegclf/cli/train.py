@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({k: summary[k] for k in ("model", "activation", "selected_epoch", "test_acc_val_selected",
                                               "test_acc_last", "test_acc_lab_best_epoch")}))
     if summary.get("seen_in_training"):  # --allow-seen: the numbers above are not those of a new person
-        from eegclf.seen import note
+        from eegclf.data.seen import note
 
         print(f"test accuracy {summary['test_acc_last']:.4f}{note(summary['seen_in_training'])}")
     print(f"run saved in {run_dir} (checkpoints {BEST} and {LAST}, {HISTORY}, {SUMMARY})")

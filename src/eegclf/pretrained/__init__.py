@@ -51,7 +51,7 @@ def resolve(path_or_name) -> Path:
 
 
 def shipped_records(path) -> dict:
-    """The seen-people records (``recordings_seen``, ``trials_seen``, ``subjects_calibrated``: :mod:`eegclf.seen`)
+    """The seen-people records (``recordings_seen``, ``trials_seen``, ``subjects_calibrated``: :mod:`eegclf.data.seen`)
     that the catalogue keeps beside a shipped network whose file was built before ``eegclf pretrain`` wrote them
     (entry key ``seen``: a JSON file in this folder, checked by ``seen_sha256``); {} for any other file.
     :func:`eegclf.storage.checkpoint.read_checkpoint` adds them to that network's metadata."""

@@ -95,7 +95,7 @@ class FileReplaySource(Source):
                             param="source") from None
         from eegclf.data.fingerprint import raw_fingerprint
 
-        self.fingerprint = raw_fingerprint(raw)  # the recording's, as the data loaders take it (eegclf.seen)
+        self.fingerprint = raw_fingerprint(raw)  # the recording's, as the data loaders take it (eegclf.data.seen)
         raw.pick("eeg")
         self.path = path
         self.sfreq = float(raw.info["sfreq"])

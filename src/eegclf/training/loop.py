@@ -65,7 +65,7 @@ class FitOptions:
 
     init_state: dict | None = None
     spatial: np.ndarray | None = None
-    seen_before: object = ()  # ids (tuple), or an eegclf.seen.Seen (ids, recordings, trials); None: unknown
+    seen_before: object = ()  # ids (tuple), or an eegclf.data.seen.Seen (ids, recordings, trials); None: unknown
     curves: bool = True
     require_test: bool = True
     channel_map: tuple | None = None
@@ -306,10 +306,10 @@ def checkpoint_meta(config: RunConfig, dataset: EEGDataset, net, mean, std, seen
     (the training part's, after ``seen_before``: those a starting network was trained on), by qualified ids
     (``eegmmidb:S001``, :mod:`eegclf.data.subjects`), so that nobody scores it on them as if they were new
     people; None when ``seen_before`` is None (the starting network does not say whom it saw). ``seen_before``
-    may be an :class:`eegclf.seen.Seen` (a starting network's records: ids, recordings, trials), carried on."""
-    from eegclf.seen import Seen
+    may be an :class:`eegclf.data.seen.Seen` (a starting network's records: ids, recordings, trials), carried on."""
+    from eegclf.data.seen import Seen
 
-    # whom it saw, by ids, recordings' fingerprints and trial sketches (eegclf.seen): the guard's records
+    # whom it saw, by ids, recordings' fingerprints and trial sketches (eegclf.data.seen): the guard's records
     before = seen_before if isinstance(seen_before, Seen) else Seen(
         None if seen_before is None else tuple(map(str, seen_before)))
     seen = Seen.of_training(dataset, before).to_meta()
