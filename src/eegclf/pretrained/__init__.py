@@ -50,29 +50,4 @@ def resolve(path_or_name) -> Path:
     return path_of(str(path_or_name))
 
 
-def shipped_records(path) -> dict:
-    """The seen-people records (``recordings_seen``, ``trials_seen``, ``subjects_calibrated``: :mod:`eegclf.data.seen`)
-    that the catalogue keeps beside a shipped network whose file was built before ``eegclf pretrain`` wrote them
-    (entry key ``seen``: a JSON file in this folder, checked by ``seen_sha256``); {} for any other file.
-    :func:`eegclf.storage.checkpoint.read_checkpoint` adds them to that network's metadata."""
-    import hashlib
-
-    try:
-        path = Path(path).resolve()
-    except OSError:
-        return {}
-    for entry in catalogue().values():
-        if not entry.get("seen"):
-            continue
-        file = Path(str(resources.files(__name__).joinpath(entry["file"])))
-        if not file.is_file() or file.resolve() != path:
-            continue
-        data = resources.files(__name__).joinpath(entry["seen"]).read_bytes()
-        if hashlib.sha256(data).hexdigest() != entry.get("seen_sha256"):
-            raise CheckpointError(f"the records of the people {entry['file']} saw ({entry['seen']}) do not match "
-                                  "the catalogue's sha256; reinstall eegclf")
-        return json.loads(data)
-    return {}
-
-
-__all__ = ["catalogue", "names", "path_of", "resolve", "shipped_records"]
+__all__ = ["catalogue", "names", "path_of", "resolve"]

@@ -87,10 +87,7 @@ def read_checkpoint(path) -> tuple[dict, dict]:
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a safetensors file but not an eegclf checkpoint (no eegclf metadata)")
-    from eegclf.pretrained import shipped_records
-
-    # a shipped network built before its seen-people records were written: the catalogue keeps them beside it
-    return tensors, {**shipped_records(path), **meta}
+    return tensors, meta
 
 
 def load_checkpoint(path, fast_path: str = FAST_PATH_AUTO):
