@@ -28,6 +28,9 @@ def counted(*args, **kwargs):
         os.kill(os.getpid(), sig)
     return loss(*args, **kwargs)
 F.cross_entropy = counted
+# Python leaves SIGINT ignored when it starts ignored (a suite run in the background, `cmd &` in a script):
+# install its Ctrl-C handler, as an interactive terminal has it
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from eegclf.cli import main
 sys.exit(main(sys.argv[3:]))
 """
