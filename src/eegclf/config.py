@@ -16,7 +16,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 FAST_PATH_AUTO = "auto"
 FAST_PATH_OFF = "off"
 FAST_PATH_MODES = (FAST_PATH_AUTO, FAST_PATH_OFF)
-AUGMENTATIONS = ("shift", "scale", "chdrop")  # RunConfig.augment; eegclf.training.augment applies them
+AUGMENTATIONS = ("shift", "scale", "chdrop", "capsubset")  # RunConfig.augment; eegclf.training.augment applies them
 
 
 def _field(default, help: str, **cli):
@@ -103,7 +103,8 @@ class RunConfig:
                                   "epoch: it helps with a few dozen trials, where an epoch is a few steps",
                                   switch=True)
     augment: str | None = _field(None, "augment the training trials, comma-separated: shift (time shifts), "
-                                 "scale (amplitude), chdrop (channel dropout), or none; see eegclf.training.augment",
+                                 "scale (amplitude), chdrop (channel dropout), capsubset (half the trials restricted "
+                                 "to a common cap and interpolated back), or none; see eegclf.training.augment",
                                  none="none", metavar="NAMES")
     out: str | None = _field(None, "run folder", none="runs/MODEL-ACT-seedSEED", metavar="DIR")
 

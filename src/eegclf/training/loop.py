@@ -140,7 +140,7 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     bar = epoch_bar(len(history), config.epochs, progress, desc=f"{net.model_name}/{net.config.get('activation')}")
     for epoch in range(len(history) + 1, config.epochs + 1):
         t0 = time.perf_counter()
-        row = train_epoch(config, epoch, model, opt, gen, (Xtr, ytr), bf16)
+        row = train_epoch(config, epoch, model, opt, gen, (Xtr, ytr), bf16, ch_names=dataset.ch_names)
         if options.curves or epoch == config.epochs:
             measure(config, model, row, Xtr, parts)
         else:
@@ -175,16 +175,18 @@ def run_training(config: RunConfig, run_dir, progress: bool | None = None, resum
 
 # ---- the named parts of train_model, in the order it uses them ----
 
-def train_epoch(config: RunConfig, epoch: int, model, opt, gen: torch.Generator, data, bf16: bool) -> dict:
+def train_epoch(config: RunConfig, epoch: int, model, opt, gen: torch.Generator, data, bf16: bool,
+                ch_names=None) -> dict:
     """One pass over the training tensors ``data = (X, y)`` in the order ``gen`` draws, one optimiser step per
     batch (max-norm after each, as Keras does); returns the epoch's history row with the training loss and
-    accuracy. bf16 autocast covers the training pass only. TrainingError when the loss is no longer finite."""
+    accuracy. bf16 autocast covers the training pass only. TrainingError when the loss is no longer finite.
+    ``ch_names`` (the trials' channels) are what the ``capsubset`` augmentation restricts."""
     X, y = data
     n, bs = len(X), config.batch_size
     model.train()
     augment = None
     if parse_augment(config.augment):  # seeded by (seed, epoch): a resumed run draws what the first one drew
-        augment = Augmenter(config.augment, config.seed)
+        augment = Augmenter(config.augment, config.seed, ch_names=ch_names)
         augment.start_epoch(epoch)
     autocast = torch.autocast(X.device.type, dtype=torch.bfloat16, enabled=bf16)
     perm = torch.randperm(n, generator=gen).to(X.device)
