@@ -176,7 +176,11 @@ class EEGClassifier(ClassifierMixin, BaseEstimator):
 
         from eegclf.transfer import FINETUNE_RECIPE, Init, finetune, finetune_config
 
-        init = Init.from_checkpoint(self.init)
+        from eegclf.caps import member_for
+
+        # a shipped family's member pre-trained on exactly these channels, when there is one (docs/your-cap.md)
+        self.init_used_, _ = member_for(self.init, names) if names is not None else (self.init, None)
+        init = Init.from_checkpoint(self.init_used_)
         self.seen_ = init.seen  # whom the starting network saw: fit and score are guarded against them
         self.seen_in_training_ = self._guard(dataset.train.X, "calibrated on")
         defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}

@@ -83,12 +83,34 @@ def _cache_setting(args: argparse.Namespace):
     return contextlib.nullcontext()
 
 
+def _family_member(args) -> None:
+    """``--init``/``--checkpoint`` naming a shipped family, with ``--channels`` (else ``--cap``) of exactly one
+    member's channels: that member, said in one line (eegclf.caps)."""
+    channels = getattr(args, "channels", None) or getattr(args, "cap", None)
+    if not channels:
+        return
+    from eegclf.caps import member_for
+
+    for attr in ("init", "checkpoint"):
+        value = getattr(args, attr, None)
+        if not isinstance(value, str) or not value:
+            continue
+        chosen = []
+        for part in value.split(","):  # benchmark --init A,B
+            member, note = member_for(part, channels)
+            if note:
+                print(f"eegclf: note: {note}", file=sys.stderr)
+            chosen.append(str(member))
+        setattr(args, attr, ",".join(chosen))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what the user typed, for reports that cite it
     try:
         with _cache_setting(args):
+            _family_member(args)
             return int(args.func(args) or 0)
     except EEGClfError as exc:
         print(f"eegclf: error: {one_line(in_flags(exc, flags_of(parser, args)))}", file=sys.stderr)

@@ -26,8 +26,27 @@ def describe(name: str) -> dict:
         "band_hz": [options.get("l_freq"), options.get("h_freq")], "reference": options.get("reference"),
         "recipe": {k: config.get(k) for k in recipe_keys if k in config},
         "sha256": entry["sha256"], "file": str(path_of(name)), "command": entry["command"],
-        "built_file": entry.get("built_file", ""),
+        "built_file": entry.get("built_file", ""), "ch_names": meta.get("ch_names"),
+        "family": entry.get("family"), "serves": serves(name, meta),
     }
+
+
+def serves(name: str, meta: dict) -> str:
+    """The caps a shipped network serves, in words (docs/your-cap.md)."""
+    from eegclf.caps import family_of, members
+
+    chans = meta.get("ch_names") or []
+    family = family_of(name)
+    if family:
+        return (f"exactly these {len(chans)} channels ({', '.join(chans)}), in any order; "
+                f"--init {family} (or --checkpoint {family}) with these channels uses it")
+    own = members(name)
+    text = (f"all {len(chans)} of its channels; any cap with 3 or more of them, the missing ones interpolated "
+            "(MNE spherical spline)")
+    if own:
+        text += "; for exactly the channels of " + ", ".join(f"{m} ({len(c)})" for m, c in own.items()) + \
+            " it hands over to that network"
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  input     {d['channels']} channels, {d['sfreq']:g} Hz, window {d['window_s'][0]}-{d['window_s'][1]} s "
               f"({d['n_times']} samples), band {d['band_hz'][0]}-{d['band_hz'][1]} Hz, reference {d['reference']}")
         print(f"  classes   {', '.join(d['classes'])}")
+        print(f"  serves    {d['serves']}")
         print(f"  people    {len(seen)} ({', '.join(seen[:3])}, ..., {seen[-1]}); {d['n_trials_seen']} trials"
               if len(seen) > 4 else f"  people    {', '.join(seen)}")
         print(f"  recipe    {', '.join(f'{k} {v}' for k, v in d['recipe'].items())}; alignment {d['alignment']}")

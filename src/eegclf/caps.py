@@ -1,0 +1,61 @@
+"""Which shipped network serves a cap: the members of a shipped family, each pre-trained on one cap's channels.
+
+A shipped network may have family members in ``pretrained/catalogue.json`` (entries with ``"family": NAME``),
+each pre-trained on the shared people restricted to one common cap (``eegclf pretrain --cap``). Asked for the
+family's name with data of exactly a member's channels (matched by name, as :mod:`eegclf.data.channels`
+matches them: case, aliases and dot padding do not matter), a command uses that member: on those channels it
+measured better than the 64-channel network with the missing channels interpolated (docs/your-cap.md). Any
+other set of channels meets the family's own network, which interpolates what is missing.
+"""
+
+from __future__ import annotations
+
+from eegclf.data.channels import channel_key, parse_names
+
+
+def _channels(name: str) -> tuple[str, ...]:
+    """The channels the shipped network ``name`` takes (from its checkpoint, read without torch)."""
+    import json
+
+    from eegclf.pretrained import path_of
+
+    data = path_of(name).read_bytes()
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+    meta = json.loads(header["__metadata__"]["eegclf"])
+    return tuple(meta.get("network_ch_names") or meta["ch_names"])
+
+
+def members(name: str) -> dict[str, tuple[str, ...]]:
+    """``{member name: its channels}`` of the shipped family ``name`` (empty for a network without one)."""
+    from eegclf.pretrained import catalogue
+
+    return {m: _channels(m) for m, e in sorted(catalogue().items()) if e.get("family") == name}
+
+
+def family_of(name: str) -> str | None:
+    """The family a shipped member belongs to, or None."""
+    from eegclf.pretrained import catalogue
+
+    return catalogue().get(name, {}).get("family")
+
+
+def member_for(name, channels) -> tuple[str, str | None]:
+    """``(checkpoint, note)``: for ``name`` (a path or a shipped network's name) and the channels the data will
+    have (names, a comma-separated string or a channels file), the family member pre-trained on exactly those
+    channels with a one-line note saying so; otherwise ``(name, None)``. A path that exists always wins."""
+    from pathlib import Path
+
+    from eegclf.pretrained import catalogue
+
+    wanted = parse_names(channels)
+    if not wanted or not isinstance(name, (str, Path)) or Path(name).exists() or str(name) not in catalogue():
+        return name, None
+    keys = {channel_key(c) for c in wanted}
+    for member, chans in members(str(name)).items():
+        if {channel_key(c) for c in chans} == keys and len(chans) == len(wanted):
+            return member, (f"{name}: these {len(chans)} channels are exactly those of {member}, the shipped "
+                            f"network pre-trained on them; using it (docs/your-cap.md)")
+    return name, None
+
+
+__all__ = ["family_of", "member_for", "members"]
