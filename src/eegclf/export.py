@@ -1,6 +1,7 @@
 """Export a trained deep model to ONNX or TorchScript, for use outside eegclf.
 
-The exported graph is ``softmax(Standardized(net)(x))``:
+The exported graph is ``softmax(Standardized(net)(x))`` (an ensemble checkpoint: one graph of every member,
+whose output is the mean of the members' softmax probabilities, :mod:`eegclf.models.ensemble`):
 
 - input  ``"eeg"``: raw trials, float32, shape ``(batch, 1, n_chans, n_times)``, in the units and channel order
   the model was trained on (``ch_names``, ``sfreq`` in the metadata); the batch axis is dynamic;
@@ -90,13 +91,20 @@ def export_metadata(meta: dict, fmt: str, out: Path, checkpoint: Path | None = N
         "dataset_options": meta.get("dataset_options", {}),
         "epoch": meta.get("epoch"),
         "compute_path": compute_path,
+        # an ensemble: how many networks the graph averages, and their seeds
+        "ensemble": ({"k": meta["ensemble"]["k"], "seeds": meta["ensemble"].get("seeds")}
+                     if isinstance(meta.get("ensemble"), dict) else None),
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "checkpoint_sha256": None if checkpoint is None else hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
     }
 
 
 def probe_trials(model: nn.Module, n: int = 4, seed: int = 0) -> torch.Tensor:
-    """``n`` random trials ``(n, 1, C, T)`` at the scale of the training data (from the model's mean/std)."""
+    """``n`` random trials ``(n, 1, C, T)`` at the scale of the training data (from the model's mean/std; an
+    ensemble's first member's: its members take the same input)."""
+    from eegclf.models.ensemble import members_of
+
+    model = members_of(model)[0]
     gen = torch.Generator().manual_seed(seed)
     channel_map = getattr(model, "channel_map", None)
     if channel_map is not None:  # the model takes the user's channels: drawn at the network's average scale
@@ -109,15 +117,18 @@ def probe_trials(model: nn.Module, n: int = 4, seed: int = 0) -> torch.Tensor:
 def with_input_channels(model, meta: dict, channels) -> tuple:
     """``(model, meta)`` taking ``channels`` (names, in the order the user's device gives them) instead of the
     model's own: matched by name (:mod:`eegclf.data.channels`), reordered, extras dropped, missing ones
-    interpolated, as a fixed matrix inside the model (``Standardized.channel_map``). The model is changed in
-    place. The note on what is dropped or interpolated is returned third (None when nothing is)."""
+    interpolated, as a fixed matrix inside the model (``Standardized.channel_map``; each member's, for an
+    ensemble). The model is changed in place. The note on what is dropped or interpolated is returned third
+    (None when nothing is)."""
     from eegclf.data.channels import match_channels, parse_names
+    from eegclf.models.ensemble import members_of
 
     names = parse_names(channels)
     match = match_channels(names, list(meta["ch_names"]), what="channels=")
     M = torch.as_tensor(match.matrix(), dtype=torch.float32)
-    old = getattr(model, "channel_map", None)
-    model.channel_map = M if old is None else old @ M  # a buffer: it travels in the exported graph
+    for member in members_of(model):
+        old = getattr(member, "channel_map", None)
+        member.channel_map = M if old is None else old @ M  # a buffer: it travels in the exported graph
     meta = dict(meta, ch_names=names, n_chans=len(names),
                 network_ch_names=list(meta.get("network_ch_names") or meta["ch_names"]))
     return model, meta, match.note()
@@ -238,8 +249,10 @@ def export_model(model, meta: dict, out, fmt: str, *, checkpoint: Path | None = 
     if not get_model(meta.get("model", "")).exportable:
         raise CheckpointError(f"{source} holds the classical model {meta.get('model')!r}, which cannot be "
                               f"exported to {fmt}; only deep models (eegnet, deepconvnet, ...) can")
-    wrapped = ProbabilityModel(model).eval()
-    info = export_metadata(meta, fmt, out, checkpoint, compute_path=model.net.path_for(False))
+    from eegclf.models.ensemble import members_of
+
+    wrapped = ProbabilityModel(model).eval()  # an ensemble: one graph, the members' probabilities averaged
+    info = export_metadata(meta, fmt, out, checkpoint, compute_path=members_of(model)[0].net.path_for(False))
     meta_json = json.dumps(info, sort_keys=True)
     example = probe_trials(model, n=2)
     out.parent.mkdir(parents=True, exist_ok=True)

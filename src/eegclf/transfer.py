@@ -77,17 +77,36 @@ class Init:
     path: str = ""  # the checkpoint file it was read from ("" when made from a model in memory)
     # whom it saw by recordings and trials too (eegclf.data.seen); its ``subjects`` are ``subjects_seen``
     seen: Seen = field(default_factory=Seen, compare=False)
+    # an ensemble checkpoint's networks (eegclf.storage.ensembles), each an Init of its own; () for one network.
+    # The ensemble's own fields are the shared ones (input, data options) and whom any member saw.
+    members: tuple = field(default=(), compare=False)
 
     @classmethod
     def from_checkpoint(cls, path) -> "Init":
         """The network of a deep eegclf checkpoint (read without unpickling); ``path`` may be the name of a
         network that ships with eegclf."""
         from eegclf.storage.checkpoint import read_checkpoint
-        from eegclf.models import get_model
         from eegclf.pretrained import resolve
+
+        from eegclf.storage.ensembles import is_ensemble, member_meta, member_tensors
 
         path = resolve(path)
         tensors, meta = read_checkpoint(path)
+        if is_ensemble(meta):  # each member read as a checkpoint of its own, guarded by whom any member saw
+            k = int(meta["ensemble"]["k"])
+            parts = member_tensors(tensors, k)
+            union = cls._from_tensors(path, {}, meta)
+            members = tuple(replace(cls._from_tensors(path, parts[i], member_meta(meta, i)),
+                                    subjects_seen=union.subjects_seen, seen=union.seen) for i in range(k))
+            return replace(members[0], members=members, state={}, mean=None, std=None,
+                           subjects_seen=union.subjects_seen, seen=union.seen)
+        return cls._from_tensors(path, tensors, meta)
+
+    @classmethod
+    def _from_tensors(cls, path, tensors: dict, meta: dict) -> "Init":
+        """One network of a checkpoint: its tensors (``model.*``) and metadata."""
+        from eegclf.models import get_model
+
         if not get_model(meta.get("model", "?")).is_deep:
             raise CheckpointError(f"checkpoint {path} holds the classical model {meta['model']!r}; "
                                   "only deep networks can be fine-tuned")
@@ -337,6 +356,8 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
 
     from eegclf.data.channels import apply_matrix
 
+    if init.members:
+        return _finetune_ensemble(init, config, dataset, run_dir, progress, curves)
     init.check_fits(dataset)
     channel_map = init.channel_map(dataset)
     calibration = dataset.train if channel_map is None else replace(
@@ -346,6 +367,67 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
     options = FitOptions(init_state=init.state, spatial=spatial, curves=curves, channel_map=channel_map,
                          seen_before=replace(init.seen, subjects=init.subjects_seen))
     return train_model(config, dataset, run_dir, progress=progress, resume=resume, options=options)
+
+
+def _ensemble(models):
+    from eegclf.models.ensemble import Ensemble
+
+    return Ensemble(list(models)).eval()
+
+
+def member_dir(run_dir, i: int) -> Path:
+    """The run folder of an ensemble's member ``i`` (from 0) inside the ensemble's run folder."""
+    return Path(run_dir) / "members" / f"member-{i + 1}"
+
+
+def _finetune_ensemble(init: Init, config: RunConfig, dataset: EEGDataset, run_dir, progress, curves):
+    """:func:`finetune` of an ensemble: each member fine-tuned on the same trials with the same recipe (member
+    i with seed ``config.seed + i``), one after another; ``(summary, Ensemble)``. With ``run_dir``, each
+    member's run folder is ``members/member-{i+1}`` (a finished one is taken as it is, an interrupted one
+    resumed), and the ensemble's ``last`` (and ``best``) checkpoint is one ensemble file of theirs."""
+    from eegclf.evaluation import loss_and_accuracy
+    from eegclf.storage.checkpoint import load_checkpoint, read_checkpoint, write_checkpoint
+    from eegclf.storage.ensembles import combine_tensors, ensemble_meta
+    from eegclf.storage.fileio import file_sha256
+    from eegclf.storage.rundir import RunDir
+
+    init.check_fits(dataset)
+    if run_dir is not None:
+        RunDir(run_dir).create().write_config(config.to_dict())
+    summaries, models = [], []
+    for i, member in enumerate(init.members):
+        cfg = replace(config, model=member.model, model_kwargs=member.net_kwargs, seed=config.seed + i)
+        folder = None if run_dir is None else RunDir(member_dir(run_dir, i))
+        if folder is not None and folder.is_complete():
+            summary, model = folder.read_summary(), load_checkpoint(folder.checkpoint_path("last"))[0]
+        else:
+            resume = folder is not None and folder.has_state()
+            summary, model = finetune(member, cfg, dataset, None if folder is None else folder.path,
+                                      progress=progress, curves=curves, resume=resume)
+        summaries.append(summary)
+        models.append(model)
+    ensemble = _ensemble(models)
+    loss, acc = (loss_and_accuracy(ensemble, dataset.test.X, dataset.test.y) if len(dataset.test)
+                 else (float("nan"), float("nan")))
+    summary = {**summaries[0], "seed": config.seed, "n_params": sum(int(s.get("n_params", 0)) for s in summaries),
+               "val_acc_selected": float("nan"), "test_acc_val_selected": acc, "test_loss_val_selected": loss,
+               "test_acc_last": acc, "test_loss_last": loss, "lab_best_epoch": None, "test_acc_lab_best_epoch": None,
+               "seconds": round(sum(float(s.get("seconds", 0.0)) for s in summaries), 3),
+               "ensemble": {"k": len(models), "seeds": [config.seed + i for i in range(len(models))],
+                            "members_test_acc_last": [s.get("test_acc_last") for s in summaries]},
+               "selection": "each member's last epoch; the ensemble averages their softmax probabilities"}
+    if run_dir is not None:
+        folder = RunDir(run_dir)
+        for kind in ("best", "last"):
+            paths = [RunDir(member_dir(run_dir, i)).checkpoint_path(kind) for i in range(len(models))]
+            if not all(p.is_file() for p in paths):
+                continue
+            read = [read_checkpoint(p) for p in paths]
+            meta = ensemble_meta([m for _, m in read], [str(p) for p in paths], [file_sha256(p) for p in paths])
+            write_checkpoint(folder.checkpoint_path(kind), combine_tensors([t for t, _ in read]),
+                             dict(meta, kind=kind, metrics={"test_acc": acc, "test_loss": loss}))
+        folder.write_summary(summary)
+    return summary, ensemble
 
 
 def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None,
@@ -417,6 +499,8 @@ def zero_shot(init: Init, calibration: Split | None, template: EEGDataset):
     if calibration is not None:
         return pretrained_renorm(init, calibration, template)
     check_zero_shot(init)
+    if init.members:  # each member as it is; their probabilities averaged
+        return _ensemble(zero_shot(m, None, template) for m in init.members)
     net, channel_map = _network(init, template)
     mean, std = (torch.as_tensor(np.asarray(v, dtype=np.float32)) for v in (init.mean, init.std))
     return Standardized(net, mean, std, None, None if channel_map is None else channel_map[0]).eval()
@@ -424,6 +508,10 @@ def zero_shot(init: Init, calibration: Split | None, template: EEGDataset):
 
 def check_zero_shot(init: Init) -> None:
     """Refuse a network that cannot be used on a user of whom nothing is known, naming why."""
+    for member in init.members:
+        check_zero_shot(member)
+    if init.members:
+        return
     if init.alignment != "none":
         raise ConfigError(f"{init.source} expects {init.alignment}-aligned input, and aligning needs the new "
                           "person's own trials: zero-shot uses none (use pretrained-renorm or finetune)",
@@ -444,6 +532,8 @@ def pretrained_renorm(init: Init, calibration: Split, template: EEGDataset):
 
     if len(calibration) == 0:
         return zero_shot(init, None, template)
+    if init.members:  # each member re-normalised on the same calibration trials
+        return _ensemble(pretrained_renorm(m, calibration, template) for m in init.members)
     from eegclf.data.channels import apply_matrix
 
     net, channel_map = _network(init, template)
@@ -457,12 +547,27 @@ def pretrained_renorm(init: Init, calibration: Split, template: EEGDataset):
 
 
 def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAULT_ALIGNMENT,
-             progress: bool | None = None) -> Path:
+             progress: bool | None = None, ensemble: int = 1) -> Path:
     """Train ``config.model`` on every trial of ``dataset`` (both parts, all subjects; no validation, no test)
     into the run folder ``out``; returns the path of its ``pretrained`` checkpoint.
 
     With ``alignment="euclidean"`` each subject's trials are whitened by that subject's own reference first.
-    The checkpoint records the subjects it saw (benchmarks refuse to test them) and the alignment."""
+    The checkpoint records the subjects it saw (benchmarks refuse to test them) and the alignment.
+
+    ``ensemble=K`` (> 1): K networks with seeds ``config.seed``, ``config.seed + 1``, ... (same data, same
+    recipe, one after another), each in its run folder ``out/members/seed{S}``; the ``pretrained`` checkpoint is
+    one ensemble file of theirs (:mod:`eegclf.storage.ensembles`)."""
+    if not isinstance(ensemble, int) or ensemble < 1:
+        raise ConfigError(f"ensemble={ensemble!r} is invalid: expected an integer >= 1 (networks to average)",
+                          param="ensemble")
+    if ensemble > 1:
+        from eegclf.storage.ensembles import combine_checkpoints
+        from eegclf.storage.rundir import RunDir
+
+        seeds = [config.seed + i for i in range(ensemble)]
+        paths = [pretrain(replace(config, seed=s), dataset, Path(out) / "members" / f"seed{s}", alignment, progress)
+                 for s in seeds]
+        return combine_checkpoints(paths, RunDir(out).checkpoint_path("pretrained"), {"kind": "pretrained"})
     from eegclf.storage.checkpoint import read_checkpoint, save_checkpoint
     from eegclf.data.alignment import align_subjects
     from eegclf.data.splits import pooled
@@ -493,7 +598,7 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
 
 
 __all__ = ["Init", "checkpoint_dataset", "meta_init", "check_checkpoint_fits", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",
-           "pretrained_renorm", "check_zero_shot", "resume_init", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
+           "pretrained_renorm", "check_zero_shot", "resume_init", "member_dir", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
            "ALIGNMENTS", "DEFAULT_ALIGNMENT"]
 
 

@@ -29,7 +29,13 @@ def run(args: argparse.Namespace) -> int:
                  allow=args.allow_seen, calibrated_ok=True)
     for note_ in notes:
         print(f"eegclf: note: {note_}", file=sys.stderr)
-    print(model.net if get_model(meta["model"]).is_deep else model)  # the network, without its normalisation
+    from eegclf.models.ensemble import members_of
+
+    nets = members_of(model) if get_model(meta["model"]).is_deep else None
+    if nets is not None and len(nets) > 1:
+        print(f"an ensemble of {len(nets)} networks (seeds {', '.join(map(str, meta['ensemble']['seeds']))}), "
+              "their softmax probabilities averaged; the first:")
+    print(nets[0].net if nets is not None else model)  # the network, without its normalisation
     # channels are matched by name: the data's, reordered (and interpolated where missing) into the network's
     X = dataset.test.X if channel_map is None else apply_matrix(channel_map, dataset.test.X)
     loss, acc = loss_and_accuracy(model, X, dataset.test.y)

@@ -15,6 +15,11 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.data import dataset_defaults, load_dataset, loader_module
     from eegclf.transfer import PRETRAIN_DEFAULTS, pretrain
 
+    if args.ensemble < 1:  # before anything is loaded or written
+        from eegclf.errors import ConfigError
+
+        raise ConfigError(f"ensemble={args.ensemble} is invalid: expected an integer >= 1 (networks to average)",
+                          param="ensemble")
     if not args.out:
         from eegclf.errors import ConfigError
 
@@ -32,8 +37,11 @@ def run(args: argparse.Namespace) -> int:
     prepare_run_dir(out, args.overwrite, resumable=False)
     data = load_dataset(dataset, data_dir=config.data_dir, **options)
     args.interrupt_hint = f"; nothing usable is left in {out}: run the command again with --overwrite"
-    path = pretrain(config, data, out, alignment=args.alignment, progress=False if args.quiet else None)
-    print(f"pre-trained {config.model} on {len(set(data.train.subjects) | set(data.test.subjects))} subjects "
+    path = pretrain(config, data, out, alignment=args.alignment, progress=False if args.quiet else None,
+                    ensemble=args.ensemble)
+    what = (f"an ensemble of {args.ensemble} {config.model} networks (seeds {config.seed}-"
+            f"{config.seed + args.ensemble - 1})" if args.ensemble > 1 else config.model)
+    print(f"pre-trained {what} on {len(set(data.train.subjects) | set(data.test.subjects))} subjects "
           f"({len(data.train) + len(data.test)} trials, alignment {args.alignment}): {path}")
     print(f"calibrate it on a new user: eegclf train --init {path} --subjects ... --out RUN")
     return 0
@@ -64,6 +72,10 @@ def add_parser(sub) -> None:
                    "0-4 s at 128 Hz); data flags override it. Whatever the preset, the trials are resampled to "
                    "one rate (the data set's native one where nothing else says), so that subjects recorded at "
                    "other rates (EEGMMIDB's S088) pool")
+    p.add_argument("--ensemble", type=int, default=1, metavar="K",
+                   help="train K networks with seeds SEED, SEED+1, ..., SEED+K-1 (same data and recipe, one after "
+                   "another, each in OUT/members/seedS) and write them as one ensemble checkpoint, whose output "
+                   "averages their softmax probabilities (default %(default)s: one network)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_args(p, skip=("val_fraction",), help={"out": "the run folder to write (required)"})

@@ -27,8 +27,17 @@ def describe(name: str) -> dict:
         "recipe": {k: config.get(k) for k in recipe_keys if k in config},
         "sha256": entry["sha256"], "file": str(path_of(name)), "command": entry["command"],
         "built_file": entry.get("built_file", ""), "ch_names": meta.get("ch_names"),
-        "family": entry.get("family"), "serves": serves(name, meta),
+        "family": entry.get("family"), "serves": serves(name, meta), "members": members(meta),
     }
+
+
+def members(meta: dict) -> dict | None:
+    """An ensemble's members (count, seeds, models), None for one network (eegclf.storage.ensembles)."""
+    ensemble = meta.get("ensemble")
+    if not isinstance(ensemble, dict):
+        return None
+    return {"k": ensemble["k"], "seeds": ensemble.get("seeds"),
+            "models": [m.get("model") for m in ensemble.get("members", [])]}
 
 
 def serves(name: str, meta: dict) -> str:
@@ -49,8 +58,35 @@ def serves(name: str, meta: dict) -> str:
     return text
 
 
+def combine(args: argparse.Namespace) -> int:
+    """``eegclf pretrained combine A B C --out E``: one ensemble checkpoint of the networks A, B, C."""
+    from pathlib import Path
+
+    from eegclf.errors import ConfigError
+    from eegclf.storage.ensembles import combine_checkpoints
+
+    if not args.checkpoints:
+        raise ConfigError("combine needs the checkpoints to combine: eegclf pretrained combine A B C --out E")
+    if not args.out:
+        raise ConfigError("out= is required: the ensemble checkpoint to write", param="out")
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"out={out} exists; give --overwrite to replace it, or another --out", param="out")
+    path = combine_checkpoints(args.checkpoints, out)
+    print(f"combined {len(args.checkpoints)} networks into the ensemble {path} (their softmax probabilities "
+          "averaged)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from eegclf.pretrained import names
+
+    if args.action == "combine":
+        return combine(args)
+    if args.checkpoints:
+        from eegclf.errors import ConfigError
+
+        raise ConfigError(f"list takes no checkpoint (got {' '.join(args.checkpoints)})")
 
     shipped = names()
     if args.json:
@@ -69,7 +105,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"  serves    {d['serves']}")
         print(f"  people    {len(seen)} ({', '.join(seen[:3])}, ..., {seen[-1]}); {d['n_trials_seen']} trials"
               if len(seen) > 4 else f"  people    {', '.join(seen)}")
-        print(f"  recipe    {', '.join(f'{k} {v}' for k, v in d['recipe'].items())}; alignment {d['alignment']}")
+        if d["members"]:
+            models = sorted(set(d["members"]["models"]))
+            print(f"  members   {d['members']['k']} networks ({', '.join(models)}), seeds "
+                  f"{', '.join(map(str, d['members']['seeds']))}: their softmax probabilities averaged")
+        recipe = {k: v for k, v in d["recipe"].items() if not (d["members"] and k == "seed")}
+        print(f"  recipe    {', '.join(f'{k} {v}' for k, v in recipe.items())}; alignment {d['alignment']}")
         print(f"  sha256    {d['sha256']}")
         print(f"  rebuild   {d['command']}")
         print(f"            (writes {d['built_file']}, byte for byte this file on the same CPU kind and package versions)")
@@ -84,7 +125,14 @@ def add_parser(sub) -> None:
         "(eegclf train --init NAME, eegclf benchmark --init NAME, eval/export/stream --checkpoint NAME, "
         "EEGClassifier(init=NAME)): what data, channels, rate, window and classes they expect, the people they "
         "saw (they refuse to be scored on them), their recipe, and the command that rebuilds each byte for byte.",
-        epilog="example: eegclf pretrained list")
-    p.add_argument("action", choices=["list"], help="list: show every shipped network")
+        epilog="examples: eegclf pretrained list; eegclf pretrained combine S0/pretrained.safetensors "
+        "S1/pretrained.safetensors S2/pretrained.safetensors --out ens3.safetensors")
+    p.add_argument("action", choices=["list", "combine"],
+                   help="list: show every shipped network (an ensemble's members too); combine: write the "
+                   "checkpoints given as one ensemble checkpoint (--out), whose output averages their softmax "
+                   "probabilities; they must take the same channels, rate, window, band, reference and classes")
+    p.add_argument("checkpoints", nargs="*", metavar="CKPT", help="combine: the checkpoints, in order")
+    p.add_argument("--out", help="combine: the ensemble checkpoint to write")
+    p.add_argument("--overwrite", action="store_true", help="combine: replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=run)

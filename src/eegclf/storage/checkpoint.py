@@ -45,12 +45,18 @@ def package_versions() -> dict:
 
 
 def save_checkpoint(path, model, meta: dict) -> Path:
-    """Write ``model`` (a Standardized deep net, or a classical model) with ``meta`` atomically."""
-    meta = dict(meta, format=FORMAT)
+    """Write ``model`` (a Standardized deep net, an :class:`~eegclf.models.ensemble.Ensemble` of them, whose
+    ``meta`` then says so: :mod:`eegclf.storage.ensembles`, or a classical model) with ``meta`` atomically."""
     if isinstance(model, torch.nn.Module):
         tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     else:  # a classical model: its fitted state is a few numpy arrays
         tensors = {f"clf.{k}": torch.as_tensor(np.ascontiguousarray(v)) for k, v in model.get_state().items()}
+    return write_checkpoint(path, tensors, meta)
+
+
+def write_checkpoint(path, tensors: dict, meta: dict) -> Path:
+    """Write checkpoint tensors and metadata atomically (the one writer of checkpoint files)."""
+    meta = dict(meta, format=FORMAT)
     data = st_save(tensors, metadata={"eegclf": json.dumps(meta, sort_keys=True)})
     return atomic_write_bytes(path, data)
 
@@ -97,12 +103,31 @@ def load_checkpoint(path, fast_path: str = FAST_PATH_AUTO):
     path runs any checkpoint, whichever path trained it.
 
     Deep models come back as :class:`~eegclf.models.standardize.Standardized` (normalisation inside),
-    classical models as their estimator with the fitted state restored.
+    classical models as their estimator with the fitted state restored, ensembles
+    (:mod:`eegclf.storage.ensembles`) as an :class:`~eegclf.models.ensemble.Ensemble` of their members.
     """
+    from eegclf.models.ensemble import Ensemble
+    from eegclf.storage.ensembles import is_ensemble, member_meta, member_tensors
+
+    tensors, meta = read_checkpoint(path)
+    if not is_ensemble(meta):
+        return _rebuild(path, tensors, meta, fast_path), meta
+    try:
+        k = int(meta["ensemble"]["k"])
+        parts = member_tensors(tensors, k)
+        members = [_rebuild(path, parts[i], member_meta(meta, i), fast_path) for i in range(k)]
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise CheckpointError(f"checkpoint {path} cannot rebuild its ensemble: {exc}") from None
+    return Ensemble(members).eval(), meta
+
+
+def _rebuild(path, tensors: dict, meta: dict, fast_path: str):
+    """The model of one network's tensors and metadata (a single checkpoint's, or an ensemble member's)."""
     from eegclf.models import get_model
     from eegclf.models.standardize import Standardized
 
-    tensors, meta = read_checkpoint(path)
     if meta.get("alignment", "none") != "none" and "model.spatial" not in tensors:
         # a pre-trained network whose input is each person's own aligned trials: on raw trials it is wrong
         raise CheckpointError(f"checkpoint {path} is pre-trained on {meta['alignment']}-aligned trials and "
@@ -122,7 +147,7 @@ def load_checkpoint(path, fast_path: str = FAST_PATH_AUTO):
             net.set_fast_path(fast_path)
         else:
             net.set_state({k[4:]: v.numpy() for k, v in tensors.items() if k.startswith("clf.")})
-            return net, meta
+            return net
         spatial = torch.eye(n_chans) if "model.spatial" in tensors else None  # an aligned model
         # a model calibrated on a user's own channels: its map from them to the network's (shape from the file)
         channel_map = torch.zeros(tensors["model.channel_map"].shape) if "model.channel_map" in tensors else None
@@ -133,5 +158,4 @@ def load_checkpoint(path, fast_path: str = FAST_PATH_AUTO):
         raise
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} cannot rebuild its model: {exc}") from None
-    model.eval()
-    return model, meta
+    return model.eval()
