@@ -386,9 +386,7 @@ def _finetune_ensemble(init: Init, config: RunConfig, dataset: EEGDataset, run_d
     member's run folder is ``members/member-{i+1}`` (a finished one is taken as it is, an interrupted one
     resumed), and the ensemble's ``last`` (and ``best``) checkpoint is one ensemble file of theirs."""
     from eegclf.evaluation import loss_and_accuracy
-    from eegclf.storage.checkpoint import load_checkpoint, read_checkpoint, write_checkpoint
-    from eegclf.storage.ensembles import combine_tensors, ensemble_meta
-    from eegclf.storage.fileio import file_sha256
+    from eegclf.storage.checkpoint import combine_checkpoints, load_checkpoint
     from eegclf.storage.rundir import RunDir
 
     init.check_fits(dataset)
@@ -422,10 +420,8 @@ def _finetune_ensemble(init: Init, config: RunConfig, dataset: EEGDataset, run_d
             paths = [RunDir(member_dir(run_dir, i)).checkpoint_path(kind) for i in range(len(models))]
             if not all(p.is_file() for p in paths):
                 continue
-            read = [read_checkpoint(p) for p in paths]
-            meta = ensemble_meta([m for _, m in read], [str(p) for p in paths], [file_sha256(p) for p in paths])
-            write_checkpoint(folder.checkpoint_path(kind), combine_tensors([t for t, _ in read]),
-                             dict(meta, kind=kind, metrics={"test_acc": acc, "test_loss": loss}))
+            combine_checkpoints(paths, folder.checkpoint_path(kind),
+                                {"kind": kind, "metrics": {"test_acc": acc, "test_loss": loss}})
         folder.write_summary(summary)
     return summary, ensemble
 
@@ -561,7 +557,7 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
         raise ConfigError(f"ensemble={ensemble!r} is invalid: expected an integer >= 1 (networks to average)",
                           param="ensemble")
     if ensemble > 1:
-        from eegclf.storage.ensembles import combine_checkpoints
+        from eegclf.storage.checkpoint import combine_checkpoints
         from eegclf.storage.rundir import RunDir
 
         seeds = [config.seed + i for i in range(ensemble)]

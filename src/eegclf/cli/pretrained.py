@@ -63,7 +63,7 @@ def combine(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from eegclf.errors import ConfigError
-    from eegclf.storage.ensembles import combine_checkpoints
+    from eegclf.storage.checkpoint import combine_checkpoints
 
     if not args.checkpoints:
         raise ConfigError("combine needs the checkpoints to combine: eegclf pretrained combine A B C --out E")

@@ -159,3 +159,16 @@ def _rebuild(path, tensors: dict, meta: dict, fast_path: str):
     except (KeyError, TypeError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} cannot rebuild its model: {exc}") from None
     return model.eval()
+
+
+def combine_checkpoints(paths, out, extra: dict | None = None) -> Path:
+    """One ensemble checkpoint ``out`` (written atomically) of the single-network checkpoints ``paths``, in
+    that order (:mod:`eegclf.storage.ensembles`); ``extra``: metadata added at the top (e.g. how the ensemble was made)."""
+    from eegclf.pretrained import resolve
+    from eegclf.storage.ensembles import combine_tensors, ensemble_meta
+    from eegclf.storage.fileio import file_sha256
+
+    paths = [resolve(p) for p in paths]
+    read = [read_checkpoint(p) for p in paths]
+    meta = ensemble_meta([m for _, m in read], [str(p) for p in paths], [file_sha256(p) for p in paths])
+    return write_checkpoint(out, combine_tensors([t for t, _ in read]), {**meta, **(extra or {})})

@@ -12,7 +12,8 @@ Layout (the single-network layout of :mod:`eegclf.storage.checkpoint`, one level
 
 Members must take the same input: channels (the input's and the network's), sampling rate, window, band,
 reference, classes and alignment; a mismatch is refused in one line naming the file and what differs.
-Loading rebuilds each member from the registry (no code is executed from the file).
+Loading rebuilds each member from the registry (no code is executed from the file). Reading and writing the
+file is :mod:`eegclf.storage.checkpoint`'s (``combine_checkpoints``, ``load_checkpoint``).
 """
 
 from __future__ import annotations
@@ -166,18 +167,5 @@ def member_meta(meta: dict, i: int) -> dict:
     return {**shared, **meta["ensemble"]["members"][i]}
 
 
-def combine_checkpoints(paths, out, extra: dict | None = None) -> Path:
-    """One ensemble checkpoint ``out`` (written atomically) of the single-network checkpoints ``paths``, in
-    that order; ``extra``: metadata added at the top (e.g. how the ensemble was made)."""
-    from eegclf.pretrained import resolve
-    from eegclf.storage.checkpoint import read_checkpoint, write_checkpoint
-    from eegclf.storage.fileio import file_sha256
-
-    paths = [resolve(p) for p in paths]
-    read = [read_checkpoint(p) for p in paths]
-    meta = ensemble_meta([m for _, m in read], [str(p) for p in paths], [file_sha256(p) for p in paths])
-    return write_checkpoint(out, combine_tensors([t for t, _ in read]), {**meta, **(extra or {})})
-
-
-__all__ = ["MEMBER_KEYS", "check_members", "combine_checkpoints", "combine_tensors", "ensemble_meta",
+__all__ = ["MEMBER_KEYS", "check_members", "combine_tensors", "ensemble_meta",
            "is_ensemble", "member_meta", "member_tensors"]
