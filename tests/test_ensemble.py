@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -108,7 +109,9 @@ def test_an_ensemble_round_trips_through_eval_export_and_stream(ens, eegmmidb_ro
     for runtime in ("torch", "onnx"):
         assert main(["stream", "--checkpoint", str(path), "--source", str(edf), "--speed", "0", "--step-ms", "500",
                      "--quiet", "--runtime", runtime]) == 0
-        assert re.search(r"accuracy: \d\.\d{4} \(\d+/\d+ windows", capsys.readouterr().out)
+        out = capsys.readouterr().out
+        assert "through an ensemble of 2 eegnet networks" in out
+        assert re.search(r"accuracy: \d\.\d{4} \(\d+/\d+ windows", out)
 
 
 def test_train_and_benchmark_init_finetune_each_member(ens, eegmmidb_root, tmp_path, capsys):
@@ -125,6 +128,12 @@ def test_train_and_benchmark_init_finetune_each_member(ens, eegmmidb_root, tmp_p
     capsys.readouterr()
     assert main(["eval", "--checkpoint", str(run / "last.safetensors"), "--data-dir", str(eegmmidb_root)]) == 0
     assert f"Test Accuracy: {summary['test_acc_last']:.4f}" in capsys.readouterr().out
+    # interrupted after the first member: --resume keeps it, trains the second, and ends with the same file
+    before = (run / "last.safetensors").read_bytes()
+    shutil.rmtree(run / "members" / "member-2")
+    (run / "summary.json").unlink()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert (run / "last.safetensors").read_bytes() == before
     bench = tmp_path / "bench"
     assert main(["benchmark", "--data-dir", str(eegmmidb_root), "--subjects", "3", *SMALL, "--protocol", "run-split",
                  "--models", "zero-shot,pretrained-renorm,finetune", "--init", str(path), "--finetune-epochs", "1",

@@ -62,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
         seen = _seen_recording(meta, source, args)
         runner = StreamRunner(source, model, meta, step_ms=args.step_ms, runtime=args.runtime)
         where = f"LSL stream {args.lsl!r}" if args.lsl else str(args.source)
-        print(f"streaming {where} ({len(source.ch_names)} channels, {source.sfreq:g} Hz) through {meta['model']} "
+        ensemble = meta.get("ensemble")
+        net = (f"an ensemble of {ensemble['k']} {meta['model']} networks (probabilities averaged)"
+               if isinstance(ensemble, dict) else meta["model"])
+        print(f"streaming {where} ({len(source.ch_names)} channels, {source.sfreq:g} Hz) through {net} "
               f"on {', '.join(meta['ch_names'])}; window {runner.window} samples, step {runner.step} samples")
         for line in runner.describe():
             print(f"  processing: {line}")
