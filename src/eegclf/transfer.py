@@ -329,10 +329,14 @@ def calibration_config(init: Init, given: dict) -> RunConfig:
 
 
 def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, progress: bool | None = False,
-             curves: bool = True, resume: bool = False):
+             curves: bool = True, resume: bool = False, layers: str = "all", mix=None):
     """``(summary, model)``: ``init`` trained further on ``dataset``'s training part (the user's calibration
     trials) with ``config`` (see :func:`finetune_config`), tested on its test part. Nothing about the test
-    trials is used before prediction: the normalisation and the alignment are fitted on the training part."""
+    trials is used before prediction: the normalisation and the alignment are fitted on the training part.
+    ``layers``: ``all`` trains every layer; ``last`` only the classifier, on the features of
+    :func:`eegclf.adaptation.adabn`'s network (frozen). ``mix``: an :class:`eegclf.adaptation.Mix`, the
+    pre-training people's trials mixed into every step (multi-domain fine-tuning); None: the person's alone."""
+    from eegclf.adaptation import adabn, mix_sample, trainable
     from eegclf.training.loop import FitOptions, train_model
 
     from eegclf.data.channels import apply_matrix
@@ -342,19 +346,34 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
     calibration = dataset.train if channel_map is None else replace(
         dataset.train, X=apply_matrix(channel_map[0], dataset.train.X))
     spatial = _one_subject_whitener(init, calibration)
+    prefixes = trainable(layers)
+    # the frozen layers are adabn's: BatchNorm statistics of the person's calibration trials (labels unused)
+    state = init.state if prefixes is None else adabn(init, dataset.train, dataset).net.state_dict()
+    extra = None
+    if mix is not None:
+        if channel_map is not None:
+            raise ConfigError(f"{init.source}: multi-domain fine-tuning mixes in the pre-training trials in the "
+                              "network's own channels, and the person's data give other channels",
+                              param="finetune_mix")
+        extra = mix_sample(mix, init, calibration, config.seed)
     # seen_before None (the starting network does not say whom it saw): the new checkpoint does not say either
-    options = FitOptions(init_state=init.state, spatial=spatial, curves=curves, channel_map=channel_map,
-                         seen_before=replace(init.seen, subjects=init.subjects_seen))
+    options = FitOptions(init_state=state, spatial=spatial, curves=curves, channel_map=channel_map,
+                         seen_before=replace(init.seen, subjects=init.subjects_seen), trainable=prefixes, mix=extra)
     return train_model(config, dataset, run_dir, progress=progress, resume=resume, options=options)
 
 
 def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None,
-                   resume: bool = False, allow_seen: bool = False) -> dict:
+                   resume: bool = False, allow_seen: bool = False, layers: str = "all") -> dict:
     """``eegclf train --init``: load ``config``'s data (``config`` from :func:`calibration_config`), refuse a
     checkpoint that does not fit it or that saw a subject to be calibrated on or tested (by id or by the
     recordings: :mod:`eegclf.data.seen`; ``allow_seen``: accept them, and the summary's ``seen_in_training`` names
     them), fine-tune into ``run_dir`` (a normal run folder, which also records the starting checkpoint:
-    :func:`resume_init`) and return the summary."""
+    :func:`resume_init`, and ``layers``, the layers it trains: :func:`finetune`) and return the summary. A
+    resumed run trains the layers its folder records."""
+    from eegclf.adaptation import check_layers
+
+    check_layers(layers)
+
     from eegclf.data import load_dataset
     from eegclf.storage.rundir import RunDir
 
@@ -366,11 +385,14 @@ def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | N
             seen.update(init.seen_people(dataset, part))
         else:
             init.check_unseen(subject_ids(dataset, part.subjects), dataset, part, what, allow_hint=True)
+    if resume:  # the layers it started with (folders from before the choice existed trained every layer)
+        layers = (RunDir(run_dir).read_init() or {}).get("finetune_layers", "all")
     if not resume and init.path:
         from eegclf.storage.fileio import file_sha256
 
-        RunDir(run_dir).create().write_init({"path": init.path, "sha256": file_sha256(init.path)})
-    summary = finetune(init, config, dataset, run_dir, progress=progress, resume=resume)[0]
+        record = {"path": init.path, "sha256": file_sha256(init.path)}
+        RunDir(run_dir).create().write_init(record if layers == "all" else dict(record, finetune_layers=layers))
+    summary = finetune(init, config, dataset, run_dir, progress=progress, resume=resume, layers=layers)[0]
     return {**summary, "seen_in_training": list(seen)} if seen else summary
 
 
