@@ -1,4 +1,4 @@
-"""Adapting a pre-trained network to a new person (eegclf.adaptation): AdaBN on unlabelled calibration trials,
+"""Adapting a pre-trained network to a new person (eegclf.transfer.adabn, eegclf.adaptation): AdaBN on unlabelled calibration trials,
 fine-tuning the last layer only, and multi-domain fine-tuning with the pre-training people's trials mixed in."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from eegclf.adaptation import MIX_SAMPLE, Mix, adabn, mix_sample, pool_trials
+from eegclf.adaptation import MIX_SAMPLE, Mix, mix_sample, pool_trials
 from eegclf.cli import main
 from eegclf.config import RunConfig
 from eegclf.data import load_dataset
 from eegclf.data.base import Split
 from eegclf.errors import ConfigError
-from eegclf.transfer import Init, finetune, finetune_config, pretrained_renorm
+from eegclf.transfer import Init, adabn, finetune, finetune_config, pretrained_renorm
 
 # three motor channels at 80 Hz keep the real-data runs to seconds
 SMALL = ["--task", "imagery_lr", "--channels", "C3,Cz,C4", "--resample", "80", "--tmax", "2"]

@@ -1,12 +1,8 @@
-"""Adapting a pre-trained network to a new person, beyond re-normalising its input (:mod:`eegclf.transfer`).
+"""The fine-tuning choices beyond the recipe (:func:`eegclf.transfer.finetune` applies them; the unlabelled
+adaptation AdaBN is :func:`eegclf.transfer.adabn`).
 
-- :func:`adabn`: unlabelled adaptation (AdaBN, Li et al. 2016). The network's weights untouched; its input
-  normalisation (and alignment, if any) re-estimated on the person's calibration trials, as
-  :func:`eegclf.transfer.pretrained_renorm` does, and every BatchNorm layer's running mean and variance too:
-  their cumulative average over those trials (no-grad passes in train mode, batches weighted by their size:
-  :func:`eegclf.training.batchnorm.recalibrate_batchnorm`). No label and no test trial is read.
 - :data:`FINETUNE_LAYERS`: what fine-tuning trains. ``all``: every layer (the recipe). ``last``: only the final
-  classification layer (``classify``); the rest is :func:`adabn`'s network, frozen, its BatchNorm statistics
+  classification layer (``classify``); the rest is :func:`eegclf.transfer.adabn`'s network, frozen, its BatchNorm statistics
   those of the person's calibration trials and fixed while the last layer trains (so that it learns on the
   features it will see).
 - :class:`Mix`: multi-domain fine-tuning (Kostas & Rudzicz 2020): every fine-tuning step adds to its batch of
@@ -15,7 +11,7 @@
   ``weight``, the others by 1. Each domain keeps its own input normalisation: the pool's trials are normalised
   by the pre-training pool's statistics (stored in the checkpoint), the person's by their own.
 
-May import what :mod:`eegclf.transfer` may, and it.
+May import what :mod:`eegclf.transfer` may (it imports this module, not the reverse).
 """
 
 from __future__ import annotations
@@ -34,20 +30,6 @@ _TRAINABLE = {"all": None, "last": ("classify.",)}
 # pool trials a multi-domain fine-tuning draws its steps from: a fixed random sample, so that memory stays
 # small (64 channels x 4 s at 128 Hz: 130 kB a trial) and the draw is reproducible by the seed
 MIX_SAMPLE = 512
-
-
-def adabn(init, calibration: Split, template: EEGDataset):
-    """The pre-trained network ``init`` with its input normalisation (and alignment) and every BatchNorm
-    layer's running statistics re-estimated on ``calibration`` (the person's trials; labels unused); weights
-    untouched. No calibration trial: :func:`eegclf.transfer.zero_shot`."""
-    from eegclf.training.batchnorm import recalibrate_batchnorm
-    from eegclf.transfer import pretrained_renorm, zero_shot
-
-    if len(calibration) == 0:
-        return zero_shot(init, None, template)
-    model = pretrained_renorm(init, calibration, template)
-    recalibrate_batchnorm(model, calibration.X)  # raw trials: the model maps, aligns and normalises them itself
-    return model.eval()
 
 
 def check_layers(layers: str) -> str:
@@ -125,5 +107,5 @@ def mix_sample(mix: Mix, init, calibration: Split, seed: int) -> tuple[np.ndarra
     return X, pool.y[pick], mix.weight
 
 
-__all__ = ["adabn", "FINETUNE_LAYERS", "check_layers", "trainable", "check_mix", "Mix", "pool_trials",
+__all__ = ["FINETUNE_LAYERS", "check_layers", "trainable", "check_mix", "Mix", "pool_trials",
            "mix_sample", "MIX_SAMPLE"]

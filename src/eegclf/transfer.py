@@ -9,7 +9,8 @@
 - :func:`zero_shot` is the pre-trained network as it is, with nothing of the new user: the input
   normalisation and the BatchNorm statistics are the pre-training pool's, as stored in the checkpoint.
 - :func:`pretrained_renorm` is the network untouched, but its input normalisation (and alignment, if any)
-  re-estimated on the user's unlabelled calibration trials.
+  re-estimated on the user's unlabelled calibration trials; :func:`adabn` re-estimates every BatchNorm
+  layer's statistics on them too. Fine-tuning choices beyond the recipe: :mod:`eegclf.adaptation`.
 
 The defaults below are the recommended recipe; the README's "Calibrate for a new user" section gives the
 benchmark runs behind them. May import: config, data, models, training, checkpoint, rundir, errors.
@@ -334,9 +335,9 @@ def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, p
     trials) with ``config`` (see :func:`finetune_config`), tested on its test part. Nothing about the test
     trials is used before prediction: the normalisation and the alignment are fitted on the training part.
     ``layers``: ``all`` trains every layer; ``last`` only the classifier, on the features of
-    :func:`eegclf.adaptation.adabn`'s network (frozen). ``mix``: an :class:`eegclf.adaptation.Mix`, the
+    :func:`adabn`'s network (frozen). ``mix``: an :class:`eegclf.adaptation.Mix`, the
     pre-training people's trials mixed into every step (multi-domain fine-tuning); None: the person's alone."""
-    from eegclf.adaptation import adabn, mix_sample, trainable
+    from eegclf.adaptation import mix_sample, trainable
     from eegclf.training.loop import FitOptions, train_model
 
     from eegclf.data.channels import apply_matrix
@@ -478,6 +479,21 @@ def pretrained_renorm(init: Init, calibration: Split, template: EEGDataset):
                         None if channel_map is None else channel_map[0]).eval()
 
 
+def adabn(init, calibration: Split, template: EEGDataset):
+    """Unlabelled adaptation (AdaBN, Li et al. 2016): the pre-trained network ``init``, its weights untouched,
+    with its input normalisation (and alignment) re-estimated on ``calibration`` (the person's trials; labels
+    unused), as :func:`pretrained_renorm` does, and every BatchNorm layer's running mean and variance too:
+    their cumulative average over those trials (no-grad passes in train mode, batches weighted by their size:
+    :func:`eegclf.training.batchnorm.recalibrate_batchnorm`). No test trial is read. No calibration trial: :func:`zero_shot`."""
+    from eegclf.training.batchnorm import recalibrate_batchnorm
+
+    if len(calibration) == 0:
+        return zero_shot(init, None, template)
+    model = pretrained_renorm(init, calibration, template)
+    recalibrate_batchnorm(model, calibration.X)  # raw trials: the model maps, aligns and normalises them itself
+    return model.eval()
+
+
 def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAULT_ALIGNMENT,
              progress: bool | None = None) -> Path:
     """Train ``config.model`` on every trial of ``dataset`` (both parts, all subjects; no validation, no test)
@@ -515,7 +531,7 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
 
 
 __all__ = ["Init", "checkpoint_dataset", "meta_init", "check_checkpoint_fits", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",
-           "pretrained_renorm", "check_zero_shot", "resume_init", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
+           "pretrained_renorm", "adabn", "check_zero_shot", "resume_init", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
            "ALIGNMENTS", "DEFAULT_ALIGNMENT"]
 
 

@@ -7,7 +7,7 @@ what it uses of the tested person: ``zero-shot`` (nothing: the pre-training pool
 BatchNorm statistics, :func:`eegclf.transfer.zero_shot`), ``pretrained-renorm`` (the person's unlabelled
 calibration trials re-estimate the input normalisation and alignment, :func:`eegclf.transfer.pretrained_renorm`;
 ``pretrained`` is its old name and still accepted), ``adabn`` (the same unlabelled trials re-estimate the
-BatchNorm statistics too, :func:`eegclf.adaptation.adabn`) and ``finetune`` (the labelled calibration trials
+BatchNorm statistics too, :func:`eegclf.transfer.adabn`) and ``finetune`` (the labelled calibration trials
 train the network further, :func:`eegclf.transfer.finetune`; the layers it trains and the pre-training trials it
 mixes in are the recipe's ``finetune_layers`` and ``finetune_mix``, :mod:`eegclf.adaptation`). Nothing here ever sees a test trial before prediction: the
 trainer measures the test part once, after training, and with ``val_fraction=0`` it chooses nothing (it keeps
@@ -276,8 +276,7 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
                  cache: dict | None = None) -> Outcome:
     """Fit pipeline ``name`` on ``fold`` (indices into ``pool``) and predict its test trials. ``cache``: a dict
     kept across folds that share their training part (a subject group), so its fits run once."""
-    from eegclf.adaptation import adabn
-    from eegclf.transfer import pretrained_renorm, zero_shot
+    from eegclf.transfer import adabn, pretrained_renorm, zero_shot
 
     name = ALIASES.get(name, name)
     train, test = pool.subset(fold.train), pool.subset(fold.test)
