@@ -1,5 +1,6 @@
-"""Adapting a pre-trained network to a new person (eegclf.transfer.adabn, eegclf.adaptation): AdaBN on unlabelled calibration trials,
-fine-tuning the last layer only, and multi-domain fine-tuning with the pre-training people's trials mixed in."""
+"""Adapting a pre-trained network to a new person (eegclf.transfer.adabn, eegclf.adaptation): AdaBN on
+unlabelled calibration trials, fine-tuning the last layer only, and multi-domain fine-tuning with the
+pre-training people's trials mixed in."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 adaptation AdaBN is :func:`eegclf.transfer.adabn`).
 
 - :data:`FINETUNE_LAYERS`: what fine-tuning trains. ``all``: every layer (the recipe). ``last``: only the final
-  classification layer (``classify``); the rest is :func:`eegclf.transfer.adabn`'s network, frozen, its BatchNorm statistics
-  those of the person's calibration trials and fixed while the last layer trains (so that it learns on the
-  features it will see).
+  classification layer (``classify``); the rest is :func:`eegclf.transfer.adabn`'s network, frozen, its
+  BatchNorm statistics those of the person's calibration trials and fixed while the last layer trains (so
+  that it learns on the features it will see).
 - :class:`Mix`: multi-domain fine-tuning (Kostas & Rudzicz 2020): every fine-tuning step adds to its batch of
   the person's trials as many trials of the people the network was pre-trained on, drawn from a fixed random
   sample of them (:func:`mix_sample`, drawn by the seed), and the loss weights the person's trials by
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eegclf.data.base import EEGDataset, Split
+from eegclf.data.base import Split
 from eegclf.errors import ConfigError
 
 FINETUNE_LAYERS = ("all", "last")

@@ -484,7 +484,8 @@ def adabn(init, calibration: Split, template: EEGDataset):
     with its input normalisation (and alignment) re-estimated on ``calibration`` (the person's trials; labels
     unused), as :func:`pretrained_renorm` does, and every BatchNorm layer's running mean and variance too:
     their cumulative average over those trials (no-grad passes in train mode, batches weighted by their size:
-    :func:`eegclf.training.batchnorm.recalibrate_batchnorm`). No test trial is read. No calibration trial: :func:`zero_shot`."""
+    :func:`eegclf.training.batchnorm.recalibrate_batchnorm`). No test trial is read. No calibration trial:
+    :func:`zero_shot`."""
     from eegclf.training.batchnorm import recalibrate_batchnorm
 
     if len(calibration) == 0:

@@ -8,9 +8,9 @@ BatchNorm statistics, :func:`eegclf.transfer.zero_shot`), ``pretrained-renorm`` 
 calibration trials re-estimate the input normalisation and alignment, :func:`eegclf.transfer.pretrained_renorm`;
 ``pretrained`` is its old name and still accepted), ``adabn`` (the same unlabelled trials re-estimate the
 BatchNorm statistics too, :func:`eegclf.transfer.adabn`) and ``finetune`` (the labelled calibration trials
-train the network further, :func:`eegclf.transfer.finetune`; the layers it trains and the pre-training trials it
-mixes in are the recipe's ``finetune_layers`` and ``finetune_mix``, :mod:`eegclf.adaptation`). Nothing here ever sees a test trial before prediction: the
-trainer measures the test part once, after training, and with ``val_fraction=0`` it chooses nothing (it keeps
+train the network further, :func:`eegclf.transfer.finetune`; the layers it trains and the pre-training trials
+it mixes in are the recipe's ``finetune_layers`` and ``finetune_mix``, :mod:`eegclf.adaptation`). Nothing here
+ever sees a test trial before prediction: the trainer measures the test part once, after training, and with ``val_fraction=0`` it chooses nothing (it keeps
 the last epoch).
 
 With no calibration trial (the calibration curve's N=0), ``finetune``, ``adabn`` and ``pretrained-renorm`` are

@@ -58,7 +58,8 @@ class BenchmarkError(EEGClfError, RuntimeError):
 
 def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: list[str], config: RunConfig,
               *, seed: int = 0, finetune_epochs: int = 50, finetune_lr: float = 5e-4,
-              finetune_layers: str = "all", finetune_mix: float = 0.0, auto_candidates: tuple[str, ...] = (), data_dir: str | None = None, command: str = "",
+              finetune_layers: str = "all", finetune_mix: float = 0.0,
+              auto_candidates: tuple[str, ...] = (), data_dir: str | None = None, command: str = "",
               init: tuple[str, ...] = (), subject_folds: int | None = None,
               calibration_trials: tuple[int, ...] = ()) -> dict:
     """The JSON description of a benchmark (what ``benchmark.json`` holds), checked. ``init``: pre-trained
