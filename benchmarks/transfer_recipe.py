@@ -12,8 +12,10 @@ scored: they are only in the pre-training pools, so no choice looks at their acc
     EEGCLF_DATA=../shared/data python benchmarks/transfer_recipe.py [--out bench/recipe] [--seeds 0,1]
         [--candidates plain,aug,...]
 
-Resumable: a finished pre-training is skipped and a benchmark folder continues where it stopped. The printed
-table is "best of N on the design people": optimistic for them, and no claim about anyone else.
+Resumable: a finished pre-training is skipped and a benchmark folder continues where it stopped. A candidate
+that only changes the benchmark side (fine-tuning) names the candidate whose networks it uses
+(``NetworksOf``): nothing is pre-trained twice. The printed table is "best of N on the design people":
+optimistic for them, and no claim about anyone else.
 """
 
 from __future__ import annotations
@@ -24,10 +26,19 @@ import shlex
 import statistics
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-# name -> (flags of `eegclf pretrain`, flags of `eegclf benchmark`); every candidate names its augmentation,
-# so a change of `pretrain`'s defaults cannot change what a candidate means.
+
+@dataclass(frozen=True)
+class NetworksOf:
+    """A candidate's pre-training: the very networks of candidate ``name`` (its folders), not trained again."""
+
+    name: str
+
+
+# name -> (flags of `eegclf pretrain`, or NetworksOf(another candidate), flags of `eegclf benchmark`); every
+# candidate names its augmentation, so a change of `pretrain`'s defaults cannot change what a candidate means.
 CANDIDATES = {
     "plain": ("--augment none", ""),
     "aug": ("--augment shift,scale,chdrop", ""),
@@ -37,9 +48,19 @@ CANDIDATES = {
     "aug-0-3s": ("--augment shift,scale,chdrop --tmax 3", ""),
     "aug-wide": ("--augment shift,scale,chdrop --model-kwargs {\"F1\":16,\"D\":2}", ""),
     "aug-eegnet82": ("--augment shift,scale,chdrop --model eegnet_8_2", ""),
-    "aug-ft-lr1e-4": ("--augment shift,scale,chdrop", "--finetune-lr 1e-4"),
+    "aug-ft-lr1e-4": (NetworksOf("aug"), "--finetune-lr 1e-4"),
+    "aug-ft-last": (NetworksOf("aug"), "--finetune-layers last"),
+    "aug-ft-mix1": (NetworksOf("aug"), "--finetune-mix 1"),
 }
-PIPELINES = ("zero-shot", "pretrained-renorm", "finetune")
+PIPELINES = ("zero-shot", "pretrained-renorm", "adabn", "finetune")
+
+
+def networks(name: str) -> tuple[str, str]:
+    """``(folder name, pretrain flags)`` of the networks candidate ``name`` is tested with."""
+    pre = CANDIDATES[name][0]
+    while isinstance(pre, NetworksOf):
+        name, pre = pre.name, CANDIDATES[pre.name][0]
+    return name, pre
 
 
 def expand(spec: str) -> list[int]:
@@ -87,11 +108,12 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "recipe.log"
     for name in names:
-        pre_flags, bench_flags = CANDIDATES[name]
+        owner, pre_flags = networks(name)
+        bench_flags = CANDIDATES[name][1]
         for seed in seeds:
             inits = []
             for k, held in enumerate(folds):
-                pre = out / name / f"seed{seed}" / f"pre-{k}"
+                pre = out / owner / f"seed{seed}" / f"pre-{k}"
                 trained = sorted(set(pool) | (set(design) - set(held)))
                 if not (pre / "pretrained.safetensors").is_file():
                     run([*eegclf, "pretrain", "--dataset", "eegmmidb", "--task", "imagery_lr", "--subjects",

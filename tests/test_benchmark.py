@@ -211,7 +211,7 @@ def test_cli_names_the_jobs_flag_and_every_pipeline_name(tmp_path, capsys):
 
     names = err.split("valid names: ", 1)[1].split(", ")
     assert names == pipeline_names() and set(names) == {*list_models(), "auto", "zero-shot", "pretrained-renorm",
-                                                        "finetune"}
+                                                        "adabn", "finetune"}
     assert not (tmp_path / "P").exists()
     # auto with one candidate: the library's auto_candidates= is said as the flag
     assert main(["benchmark", *data, "--protocol", "within-subject", "--models", "auto,csp_lda", "--quiet",

@@ -9,7 +9,8 @@
 - :func:`zero_shot` is the pre-trained network as it is, with nothing of the new user: the input
   normalisation and the BatchNorm statistics are the pre-training pool's, as stored in the checkpoint.
 - :func:`pretrained_renorm` is the network untouched, but its input normalisation (and alignment, if any)
-  re-estimated on the user's unlabelled calibration trials.
+  re-estimated on the user's unlabelled calibration trials; :func:`adabn` re-estimates every BatchNorm
+  layer's statistics on them too. Fine-tuning choices beyond the recipe: :mod:`eegclf.adaptation`.
 
 The defaults below are the recommended recipe; the README's "Calibrate for a new user" section gives the
 benchmark runs behind them. May import: config, data, models, training, checkpoint, rundir, errors.
@@ -348,24 +349,38 @@ def calibration_config(init: Init, given: dict) -> RunConfig:
 
 
 def finetune(init: Init, config: RunConfig, dataset: EEGDataset, run_dir=None, progress: bool | None = False,
-             curves: bool = True, resume: bool = False):
+             curves: bool = True, resume: bool = False, layers: str = "all", mix=None):
     """``(summary, model)``: ``init`` trained further on ``dataset``'s training part (the user's calibration
     trials) with ``config`` (see :func:`finetune_config`), tested on its test part. Nothing about the test
-    trials is used before prediction: the normalisation and the alignment are fitted on the training part."""
+    trials is used before prediction: the normalisation and the alignment are fitted on the training part.
+    ``layers``: ``all`` trains every layer; ``last`` only the classifier, on the features of
+    :func:`adabn`'s network (frozen). ``mix``: an :class:`eegclf.adaptation.Mix`, the
+    pre-training people's trials mixed into every step (multi-domain fine-tuning); None: the person's alone."""
+    from eegclf.adaptation import mix_sample, trainable
     from eegclf.training.loop import FitOptions, train_model
 
     from eegclf.data.channels import apply_matrix
 
     if init.members:
-        return _finetune_ensemble(init, config, dataset, run_dir, progress, curves)
+        return _finetune_ensemble(init, config, dataset, run_dir, progress, curves, layers, mix)
     init.check_fits(dataset)
     channel_map = init.channel_map(dataset)
     calibration = dataset.train if channel_map is None else replace(
         dataset.train, X=apply_matrix(channel_map[0], dataset.train.X))
     spatial = _one_subject_whitener(init, calibration)
+    prefixes = trainable(layers)
+    # the frozen layers are adabn's: BatchNorm statistics of the person's calibration trials (labels unused)
+    state = init.state if prefixes is None else adabn(init, dataset.train, dataset).net.state_dict()
+    extra = None
+    if mix is not None:
+        if channel_map is not None:
+            raise ConfigError(f"{init.source}: multi-domain fine-tuning mixes in the pre-training trials in the "
+                              "network's own channels, and the person's data give other channels",
+                              param="finetune_mix")
+        extra = mix_sample(mix, init, calibration, config.seed)
     # seen_before None (the starting network does not say whom it saw): the new checkpoint does not say either
-    options = FitOptions(init_state=init.state, spatial=spatial, curves=curves, channel_map=channel_map,
-                         seen_before=replace(init.seen, subjects=init.subjects_seen))
+    options = FitOptions(init_state=state, spatial=spatial, curves=curves, channel_map=channel_map,
+                         seen_before=replace(init.seen, subjects=init.subjects_seen), trainable=prefixes, mix=extra)
     return train_model(config, dataset, run_dir, progress=progress, resume=resume, options=options)
 
 
@@ -380,7 +395,8 @@ def member_dir(run_dir, i: int) -> Path:
     return Path(run_dir) / "members" / f"member-{i + 1}"
 
 
-def _finetune_ensemble(init: Init, config: RunConfig, dataset: EEGDataset, run_dir, progress, curves):
+def _finetune_ensemble(init: Init, config: RunConfig, dataset: EEGDataset, run_dir, progress, curves,
+                       layers: str = "all", mix=None):
     """:func:`finetune` of an ensemble: each member fine-tuned on the same trials with the same recipe (member
     i with seed ``config.seed + i``), one after another; ``(summary, Ensemble)``. With ``run_dir``, each
     member's run folder is ``members/member-{i+1}`` (a finished one is taken as it is, an interrupted one
@@ -401,7 +417,7 @@ def _finetune_ensemble(init: Init, config: RunConfig, dataset: EEGDataset, run_d
         else:
             resume = folder is not None and folder.has_state()
             summary, model = finetune(member, cfg, dataset, None if folder is None else folder.path,
-                                      progress=progress, curves=curves, resume=resume)
+                                      progress=progress, curves=curves, resume=resume, layers=layers, mix=mix)
         summaries.append(summary)
         models.append(model)
     ensemble = _ensemble(models)
@@ -427,12 +443,17 @@ def _finetune_ensemble(init: Init, config: RunConfig, dataset: EEGDataset, run_d
 
 
 def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | None = None,
-                   resume: bool = False, allow_seen: bool = False) -> dict:
+                   resume: bool = False, allow_seen: bool = False, layers: str = "all") -> dict:
     """``eegclf train --init``: load ``config``'s data (``config`` from :func:`calibration_config`), refuse a
     checkpoint that does not fit it or that saw a subject to be calibrated on or tested (by id or by the
     recordings: :mod:`eegclf.data.seen`; ``allow_seen``: accept them, and the summary's ``seen_in_training`` names
     them), fine-tune into ``run_dir`` (a normal run folder, which also records the starting checkpoint:
-    :func:`resume_init`) and return the summary."""
+    :func:`resume_init`, and ``layers``, the layers it trains: :func:`finetune`) and return the summary. A
+    resumed run trains the layers its folder records."""
+    from eegclf.adaptation import check_layers
+
+    check_layers(layers)
+
     from eegclf.data import load_dataset
     from eegclf.storage.rundir import RunDir
 
@@ -444,11 +465,14 @@ def run_finetuning(init: Init, config: RunConfig, run_dir, *, progress: bool | N
             seen.update(init.seen_people(dataset, part))
         else:
             init.check_unseen(subject_ids(dataset, part.subjects), dataset, part, what, allow_hint=True)
+    if resume:  # the layers it started with (folders from before the choice existed trained every layer)
+        layers = (RunDir(run_dir).read_init() or {}).get("finetune_layers", "all")
     if not resume and init.path:
         from eegclf.storage.fileio import file_sha256
 
-        RunDir(run_dir).create().write_init({"path": init.path, "sha256": file_sha256(init.path)})
-    summary = finetune(init, config, dataset, run_dir, progress=progress, resume=resume)[0]
+        record = {"path": init.path, "sha256": file_sha256(init.path)}
+        RunDir(run_dir).create().write_init(record if layers == "all" else dict(record, finetune_layers=layers))
+    summary = finetune(init, config, dataset, run_dir, progress=progress, resume=resume, layers=layers)[0]
     return {**summary, "seen_in_training": list(seen)} if seen else summary
 
 
@@ -542,6 +566,22 @@ def pretrained_renorm(init: Init, calibration: Split, template: EEGDataset):
                         None if channel_map is None else channel_map[0]).eval()
 
 
+def adabn(init, calibration: Split, template: EEGDataset):
+    """Unlabelled adaptation (AdaBN, Li et al. 2016): the pre-trained network ``init``, its weights untouched,
+    with its input normalisation (and alignment) re-estimated on ``calibration`` (the person's trials; labels
+    unused), as :func:`pretrained_renorm` does, and every BatchNorm layer's running mean and variance too:
+    their cumulative average over those trials (no-grad passes in train mode, batches weighted by their size:
+    :func:`eegclf.training.batchnorm.recalibrate_batchnorm`). No test trial is read. No calibration trial:
+    :func:`zero_shot`."""
+    from eegclf.training.batchnorm import recalibrate_batchnorm
+
+    if len(calibration) == 0:
+        return zero_shot(init, None, template)
+    model = pretrained_renorm(init, calibration, template)
+    recalibrate_batchnorm(model, calibration.X)  # raw trials: the model maps, aligns and normalises them itself
+    return model.eval()
+
+
 def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAULT_ALIGNMENT,
              progress: bool | None = None, ensemble: int = 1) -> Path:
     """Train ``config.model`` on every trial of ``dataset`` (both parts, all subjects; no validation, no test)
@@ -594,7 +634,7 @@ def pretrain(config: RunConfig, dataset: EEGDataset, out, alignment: str = DEFAU
 
 
 __all__ = ["Init", "checkpoint_dataset", "meta_init", "check_checkpoint_fits", "pretrain", "finetune", "finetune_config", "calibration_config", "run_finetuning", "zero_shot",
-           "pretrained_renorm", "check_zero_shot", "resume_init", "member_dir", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
+           "pretrained_renorm", "adabn", "check_zero_shot", "resume_init", "member_dir", "PRETRAIN_DEFAULTS", "FINETUNE_RECIPE", "INPUT_OPTIONS",
            "ALIGNMENTS", "DEFAULT_ALIGNMENT"]
 
 

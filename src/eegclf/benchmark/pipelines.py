@@ -6,12 +6,14 @@ part, and tests that; or a transfer pipeline starting from a pre-trained checkpo
 what it uses of the tested person: ``zero-shot`` (nothing: the pre-training pool's normalisation and
 BatchNorm statistics, :func:`eegclf.transfer.zero_shot`), ``pretrained-renorm`` (the person's unlabelled
 calibration trials re-estimate the input normalisation and alignment, :func:`eegclf.transfer.pretrained_renorm`;
-``pretrained`` is its old name and still accepted) and ``finetune`` (the labelled calibration trials train the
-network further, :func:`eegclf.transfer.finetune`). Nothing here ever sees a test trial before prediction: the
-trainer measures the test part once, after training, and with ``val_fraction=0`` it chooses nothing (it keeps
+``pretrained`` is its old name and still accepted), ``adabn`` (the same unlabelled trials re-estimate the
+BatchNorm statistics too, :func:`eegclf.transfer.adabn`) and ``finetune`` (the labelled calibration trials
+train the network further, :func:`eegclf.transfer.finetune`; the layers it trains and the pre-training trials
+it mixes in are the recipe's ``finetune_layers`` and ``finetune_mix``, :mod:`eegclf.adaptation`). Nothing here
+ever sees a test trial before prediction: the trainer measures the test part once, after training, and with ``val_fraction=0`` it chooses nothing (it keeps
 the last epoch).
 
-With no calibration trial (the calibration curve's N=0), ``finetune`` and ``pretrained-renorm`` are
+With no calibration trial (the calibration curve's N=0), ``finetune``, ``adabn`` and ``pretrained-renorm`` are
 ``zero-shot``; a pipeline that trains on the person alone (``run-split``) cannot run (:func:`can_run`).
 """
 
@@ -31,9 +33,10 @@ AUTO = "auto"
 FINETUNE = "finetune"
 PRETRAINED_RENORM = "pretrained-renorm"
 ZERO_SHOT = "zero-shot"
+ADABN = "adabn"
 PRETRAINED = "pretrained"  # the old name of pretrained-renorm: still accepted, stored as the new name
 ALIASES = {PRETRAINED: PRETRAINED_RENORM}
-TRANSFER = (ZERO_SHOT, PRETRAINED_RENORM, FINETUNE)
+TRANSFER = (ZERO_SHOT, PRETRAINED_RENORM, ADABN, FINETUNE)
 INNER_FOLDS = 3
 INNER_WITH_ADAPT = "train+adapt"  # Outcome.inner_on when the calibration trials were pooled into the inner CV
 
@@ -42,13 +45,19 @@ INNER_WITH_ADAPT = "train+adapt"  # Outcome.inner_on when the calibration trials
 class Recipe:
     """How deep pipelines train in a benchmark: ``config`` (model and seed are set per pipeline and fold),
     and the fine-tuning epochs and learning rate on the calibration trials (``finetune``,
-    ``cross-subject-finetune``); the rest of the fine-tuning recipe is :data:`eegclf.transfer.FINETUNE_RECIPE`."""
+    ``cross-subject-finetune``); the rest of the fine-tuning recipe is :data:`eegclf.transfer.FINETUNE_RECIPE`.
+    ``finetune_layers`` and ``finetune_mix`` (``finetune`` from ``--init``): the layers it trains and the weight
+    of the person's trials against the pre-training people's mixed in (0: none), :mod:`eegclf.adaptation`;
+    ``data_dir``: where the pre-training people's trials are read from for mixing."""
 
     config: RunConfig
     finetune_epochs: int = FINETUNE_RECIPE["epochs"]
     finetune_lr: float = FINETUNE_RECIPE["lr"]
     auto_candidates: tuple[str, ...] = ()
     inits: tuple = ()  # eegclf.transfer.Init: pre-trained networks for the transfer pipelines
+    finetune_layers: str = "all"
+    finetune_mix: float = 0.0
+    data_dir: str | None = None
 
 
 @dataclass
@@ -109,15 +118,24 @@ def _fit(name: str, train: Split, test: Split, template: EEGDataset, recipe: Rec
     return model
 
 
-def _finetune(init, adapt: Split, test: Split, template: EEGDataset, recipe: Recipe, seed: int):
+def _finetune(init, adapt: Split, test: Split, template: EEGDataset, recipe: Recipe, seed: int,
+              pretrained: bool = False):
     """``init`` (an :class:`eegclf.transfer.Init`) trained further on the tested subject's calibration trials
     (``adapt``) with the fine-tuning recipe (``eegclf train --init``'s, with the benchmark's fine-tuning epochs
-    and learning rate); the normalisation is re-estimated on those trials."""
+    and learning rate); the normalisation is re-estimated on those trials. ``pretrained``: ``init`` is a
+    checkpoint (``finetune`` from ``--init``), so the recipe's layers and mixing apply; the networks that
+    ``cross-subject-finetune`` trains itself are fine-tuned whole, on the person's trials alone."""
+    from eegclf.adaptation import Mix, pool_trials
     from eegclf.transfer import finetune, finetune_config
 
     config = replace(finetune_config(recipe.config, init, epochs=recipe.finetune_epochs, lr=recipe.finetune_lr),
                      seed=seed)
-    _, tuned = finetune(init, config, template.with_splits(adapt, test), curves=False)
+    layers, mix = "all", None
+    if pretrained:
+        layers = recipe.finetune_layers
+        if recipe.finetune_mix > 0:
+            mix = Mix(pool_trials(init, recipe.data_dir), recipe.finetune_mix)
+    _, tuned = finetune(init, config, template.with_splits(adapt, test), curves=False, layers=layers, mix=mix)
     return tuned
 
 
@@ -131,7 +149,7 @@ def pick_init(inits, subject: str, dataset: EEGDataset):
         if not init.saw(qualified, dataset):  # by id, or by the subject's recordings (eegclf.data.seen)
             return init
     if not inits:
-        raise ConfigError("the transfer pipelines (zero-shot, pretrained-renorm, finetune) start from a "
+        raise ConfigError("the transfer pipelines (zero-shot, pretrained-renorm, adabn, finetune) start from a "
                           "pre-trained checkpoint: give it "
                           "as init=CKPT (e.g. PRE/pretrained.safetensors from eegclf pretrain)", param="init")
     inits[0].check_unseen([qualified])  # raises, naming the subject, when seen by id
@@ -206,7 +224,7 @@ def check_calibration_curve(names: list[str], folds, pool: Split, protocol: str,
     if at_zero and not any(can_run(p, f) for p in names for f in at_zero):
         raise ConfigError(f"calibration_trials=0 leaves nothing to run: under {protocol} every pipeline given "
                           f"({', '.join(names)}) trains on the tested person's calibration trials; leave 0 out, or "
-                          "add a transfer pipeline (zero-shot, pretrained-renorm, finetune: they start from a "
+                          "add a transfer pipeline (zero-shot, pretrained-renorm, adabn, finetune: they start from a "
                           "pre-trained checkpoint)", param="calibration_trials")
     if protocol != "run-split":  # elsewhere the calibration trials only add to a training on other people
         return
@@ -258,7 +276,7 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
                  cache: dict | None = None) -> Outcome:
     """Fit pipeline ``name`` on ``fold`` (indices into ``pool``) and predict its test trials. ``cache``: a dict
     kept across folds that share their training part (a subject group), so its fits run once."""
-    from eegclf.transfer import pretrained_renorm, zero_shot
+    from eegclf.transfer import adabn, pretrained_renorm, zero_shot
 
     name = ALIASES.get(name, name)
     train, test = pool.subset(fold.train), pool.subset(fold.test)
@@ -272,7 +290,10 @@ def run_pipeline(name: str, pool: Split, fold, template: EEGDataset, recipe: Rec
             return Outcome(_proba(zero_shot(init, None, template), test.X), ZERO_SHOT)  # chosen says so
         if name == PRETRAINED_RENORM:
             return Outcome(_proba(pretrained_renorm(init, calibration, template), test.X), name)
-        return Outcome(_proba(_finetune(init, calibration, test, template, recipe, seed), test.X), name)
+        if name == ADABN:
+            return Outcome(_proba(adabn(init, calibration, template), test.X), name)
+        return Outcome(_proba(_finetune(init, calibration, test, template, recipe, seed, pretrained=True), test.X),
+                       name)
     if not can_run(name, fold):
         raise ConfigError(f"the pipeline {name} trains on the tested person's own trials and fold {fold.key} "
                           "has none", param="calibration_trials")

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from eegclf.adaptation import check_layers, check_mix
 from eegclf.benchmark.folder import BenchmarkFolder
 from eegclf.benchmark.pipelines import (
     AUTO,
@@ -57,11 +58,12 @@ class BenchmarkError(EEGClfError, RuntimeError):
 
 def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: list[str], config: RunConfig,
               *, seed: int = 0, finetune_epochs: int = 50, finetune_lr: float = 5e-4,
+              finetune_layers: str = "all", finetune_mix: float = 0.0,
               auto_candidates: tuple[str, ...] = (), data_dir: str | None = None, command: str = "",
               init: tuple[str, ...] = (), subject_folds: int | None = None,
               calibration_trials: tuple[int, ...] = ()) -> dict:
     """The JSON description of a benchmark (what ``benchmark.json`` holds), checked. ``init``: pre-trained
-    checkpoints for the transfer pipelines (``zero-shot``, ``pretrained-renorm``, ``finetune``); each subject
+    checkpoints for the transfer pipelines (``zero-shot``, ``pretrained-renorm``, ``adabn``, ``finetune``); each subject
     is tested with the first one that never saw it. ``subject_folds``: K groups of whole people instead of
     leave-one-subject-out (cross-subject protocols; the groups are drawn with ``seed`` and recorded by
     :func:`run_benchmark`). ``calibration_trials``: the calibration curve's N values (see
@@ -80,13 +82,13 @@ def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: lis
     pipelines = check_pipelines(pipelines, candidates)
     if AUTO in candidates or set(TRANSFER) & set(candidates):
         raise ConfigError("auto_candidates cannot hold auto or a transfer pipeline (zero-shot, pretrained-renorm, "
-                          "finetune)", param="auto_candidates")
+                          "adabn, finetune)", param="auto_candidates")
     transfer = [p for p in pipelines if p in TRANSFER]
     if transfer and not init:
         raise ConfigError(f"the pipeline {transfer[0]} starts from a pre-trained checkpoint: give one as "
                           "init=CKPT (e.g. PRE/pretrained.safetensors from eegclf pretrain)", param="init")
     if init and not transfer:
-        raise ConfigError("init= gives the transfer pipelines (zero-shot, pretrained-renorm, finetune) their "
+        raise ConfigError("init= gives the transfer pipelines (zero-shot, pretrained-renorm, adabn, finetune) their "
                           "pre-trained checkpoint: add one of them to the pipelines", param="init")
     if transfer and protocol in CROSS_SUBJECT:
         raise ConfigError(f"the pipeline {transfer[0]} calibrates on the tested subject's own training trials, "
@@ -97,6 +99,12 @@ def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: lis
             raise ConfigError(f"{name}={value!r} is invalid: expected an integer >= {minimum}", param=name)
     if not (isinstance(finetune_lr, (int, float)) and finetune_lr > 0):
         raise ConfigError(f"finetune_lr={finetune_lr!r} is invalid: expected a number > 0", param="finetune_lr")
+    check_layers(finetune_layers)
+    finetune_mix = check_mix(finetune_mix)
+    if finetune_mix > 0 and "finetune" not in pipelines:
+        raise ConfigError(f"finetune_mix={finetune_mix:g} mixes the pre-training people's trials into the "
+                          "finetune pipeline's steps: add finetune (with init=CKPT) to the pipelines",
+                          param="finetune_mix")
     recipe = {k: v for k, v in config.to_dict().items() if k not in _NOT_RECIPE}
     if recipe.get("augment") is None:  # off: benchmark folders made before augmentation existed stay resumable
         recipe.pop("augment", None)
@@ -106,6 +114,9 @@ def make_spec(dataset: str, dataset_options: dict, protocol: str, pipelines: lis
             **({"subject_folds": {"k": subject_folds, "seed": seed}} if subject_folds is not None else {}),
             **({"calibration_trials": curve} if curve else {}),
             "recipe": {"config": recipe, "finetune_epochs": finetune_epochs, "finetune_lr": float(finetune_lr),
+                       # recorded where not the default, so folders made before these choices existed resume
+                       **({"finetune_layers": finetune_layers} if finetune_layers != "all" else {}),
+                       **({"finetune_mix": finetune_mix} if finetune_mix > 0 else {}),
                        "auto_candidates": list(candidates)},
             "command": command}
 
@@ -139,7 +150,8 @@ def _inits(spec: dict) -> tuple:
 def _recipe(spec: dict, threads: int | None) -> Recipe:
     r = spec["recipe"]
     config = RunConfig.from_dict({**r["config"], "threads": threads, "val_fraction": 0.0})
-    return Recipe(config, r["finetune_epochs"], r["finetune_lr"], tuple(r["auto_candidates"]), _inits(spec))
+    return Recipe(config, r["finetune_epochs"], r["finetune_lr"], tuple(r["auto_candidates"]), _inits(spec),
+                  r.get("finetune_layers", "all"), float(r.get("finetune_mix", 0.0)), spec.get("data_dir"))
 
 
 _POOL_CACHE: dict = {}

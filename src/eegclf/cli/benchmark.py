@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     candidates = split_names(args.auto_candidates) if args.auto_candidates else [m for m in models if m.lower() != "auto"]
     spec = make_spec(dataset, options, args.protocol, models, config, seed=args.seed,
                      finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
+                     finetune_layers=args.finetune_layers, finetune_mix=args.finetune_mix,
                      auto_candidates=tuple(candidates) if any(m.lower() == "auto" for m in models) else (),
                      data_dir=config.data_dir, command=shlex.join(["eegclf", *args.argv]),
                      init=tuple(inits),
@@ -58,6 +59,7 @@ def _counts(text: str) -> tuple:
 def add_parser(sub) -> None:
     from eegclf.benchmark.presets import PRESETS
     from eegclf.benchmark.protocols import PROTOCOLS
+    from eegclf.adaptation import FINETUNE_LAYERS, MIX_SAMPLE
     from eegclf.transfer import FINETUNE_RECIPE
 
     p = sub.add_parser(
@@ -87,7 +89,7 @@ def add_parser(sub) -> None:
                    help="calibration curve (run-split, cross-subject-finetune): run every fold once per N with "
                    "only the first N trials of the person's calibration runs, in recording order, the same for "
                    "every pipeline; results.md gets accuracy against N and a section per N, figures/ a curve. "
-                   "N=0: finetune and pretrained-renorm are zero-shot; pipelines trained on the person alone "
+                   "N=0: finetune, adabn and pretrained-renorm are zero-shot; pipelines trained on the person alone "
                    "cannot run (–). Refused before anything runs: N below the number of classes, N=0 where no "
                    "pipeline given can run, and under run-split an N whose first trials hold too few of a class "
                    "(classical and auto: 3 of each, for their inner 3-fold cross-validation; deep: 1 of each)")
@@ -95,10 +97,11 @@ def add_parser(sub) -> None:
                    help="comma-separated pipelines: registry models, auto, and with --init the transfer "
                    "pipelines, named for what they use of the tested person: zero-shot (nothing: the "
                    "pre-training pool's normalisation and BatchNorm statistics), pretrained-renorm (its unlabelled "
-                   "calibration trials re-estimate the normalisation; 'pretrained' is its old name) and finetune "
+                   "calibration trials re-estimate the normalisation; 'pretrained' is its old name), adabn (they "
+                   "re-estimate the normalisation and every BatchNorm layer's statistics) and finetune "
                    "(its labelled calibration trials train the network) (default %(default)s)")
     p.add_argument("--init", metavar="CKPT[,CKPT]",
-                   help="pre-trained checkpoint(s) from 'eegclf pretrain' for the transfer pipelines (zero-shot, pretrained-renorm, finetune); each subject "
+                   help="pre-trained checkpoint(s) from 'eegclf pretrain' for the transfer pipelines (zero-shot, pretrained-renorm, adabn, finetune); each subject "
                    "is tested with the first that never saw it, and one that saw every checkpoint is refused. "
                    "The data set and its task, channels, window, band, reference and rate are the first "
                    "checkpoint's unless flags (or a --preset given) say otherwise; the fine-tuning recipe is "
@@ -115,6 +118,16 @@ def add_parser(sub) -> None:
     p.add_argument("--finetune-lr", type=float, default=FINETUNE_RECIPE["lr"],
                    help="finetune and cross-subject-finetune: learning rate on the calibration trials "
                    "(default %(default)s)")
+    p.add_argument("--finetune-layers", choices=FINETUNE_LAYERS, default="all",
+                   help="finetune from --init: the layers it trains. all: every layer; last: only the final "
+                   "classification layer, on the features of adabn's network (BatchNorm statistics re-estimated "
+                   "on the calibration trials, then frozen with every other weight) (default %(default)s)")
+    p.add_argument("--finetune-mix", type=float, default=0.0, metavar="W",
+                   help="finetune from --init: multi-domain fine-tuning. Every step adds to its batch of the "
+                   "person's calibration trials as many trials of the people the network was pre-trained on "
+                   f"(from a fixed random sample of {MIX_SAMPLE}, drawn by the fold's seed; loaded as the "
+                   "checkpoint's pre-training loaded them, from --data-dir), the loss weighting the person's "
+                   "trials by W and the others by 1; 0: the person's trials alone (default %(default)s)")
     p.add_argument("--jobs", type=int, help="parallel folds (default: one per core); threads are divided")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="run the folds on the workers of this running Dask scheduler instead of local processes "

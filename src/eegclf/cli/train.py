@@ -20,6 +20,12 @@ def run(args: argparse.Namespace) -> int:
     from eegclf.transfer import Init, calibration_config, resume_init, run_finetuning
 
     progress = False if args.quiet else None
+    if args.finetune_layers is not None and not args.init:
+        from eegclf.errors import ConfigError
+
+        raise ConfigError(f"finetune_layers={args.finetune_layers} chooses what fine-tuning trains: it goes with "
+                          "init=CKPT (a resumed run trains the layers it started with)",
+                          param=("finetune_layers", "init"))
     if args.resume:
         run_dir = Path(args.resume)
         folder = RunDir(run_dir)
@@ -48,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and init is not None:
         summary = run_finetuning(init, config, run_dir, progress=progress, resume=resume, allow_seen=args.allow_seen)
     elif args.init and not args.resume:
-        summary = run_finetuning(init, config, run_dir, progress=progress, allow_seen=args.allow_seen)
+        summary = run_finetuning(init, config, run_dir, progress=progress, allow_seen=args.allow_seen,
+                                 layers=args.finetune_layers or "all")
     else:
         summary = run_training(config, run_dir, progress=progress, resume=resume)
     print(json.dumps({k: summary[k] for k in ("model", "activation", "selected_epoch", "test_acc_val_selected",
@@ -62,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
+    from eegclf.adaptation import FINETUNE_LAYERS
     from eegclf.transfer import FINETUNE_RECIPE
 
     p = sub.add_parser(
@@ -83,6 +91,11 @@ def add_parser(sub) -> None:
                    "give the new user's --subjects. With an aligned CKPT the user's alignment is fitted on the "
                    "training trials and carried in the new checkpoint. A CKPT whose channels, rate, window, band, "
                    "reference or classes differ from the data, or that saw a tested subject, is refused")
+    p.add_argument("--finetune-layers", choices=FINETUNE_LAYERS,
+                   help="with --init: the layers fine-tuning trains. all (default): every layer; last: only the "
+                   "final classification layer, on the features of the pre-trained network whose BatchNorm "
+                   "statistics are re-estimated on the training trials (unlabelled, as benchmark's adabn) and "
+                   "then kept, with every other weight, frozen")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_allow_seen(p)
     p.set_defaults(func=run)

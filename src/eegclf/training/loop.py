@@ -69,6 +69,15 @@ class FitOptions:
     curves: bool = True
     require_test: bool = True
     channel_map: tuple | None = None
+    # ``trainable``: parameter-name prefixes (e.g. ``("classify.",)``) of the only layers that train; the others
+    # keep their weights, and their modules stay in eval mode while training (fixed BatchNorm statistics, no
+    # dropout), so the trained layers learn on the features they will see. None: every layer trains.
+    trainable: tuple[str, ...] | None = None
+    # ``mix``: ``(X, y, weight)``, extra trials (inputs to the model, as its training trials are) mixed into every
+    # optimiser step: each step adds as many of them as its batch holds, drawn by the seeded generator, and the
+    # loss weights the training trials by ``weight`` and these by 1 (multi-domain fine-tuning,
+    # :mod:`eegclf.adaptation`). None: none.
+    mix: tuple | None = None
 
 
 def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | None = None,
@@ -117,6 +126,7 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     if options.init_state is not None:
         net.load_state_dict(options.init_state)
     use_fast_modules(net)
+    frozen = freeze_except(net, options.trainable) if options.trainable is not None else []
     # channels_last: oneDNN's convolutions run 1.5-2x faster on this layout (numbers are unchanged in meaning)
     model = Standardized(net, mean, std, spatial, None if channel_map is None else channel_map[0]).to(
         device, memory_format=torch.channels_last)
@@ -125,6 +135,10 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     if channel_map is not None:  # the input is the data's channels; the network's are these
         meta["network_ch_names"] = list(channel_map[1])
     Xtr, ytr = _on(device, train)
+    mix = None
+    if options.mix is not None:
+        mix = (torch.from_numpy(np.ascontiguousarray(options.mix[0], dtype=np.float32)).to(device),
+               torch.from_numpy(np.asarray(options.mix[1], dtype=np.int64)).to(device), float(options.mix[2]))
     parts = {"val": _on(device, val), "test": _on(device, dataset.test)}
     gen = torch.Generator().manual_seed(config.seed)
     bf16 = bf16_default(device) if config.bf16 is None else config.bf16
@@ -140,7 +154,8 @@ def train_model(config: RunConfig, dataset: EEGDataset, run_dir: str | Path | No
     bar = epoch_bar(len(history), config.epochs, progress, desc=f"{net.model_name}/{net.config.get('activation')}")
     for epoch in range(len(history) + 1, config.epochs + 1):
         t0 = time.perf_counter()
-        row = train_epoch(config, epoch, model, opt, gen, (Xtr, ytr), bf16, ch_names=dataset.ch_names)
+        row = train_epoch(config, epoch, model, opt, gen, (Xtr, ytr), bf16, ch_names=dataset.ch_names,
+                          frozen=frozen, mix=mix)
         if options.curves or epoch == config.epochs:
             measure(config, model, row, Xtr, parts)
         else:
@@ -176,14 +191,18 @@ def run_training(config: RunConfig, run_dir, progress: bool | None = None, resum
 # ---- the named parts of train_model, in the order it uses them ----
 
 def train_epoch(config: RunConfig, epoch: int, model, opt, gen: torch.Generator, data, bf16: bool,
-                ch_names=None) -> dict:
+                ch_names=None, frozen=(), mix=None) -> dict:
     """One pass over the training tensors ``data = (X, y)`` in the order ``gen`` draws, one optimiser step per
     batch (max-norm after each, as Keras does); returns the epoch's history row with the training loss and
     accuracy. bf16 autocast covers the training pass only. TrainingError when the loss is no longer finite.
-    ``ch_names`` (the trials' channels) are what the ``capsubset`` augmentation restricts."""
+    ``ch_names`` (the trials' channels) are what the ``capsubset`` augmentation restricts. ``frozen``: modules
+    kept in eval mode (see :attr:`FitOptions.trainable`). ``mix``: ``(X, y, weight)`` tensors mixed into every
+    step (:attr:`FitOptions.mix`); the row's loss and accuracy are the training trials' alone."""
     X, y = data
     n, bs = len(X), config.batch_size
     model.train()
+    for module in frozen:
+        module.eval()
     augment = None
     if parse_augment(config.augment):  # seeded by (seed, epoch): a resumed run draws what the first one drew
         augment = Augmenter(config.augment, config.seed, ch_names=ch_names)
@@ -195,13 +214,23 @@ def train_epoch(config: RunConfig, epoch: int, model, opt, gen: torch.Generator,
     for i in range(0, n, bs):
         idx = perm[i : i + bs]
         xb, yb = X[idx], y[idx]
+        if mix is not None:  # as many of the extra trials as the batch holds, drawn by the seeded generator
+            extra = torch.randint(len(mix[0]), (len(idx),), generator=gen).to(X.device)
+            xb, yb = torch.cat([xb, mix[0][extra]]), torch.cat([yb, mix[1][extra]])
         if augment is not None:
             xb = augment(xb)
         opt.zero_grad(set_to_none=True)
         with autocast:
             out = model(xb)
-        loss = F.cross_entropy(out.float(), yb)
-        loss.backward()
+        if mix is None:
+            loss = F.cross_entropy(out.float(), yb)
+            loss.backward()
+        else:  # the training trials weighted by mix's weight, the extra ones by 1; the row reports the former
+            each = F.cross_entropy(out.float(), yb, reduction="none")
+            w = torch.ones_like(each)
+            w[: len(idx)] = mix[2]
+            (each * w).sum().div(w.sum()).backward()
+            out, yb, loss = out[: len(idx)], yb[: len(idx)], each[: len(idx)].mean()
         opt.step()
         model.apply_constraints()  # max-norm after every optimiser step, as Keras does
         loss_sum += loss.detach() * len(idx)
@@ -371,8 +400,21 @@ def summarize(config: RunConfig, net, history: list[dict], selected_epoch: int, 
     }
 
 
+def freeze_except(net, prefixes: tuple[str, ...]) -> list:
+    """Train only the parameters of ``net`` whose names start with one of ``prefixes``; returns the leaf modules
+    outside them (kept in eval mode while training). ConfigError when no parameter matches."""
+    prefixes = tuple(prefixes)
+    if not any(name.startswith(prefixes) for name, _ in net.named_parameters()):
+        raise ConfigError(f"{net.model_name} has no layer {' or '.join(p.rstrip('.') for p in prefixes)} to train "
+                          "(the others frozen)", param="finetune_layers")
+    for name, param in net.named_parameters():
+        param.requires_grad_(name.startswith(prefixes))
+    return [m for name, m in net.named_modules()
+            if name and next(m.children(), None) is None and not (name + ".").startswith(prefixes)]
+
+
 def make_optimizer(config: RunConfig, model) -> torch.optim.Optimizer:
-    params = model.parameters()
+    params = [p for p in model.parameters() if p.requires_grad]  # frozen layers (FitOptions.trainable): none
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "sgd":

@@ -67,7 +67,7 @@ def curve_text(spec: dict) -> str:
             else "classical pipelines and the deep networks are then the models trained on the other people alone")
     return (f"Calibration curve: accuracy on the test run (mean over subjects [95 % t interval] (subjects)) "
             f"against N, the number of calibration trials used: the first N trials of {where}, in recording "
-            "order, the same trials for every pipeline. N = 0: no calibration trial, so `finetune` and "
+            "order, the same trials for every pipeline. N = 0: no calibration trial, so `finetune`, `adabn` and "
             f"`pretrained-renorm` are `zero-shot`; {zero}. Each N has its own per-subject report below.")
 
 

@@ -240,13 +240,24 @@ def _init_notes(spec: dict) -> list[str]:
     if not inits:
         return []
     lines = ["", "The transfer pipelines (`zero-shot`: nothing of the person; `pretrained-renorm`: its unlabelled "
-             "calibration trials re-estimate the normalisation; `finetune`: its labelled calibration trials train "
-             "the network) start from the pre-trained network of (each subject is tested with the first that "
-             "never saw it):"]
+             "calibration trials re-estimate the normalisation; `adabn`: they re-estimate the normalisation and "
+             "every BatchNorm layer's statistics; `finetune`: its labelled calibration trials train "
+             f"{_finetune_how(spec.get('recipe') or {})}) start from the pre-trained network of (each subject is "
+             "tested with the first that never saw it):"]
     for r in inits:
         lines.append(f"- `{r['path']}`: {r['model']}, alignment {r['alignment']}, pre-trained on "
                      f"{', '.join(r['subjects_seen'] or []) or 'unrecorded subjects'}")
     return lines
+
+
+def _finetune_how(recipe: dict) -> str:
+    """What ``finetune`` trained and on what, as the recipe records it (eegclf.adaptation)."""
+    how = ("the final classification layer, on the features of adabn's network" if recipe.get("finetune_layers") ==
+           "last" else "the network")
+    if recipe.get("finetune_mix"):
+        how += (f", each step mixing in as many trials of the pre-training people, the person's weighted "
+                f"{recipe['finetune_mix']:g} against 1")
+    return how
 
 
 def _header(spec: dict, records: list[dict]) -> list[str]:
