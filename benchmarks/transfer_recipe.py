@@ -4,9 +4,11 @@ The design people (default S001-S012) are cut into folds (default 3 of 4). Each 
 pre-trained on every other person of the pool: the report people (default the other 44 shared people) and the
 design people of the other folds, 52 people by default, as a 56-person network will be used. Each design
 person is calibrated on the first N trials of runs 4+8 and tested on run 12 (`run-split`,
-`--calibration-trials`). Every candidate is pre-trained with several seeds; a candidate's score is the mean
-over seeds and design people of the fine-tuned accuracy at the largest N (the rule is fixed here, before any
-run), and the seed spread (max - min of the per-seed means) is printed beside it. The report people are never
+`--calibration-trials`). Every candidate is pre-trained with several seeds; a candidate's score is the mean,
+over seeds and design people, of its four goal columns: zero-shot, AdaBN at the largest N, fine-tuned at the
+smallest and at the largest N (the rule is fixed here, before any run); the seed spread (max - min of the
+per-seed means) is printed beside each cell. An ensemble candidate (``EnsembleOf``) averages k networks of
+consecutive seeds: its "seed" s is the ensemble of seeds s ... s+k-1. The report people are never
 scored: they are only in the pre-training pools, so no choice looks at their accuracy.
 
     EEGCLF_DATA=../shared/data python benchmarks/transfer_recipe.py [--out bench/recipe] [--seeds 0,1]
@@ -37,6 +39,15 @@ class NetworksOf:
     name: str
 
 
+@dataclass(frozen=True)
+class EnsembleOf:
+    """A candidate's networks: per fold, one ensemble checkpoint (`eegclf pretrained combine`) of ``k`` networks
+    of candidate ``name``, pre-trained with consecutive seeds: "seed" s of the candidate is seeds s ... s+k-1."""
+
+    name: str
+    k: int
+
+
 # name -> (flags of `eegclf pretrain`, or NetworksOf(another candidate), flags of `eegclf benchmark`); every
 # candidate names its augmentation, so a change of `pretrain`'s defaults cannot change what a candidate means.
 CANDIDATES = {
@@ -51,16 +62,27 @@ CANDIDATES = {
     "aug-ft-lr1e-4": (NetworksOf("aug"), "--finetune-lr 1e-4"),
     "aug-ft-last": (NetworksOf("aug"), "--finetune-layers last"),
     "aug-ft-mix1": (NetworksOf("aug"), "--finetune-mix 1"),
+    "aug-ens3": (EnsembleOf("aug", 3), ""),
+    "aug-ens5": (EnsembleOf("aug", 5), ""),
 }
 PIPELINES = ("zero-shot", "pretrained-renorm", "adabn", "finetune")
 
 
-def networks(name: str) -> tuple[str, str]:
-    """``(folder name, pretrain flags)`` of the networks candidate ``name`` is tested with."""
-    pre = CANDIDATES[name][0]
-    while isinstance(pre, NetworksOf):
+def networks(name: str) -> tuple[str, str, int]:
+    """``(folder name, pretrain flags, k)`` of the networks candidate ``name`` is tested with: ensembles of
+    ``k`` of them (1: the networks themselves)."""
+    pre, k = CANDIDATES[name][0], 1
+    while isinstance(pre, (NetworksOf, EnsembleOf)):
+        k = pre.k if isinstance(pre, EnsembleOf) else k
         name, pre = pre.name, CANDIDATES[pre.name][0]
-    return name, pre
+    return name, pre, k
+
+
+def goal_columns(ns: list[int]) -> list[tuple[str, int]]:
+    """The columns the choice is made on, fixed before any run: the issue's four goals (nothing of the person,
+    unlabelled adaptation, and fine-tuning at the smallest and the largest N)."""
+    pos = [n for n in ns if n > 0]
+    return [("zero-shot", 0), ("adabn", max(pos)), ("finetune", min(pos)), ("finetune", max(pos))]
 
 
 def expand(spec: str) -> list[int]:
@@ -93,6 +115,8 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--candidates", default=",".join(CANDIDATES))
     p.add_argument("--calibration-trials", default="0,10,20,30")
+    p.add_argument("--parallel", type=int, default=2, help="pre-trainings at a time (one thread each)")
+    p.add_argument("--jobs", type=int, default=2, help="benchmark processes")
     p.add_argument("--pretrain-args", default="", help="extra flags for every pre-training (e.g. a tiny test)")
     p.add_argument("--benchmark-args", default="", help="extra flags for every benchmark")
     a = p.parse_args(argv)
@@ -107,24 +131,44 @@ def main(argv=None) -> None:
     eegclf = [sys.executable, "-m", "eegclf"]
     out.mkdir(parents=True, exist_ok=True)
     log = out / "recipe.log"
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from your_cap import run_all  # the same runner: pre-trainings a few at a time, one thread each
+
+    pretrain, wanted = [], set()
     for name in names:
-        owner, pre_flags = networks(name)
-        bench_flags = CANDIDATES[name][1]
+        owner, pre_flags, k = networks(name)
+        for seed in seeds:
+            for fold, held in enumerate(folds):
+                for s in range(seed, seed + k):
+                    pre = out / owner / f"seed{s}" / f"pre-{fold}"
+                    if (pre / "pretrained.safetensors").is_file() or pre in wanted:
+                        continue
+                    wanted.add(pre)
+                    trained = sorted(set(pool) | (set(design) - set(held)))
+                    pretrain.append([*eegclf, "pretrain", "--dataset", "eegmmidb", "--task", "imagery_lr",
+                                     "--subjects", compact(trained), "--seed", str(s), "--threads", "1", "--quiet",
+                                     "--overwrite", *shlex.split(pre_flags), *shlex.split(a.pretrain_args),
+                                     "--out", str(pre)])
+    run_all(pretrain, log, a.parallel)
+    for name in names:
+        owner, _, k = networks(name)
         for seed in seeds:
             inits = []
-            for k, held in enumerate(folds):
-                pre = out / owner / f"seed{seed}" / f"pre-{k}"
-                trained = sorted(set(pool) | (set(design) - set(held)))
-                if not (pre / "pretrained.safetensors").is_file():
-                    run([*eegclf, "pretrain", "--dataset", "eegmmidb", "--task", "imagery_lr", "--subjects",
-                         compact(trained), "--seed", str(seed), "--threads", "1", "--quiet", "--overwrite",
-                         *shlex.split(pre_flags), *shlex.split(a.pretrain_args), "--out", str(pre)], log)
-                inits.append(str(pre / "pretrained.safetensors"))
-            run([*eegclf, "benchmark", "--dataset", "eegmmidb", "--task", "imagery_lr", "--subjects",
-                 compact(design), "--protocol", "run-split", "--jobs", "1", "--init", ",".join(inits),
-                 "--models", ",".join(PIPELINES), "--calibration-trials", a.calibration_trials,
-                 *shlex.split(bench_flags), *shlex.split(a.benchmark_args),
-                 "--out", str(out / name / f"seed{seed}" / "bench")], log)
+            for fold in range(len(folds)):
+                member = [str(out / owner / f"seed{s}" / f"pre-{fold}" / "pretrained.safetensors")
+                          for s in range(seed, seed + k)]
+                if k == 1:
+                    inits += member
+                    continue
+                ensemble = out / name / f"seed{seed}" / f"pre-{fold}.safetensors"
+                if not ensemble.is_file():
+                    run_all([[*eegclf, "pretrained", "combine", *member, "--out", str(ensemble)]], log, 1)
+                inits.append(str(ensemble))
+            run_all([[*eegclf, "benchmark", "--dataset", "eegmmidb", "--task", "imagery_lr", "--subjects",
+                      compact(design), "--protocol", "run-split", "--jobs", str(a.jobs), "--init", ",".join(inits),
+                      "--models", ",".join(PIPELINES), "--calibration-trials", a.calibration_trials, "--quiet",
+                      *shlex.split(CANDIDATES[name][1]), *shlex.split(a.benchmark_args),
+                      "--out", str(out / name / f"seed{seed}" / "bench")]], log, 1)
     print(summarize(out, names, seeds, [int(n) for n in a.calibration_trials.split(",")]))
 
 
@@ -138,22 +182,24 @@ def per_seed_means(csv_path: Path, pipeline: str, n: int) -> float:
 def summarize(out: Path, names: list[str], seeds: list[int], ns: list[int]) -> str:
     """The selection table (markdown): per candidate and N, the mean over seeds [seed spread]; the winner."""
     cols = [("zero-shot", 0)] + [(p, n) for p in PIPELINES[1:] for n in ns if n > 0]
-    head = "| candidate | " + " | ".join(f"{p} N={n}" for p, n in cols) + " |"
-    lines = [head, "|" + "---|" * (len(cols) + 1)]
+    goals = [g for g in goal_columns(ns) if g in cols]
+    head = "| candidate | " + " | ".join(f"{p} N={n}" for p, n in cols) + " | score |"
+    lines = [head, "|" + "---|" * (len(cols) + 2)]
     score = {}
     for name in names:
-        cells = []
+        cells, means = [], {}
         for p, n in cols:
             values = [per_seed_means(out / name / f"seed{s}" / "bench" / "results.csv", p, n) for s in seeds]
             cells.append(f"{statistics.mean(values):.3f} [{max(values) - min(values):.3f}]")
-            if p == "finetune" and n == max(ns):
-                score[name] = statistics.mean(values)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    best = max(names, key=lambda c: (score[c], -names.index(c)))  # ties: the one listed first
+            means[(p, n)] = statistics.mean(values)
+        score[name] = [means[g] for g in goals]  # a column named twice (smallest N = largest N) counts twice
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {statistics.mean(score[name]):.3f} |")
+    best = max(names, key=lambda c: (statistics.mean(score[c]), -names.index(c)))  # ties: the one listed first
+    rule = ", ".join(f"{p} N={n}" for p, n in goals)
     lines.append("")
     lines.append(f"Mean over {len(seeds)} pre-training seeds and the design people [seed spread: max - min of "
-                 f"the per-seed means]. Chosen: **{best}**, best of {len(names)} on the design people by "
-                 f"finetune at N={max(ns)}.")
+                 f"the per-seed means]; score: the mean of the goal columns ({rule}). Chosen: **{best}**, best of "
+                 f"{len(names)} on the design people by that score.")
     return "\n".join(lines)
 
 
