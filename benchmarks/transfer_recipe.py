@@ -119,6 +119,11 @@ def main(argv=None) -> None:
     p.add_argument("--jobs", type=int, default=2, help="benchmark processes")
     p.add_argument("--pretrain-args", default="", help="extra flags for every pre-training (e.g. a tiny test)")
     p.add_argument("--benchmark-args", default="", help="extra flags for every benchmark")
+    p.add_argument("--pretrain-only", action="store_true", help="only the pre-trainings (e.g. ahead of a report)")
+    p.add_argument("--report", metavar="CANDIDATE", help="instead of the selection: report this candidate on the "
+                   "pool's people in --report-folds subject folds, classical pipelines beside, into OUT/report")
+    p.add_argument("--report-folds", type=int, default=4)
+    p.add_argument("--report-seed", default="0", help="the report's seed (an ensemble's first member's)")
     a = p.parse_args(argv)
     out, design, pool = Path(a.out), expand(a.design), expand(a.pool)
     size = -(-len(design) // a.folds)
@@ -128,12 +133,31 @@ def main(argv=None) -> None:
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         sys.exit(f"--candidates: unknown {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
+    if a.report:
+        if a.report not in CANDIDATES:
+            sys.exit(f"--report: unknown {a.report}; known: {', '.join(CANDIDATES)}")
+        # the report people in subject folds (every 4th of the sorted list), each tested by networks pre-trained
+        # on everyone else (the design people and the other folds): nothing of the choice looks at them
+        people = sorted(pool)
+        report_folds = [people[k::a.report_folds] for k in range(a.report_folds)]
+        run_candidates(a, out / "report", [a.report], [int(a.report_seed)], report_folds, design,
+                       ("csp_lda", "ts_lr", "fgmdm", "ts_svm"))
+        return
+    run_candidates(a, out, names, seeds, folds, pool, ())
+    if not a.pretrain_only:
+        print(summarize(out, names, seeds, [int(n) for n in a.calibration_trials.split(",")]))
+
+
+def run_candidates(a, out: Path, names, seeds, folds, others, classical) -> None:
+    """Pre-train, combine and benchmark ``names``: each fold of ``folds`` (lists of people) is tested by networks
+    pre-trained on ``others`` and the other folds' people; ``classical`` pipelines run beside (report only)."""
     eegclf = [sys.executable, "-m", "eegclf"]
     out.mkdir(parents=True, exist_ok=True)
     log = out / "recipe.log"
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from your_cap import run_all  # the same runner: pre-trainings a few at a time, one thread each
 
+    tested = sorted(p for f in folds for p in f)
     pretrain, wanted = [], set()
     for name in names:
         owner, pre_flags, k = networks(name)
@@ -144,12 +168,14 @@ def main(argv=None) -> None:
                     if (pre / "pretrained.safetensors").is_file() or pre in wanted:
                         continue
                     wanted.add(pre)
-                    trained = sorted(set(pool) | (set(design) - set(held)))
+                    trained = sorted(set(others) | (set(tested) - set(held)))
                     pretrain.append([*eegclf, "pretrain", "--dataset", "eegmmidb", "--task", "imagery_lr",
                                      "--subjects", compact(trained), "--seed", str(s), "--threads", "1", "--quiet",
                                      "--overwrite", *shlex.split(pre_flags), *shlex.split(a.pretrain_args),
                                      "--out", str(pre)])
     run_all(pretrain, log, a.parallel)
+    if a.pretrain_only:
+        return
     for name in names:
         owner, _, k = networks(name)
         for seed in seeds:
@@ -165,11 +191,10 @@ def main(argv=None) -> None:
                     run_all([[*eegclf, "pretrained", "combine", *member, "--out", str(ensemble)]], log, 1)
                 inits.append(str(ensemble))
             run_all([[*eegclf, "benchmark", "--dataset", "eegmmidb", "--task", "imagery_lr", "--subjects",
-                      compact(design), "--protocol", "run-split", "--jobs", str(a.jobs), "--init", ",".join(inits),
-                      "--models", ",".join(PIPELINES), "--calibration-trials", a.calibration_trials, "--quiet",
-                      *shlex.split(CANDIDATES[name][1]), *shlex.split(a.benchmark_args),
+                      compact(tested), "--protocol", "run-split", "--jobs", str(a.jobs), "--init", ",".join(inits),
+                      "--models", ",".join((*PIPELINES, *classical)), "--calibration-trials", a.calibration_trials,
+                      "--quiet", *shlex.split(CANDIDATES[name][1]), *shlex.split(a.benchmark_args),
                       "--out", str(out / name / f"seed{seed}" / "bench")]], log, 1)
-    print(summarize(out, names, seeds, [int(n) for n in a.calibration_trials.split(",")]))
 
 
 def per_seed_means(csv_path: Path, pipeline: str, n: int) -> float:
