@@ -19,6 +19,10 @@ decoder in its default runtime, once on the fast path (``--fast-path auto``: the
 first blocks spatial-first) and once on the reference graph (``--fast-path off``), side by side, with their
 ratio (``eegnet_64ch_fast_path_speedup``).
 
+``--checkpoint CKPT`` times only that checkpoint (a shipped network's name works; an ensemble is one file) at
+its own input shape through the stream's decoder in its default runtime; its last line is
+``checkpoint_single_trial_p99_ms: X.XXX``.
+
 Single trial: one trial ``(1, 1, 2, 750)`` per call; p50/p99 of wall-clock time per call, and p99 of the
 thread's CPU time (the compute alone: a call preempted by another process shows in wall time, not in CPU
 time). Throughput: trials per second in batches of ``--batch``. Above the last line it names the fastest
@@ -255,6 +259,31 @@ def wide_eegnet(args, folder: Path) -> dict:
     return out
 
 
+def checkpoint_latency(args) -> int:
+    """``--checkpoint``: that checkpoint (a shipped network's name works, an ensemble too) at its own input shape,
+    single trials through ``eegclf stream``'s decoder in its default runtime, after a check against eager
+    PyTorch; the last line is ``checkpoint_single_trial_p99_ms: X.XXX``."""
+    from eegclf.pretrained import resolve
+
+    ckpt = resolve(args.checkpoint)
+    runtime = resolve_runtime(stream_default_runtime())
+    model, meta = load_checkpoint(ckpt)
+    decoder = Decoder(model, meta, stream_sfreq=meta["sfreq"], runtime=runtime)
+    n_chans, n_times = len(meta["ch_names"]), int(meta["n_times"])
+    x = np.random.default_rng(5).normal(0, 2e-5, (n_chans, n_times)).astype(np.float32)
+    with torch.inference_mode():
+        want = ProbabilityModel(load_checkpoint(ckpt)[0]).eval()(torch.from_numpy(x)[None, None])[0].numpy()
+    if not np.allclose(decoder(x), want, atol=1e-5, rtol=0):
+        raise SystemExit(f"stream --runtime {runtime} disagrees with eager PyTorch on {ckpt}")
+    members = (meta.get("ensemble") or {}).get("k", 1)
+    r = single_trial(lambda t: decoder(t[0, 0]), args.n, args.warmup, n_chans, n_times)
+    print(f"# {ckpt}: {members} network(s), input ({n_chans}, {n_times}); eegclf stream's decoder, "
+          f"--runtime {runtime}, 1 thread; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"p50 {r['p50']:.3f} ms, p99 {r['p99']:.3f} ms, cpu p99 {r['cpu_p99']:.3f} ms")
+    print(f"checkpoint_single_trial_p99_ms: {r['p99']:.3f}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=3000, help="timed single-trial calls per runtime (EEGNet; "
@@ -263,12 +292,16 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=256, help="batch size of the throughput test")
     p.add_argument("--seconds", type=float, default=1.0, help="duration of each throughput test")
     p.add_argument("--quick", action="store_true", help="n=500, warmup=50, 0.3 s throughput (a smoke run)")
+    p.add_argument("--checkpoint", help="time only this checkpoint or shipped network (e.g. an ensemble) at its "
+                   "own input shape, through stream's decoder in its default runtime")
     args = p.parse_args(argv)
     if args.quick:
         args.n, args.warmup, args.seconds = 500, 50, 0.3
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     torch.set_flush_denormal(True)
+    if args.checkpoint:
+        return checkpoint_latency(args)
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; torch {torch.__version__}, 1 thread; "
           f"input (1, 1, {N_CHANS}, {N_TIMES}) float32")
