@@ -21,11 +21,14 @@ EIGHT = ["FC3", "FC4", "C3", "Cz", "C4", "CP3", "CPz", "CP4"]
 def family(tmp_path, monkeypatch):
     """A fake catalogue: 'fam' (64-channel-like) with members 'fam-3' and 'fam-8'."""
     files = {}
-    for name, chans in (("fam", EIGHT + ["Fz", "Pz"]), ("fam-3", C3CZC4), ("fam-8", EIGHT)):
+    for name, chans in (("fam", EIGHT + ["Fz", "Pz"]), ("fam-3", C3CZC4), ("fam-8", EIGHT),
+                        ("fam-any", EIGHT + ["Fz", "Pz"])):
         files[name] = tmp_path / f"{name}.safetensors"
         save_file({"w": torch.zeros(1)}, str(files[name]), metadata={"eegclf": json.dumps({"ch_names": chans})})
     entries = {"fam": {"file": "fam.safetensors"}, "fam-3": {"file": "fam-3.safetensors", "family": "fam"},
-               "fam-8": {"file": "fam-8.safetensors", "family": "fam"}}
+               "fam-8": {"file": "fam-8.safetensors", "family": "fam"},
+               # a member of the family's own channels that serves listed caps (a network trained to expect them)
+               "fam-any": {"file": "fam-any.safetensors", "family": "fam", "caps": [["C3", "Cz", "Pz"]]}}
     monkeypatch.setattr(pretrained, "catalogue", lambda: entries)
     monkeypatch.setattr(pretrained, "path_of", lambda name: files[name])
     monkeypatch.chdir(tmp_path / "..")  # no file named like a shipped network here
@@ -33,7 +36,7 @@ def family(tmp_path, monkeypatch):
 
 
 def test_members_are_listed_with_their_channels(family):
-    assert members("fam") == {"fam-3": tuple(C3CZC4), "fam-8": tuple(EIGHT)}
+    assert members("fam") == {"fam-3": tuple(C3CZC4), "fam-8": tuple(EIGHT), "fam-any": tuple(EIGHT + ["Fz", "Pz"])}
     assert members("fam-3") == {}
 
 
@@ -41,6 +44,11 @@ def test_members_are_listed_with_their_channels(family):
 def test_exactly_a_members_channels_in_any_order_case_or_spelling_pick_it(family, channels):
     member, note = member_for("fam", channels)
     assert member == "fam-3" and "fam-3" in note and "3 channels" in note
+
+
+def test_a_member_serves_the_caps_its_entry_lists(family):
+    assert member_for("fam", "pz,C3,CZ")[0] == "fam-any"
+    assert member_for("fam", ",".join(EIGHT))[0] == "fam-8"  # its own channels are not among its caps
 
 
 @pytest.mark.parametrize("channels", ["C3,Cz", "C3,Cz,C4,Pz", None, ""])

@@ -15,7 +15,18 @@ from eegclf.cli.pretrained import describe
 SHIPPED = "eegmmidb-lr"
 # the sha256 of the shipped file, recorded here apart from the catalogue (which is written from the same build):
 # a changed network must change this line on purpose, after its rebuild was checked against the catalogue
-SHIPPED_SHA256 = "2c8104e832863508e44f60c2e650319bd3b4338ec743c9743126168037a2cfa8"
+SHIPPED_SHA256 = {
+    "eegmmidb-lr": "2c8104e832863508e44f60c2e650319bd3b4338ec743c9743126168037a2cfa8",
+    "eegmmidb-lr-21": "TODO21",
+    "eegmmidb-lr-8": "TODO8",
+    "eegmmidb-lr-3": "TODO3",
+}
+# the caps the family members serve (docs/your-cap.md)
+CAPS = {
+    "eegmmidb-lr-21": "FC5,FC3,FC1,FCz,FC2,FC4,FC6,C5,C3,C1,Cz,C2,C4,C6,CP5,CP3,CP1,CPz,CP2,CP4,CP6",
+    "eegmmidb-lr-8": "FC3,FC4,C3,Cz,C4,CP3,CPz,CP4",
+    "eegmmidb-lr-3": "C3,Cz,C4",
+}
 # the 56 people of ../shared/data/eegmmidb (its README), imagined left/right fist runs
 SHARED_56 = [f"eegmmidb:S{i:03d}" for i in [*range(1, 13), *range(24, 42), *range(43, 68), 88]]
 
@@ -24,17 +35,34 @@ def _cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "eegclf", *map(str, args)], capture_output=True, text=True, **kw)
 
 
-def test_the_shipped_network_is_listed_and_its_file_matches_the_catalogue():
-    assert SHIPPED in names()
-    entry = catalogue()[SHIPPED]
-    data = path_of(SHIPPED).read_bytes()
-    assert len(data) < 1 << 20, "the shipped network must stay well under 1 MB"
-    assert hashlib.sha256(data).hexdigest() == SHIPPED_SHA256 == entry["sha256"]
-    assert entry["command"].startswith("eegclf pretrain ")
+def test_the_shipped_networks_are_listed_and_their_files_match_the_catalogue():
+    assert names() == sorted(SHIPPED_SHA256)
     out = _cli("pretrained", "list")
     assert out.returncode == 0, out.stderr
-    assert SHIPPED in out.stdout and entry["sha256"] in out.stdout and entry["command"] in out.stdout
-    assert "56 (" in out.stdout  # people seen
+    for name in names():
+        entry = catalogue()[name]
+        data = path_of(name).read_bytes()
+        assert len(data) < 1 << 20, "a shipped network must stay well under 1 MB"
+        assert hashlib.sha256(data).hexdigest() == SHIPPED_SHA256[name] == entry["sha256"]
+        assert entry["command"].startswith("eegclf pretrain ")
+        assert name in out.stdout and entry["sha256"] in out.stdout and entry["command"] in out.stdout
+    assert out.stdout.count("56 (") == len(names())  # people seen
+
+
+@pytest.mark.parametrize("member", sorted(CAPS))
+def test_each_family_member_serves_its_cap_and_the_family_name_hands_over_to_it(member, monkeypatch):
+    from eegclf.caps import member_for
+    from eegclf.data.channels import channel_key
+
+    monkeypatch.chdir("/")  # no file named like a shipped network
+    d = describe(member)
+    assert d["family"] == SHIPPED and [channel_key(c) for c in d["ch_names"]] == [
+        channel_key(c) for c in CAPS[member].split(",")]
+    assert sorted(d["people_seen"]) == sorted(SHARED_56)
+    assert "exactly these" in d["serves"] and member in describe(SHIPPED)["serves"]
+    # the family's name with exactly these channels, in another order and spelling, is this member
+    assert member_for(SHIPPED, ",".join(reversed(CAPS[member].lower().split(","))))[0] == member
+    assert member_for(SHIPPED, CAPS[member] + ",Pz")[0] == SHIPPED  # other channels: the 64-channel network
 
 
 def test_it_records_exactly_the_56_shared_people_and_loads_offline_by_name(monkeypatch):
@@ -109,7 +137,8 @@ def _flag(argv: list[str], flag: str, value: str) -> list[str]:
     return [*argv, flag, value]
 
 
-def test_the_catalogue_command_rebuilds_the_same_bytes_and_recipe_on_two_people(eegmmidb_root, tmp_path,
+@pytest.mark.parametrize("shipped", sorted(SHIPPED_SHA256))
+def test_the_catalogue_command_rebuilds_the_same_bytes_and_recipe_on_two_people(shipped, eegmmidb_root, tmp_path,
                                                                                   monkeypatch):
     """The catalogue's rebuild command, its recipe flags unchanged, on 2 people for 1 epoch: it runs, two runs
     (in two folders) write the same bytes where the catalogue says the file lands, and the network it builds is
@@ -121,7 +150,7 @@ def test_the_catalogue_command_rebuilds_the_same_bytes_and_recipe_on_two_people(
     from eegclf.storage.checkpoint import read_checkpoint
     from eegclf.cli import main
 
-    entry = catalogue()[SHIPPED]
+    entry = catalogue()[shipped]
     argv = shlex.split(entry["command"])
     assert argv[:2] == ["eegclf", "pretrain"]
     small = _flag(_flag(argv[1:], "--subjects", "1,2"), "--epochs", "1")
@@ -143,12 +172,12 @@ def test_the_catalogue_command_rebuilds_the_same_bytes_and_recipe_on_two_people(
         files.append(tmp_path / name / entry["built_file"])
     assert len(loaded) == 1 and files[0].read_bytes() == files[1].read_bytes()
 
-    _, shipped = read_checkpoint(path_of(SHIPPED))
+    _, original = read_checkpoint(path_of(shipped))
     _, rebuilt = read_checkpoint(files[0])
-    for meta in (shipped, rebuilt):  # whom it saw and for how long differ, on purpose
+    for meta in (original, rebuilt):  # whom it saw and for how long differ, on purpose
         meta["config"].pop("epochs")
         meta["config"]["dataset_options"].pop("subjects"), meta["dataset_options"].pop("subjects")
     same = ("model", "model_config", "config", "dataset", "dataset_options", "ch_names", "class_names", "n_chans",
             "n_times", "sfreq", "alignment", "kind", "format")
-    assert {k: rebuilt.get(k) for k in same} == {k: shipped.get(k) for k in same}
+    assert {k: rebuilt.get(k) for k in same} == {k: original.get(k) for k in same}
     assert rebuilt["subjects_seen"] == ["eegmmidb:S001", "eegmmidb:S002"] and rebuilt["epoch"] == 1

@@ -1,11 +1,12 @@
 """Which shipped network serves a cap: the members of a shipped family, each pre-trained on one cap's channels.
 
-A shipped network may have family members in ``pretrained/catalogue.json`` (entries with ``"family": NAME``),
-each pre-trained on the shared people restricted to one common cap (``eegclf pretrain --cap``). Asked for the
-family's name with data of exactly a member's channels (matched by name, as :mod:`eegclf.data.channels`
-matches them: case, aliases and dot padding do not matter), a command uses that member: on those channels it
-measured better than the 64-channel network with the missing channels interpolated (docs/your-cap.md). Any
-other set of channels meets the family's own network, which interpolates what is missing.
+A shipped network may have family members in ``pretrained/catalogue.json`` (entries with ``"family": NAME``).
+A member serves the caps its entry lists (``"caps"``: lists of channel names), else exactly its own channels
+(a network pre-trained on one cap, ``eegclf pretrain --cap``). Asked for the family's name with data of exactly
+a cap a member serves (matched by name, as :mod:`eegclf.data.channels` matches them: case, aliases and dot
+padding do not matter, nor order), a command uses that member: on those channels it measured better than the
+family's own network with the missing channels interpolated (docs/your-cap.md). Any other set of channels
+meets the family's own network, which interpolates what is missing.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def members(name: str) -> dict[str, tuple[str, ...]]:
     return {m: _channels(m) for m, e in sorted(catalogue().items()) if e.get("family") == name}
 
 
+def caps_served(member: str) -> list[tuple[str, ...]]:
+    """The caps (channel lists) the shipped family member ``member`` serves: its entry's ``caps``, else its own
+    channels."""
+    from eegclf.pretrained import catalogue
+
+    listed = catalogue().get(member, {}).get("caps")
+    return [tuple(c) for c in listed] if listed else [_channels(member)]
+
+
 def family_of(name: str) -> str | None:
     """The family a shipped member belongs to, or None."""
     from eegclf.pretrained import catalogue
@@ -51,11 +61,12 @@ def member_for(name, channels) -> tuple[str, str | None]:
     if not wanted or not isinstance(name, (str, Path)) or Path(name).exists() or str(name) not in catalogue():
         return name, None
     keys = {channel_key(c) for c in wanted}
-    for member, chans in members(str(name)).items():
-        if {channel_key(c) for c in chans} == keys and len(chans) == len(wanted):
-            return member, (f"{name}: these {len(chans)} channels are exactly those of {member}, the shipped "
-                            f"network pre-trained on them; using it (docs/your-cap.md)")
+    for member in members(str(name)):
+        for cap in caps_served(member):
+            if {channel_key(c) for c in cap} == keys and len(cap) == len(wanted):
+                return member, (f"{name}: these {len(cap)} channels are a cap that {member} serves, the shipped "
+                                f"network that measured best on them; using it (docs/your-cap.md)")
     return name, None
 
 
-__all__ = ["family_of", "member_for", "members"]
+__all__ = ["caps_served", "family_of", "member_for", "members"]

@@ -42,40 +42,20 @@ def members(meta: dict) -> dict | None:
 
 def serves(name: str, meta: dict) -> str:
     """The caps a shipped network serves, in words (docs/your-cap.md)."""
-    from eegclf.caps import family_of, members
+    from eegclf.caps import caps_served, family_of, members
 
     chans = meta.get("ch_names") or []
     family = family_of(name)
     if family:
-        return (f"exactly these {len(chans)} channels ({', '.join(chans)}), in any order; "
-                f"--init {family} (or --checkpoint {family}) with these channels uses it")
+        caps = caps_served(name)
+        return ("exactly the channels of " + "; ".join(f"{len(c)}: {', '.join(c)}" for c in caps)
+                + f", in any order; --init {family} (or --checkpoint {family}) with these channels uses it")
     own = members(name)
     text = (f"all {len(chans)} of its channels; any cap with 3 or more of them, the missing ones interpolated "
             "(MNE spherical spline)")
     if own:
-        text += "; for exactly the channels of " + ", ".join(f"{m} ({len(c)})" for m, c in own.items()) + \
-            " it hands over to that network"
+        text += "; for exactly the caps of " + ", ".join(own) + " it hands over to that network"
     return text
-
-
-def combine(args: argparse.Namespace) -> int:
-    """``eegclf pretrained combine A B C --out E``: one ensemble checkpoint of the networks A, B, C."""
-    from pathlib import Path
-
-    from eegclf.errors import ConfigError
-    from eegclf.storage.checkpoint import combine_checkpoints
-
-    if not args.checkpoints:
-        raise ConfigError("combine needs the checkpoints to combine: eegclf pretrained combine A B C --out E")
-    if not args.out:
-        raise ConfigError("out= is required: the ensemble checkpoint to write", param="out")
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise ConfigError(f"out={out} exists; give --overwrite to replace it, or another --out", param="out")
-    path = combine_checkpoints(args.checkpoints, out)
-    print(f"combined {len(args.checkpoints)} networks into the ensemble {path} (their softmax probabilities "
-          "averaged)")
-    return 0
 
 
 def run(args: argparse.Namespace) -> int:
