@@ -170,8 +170,12 @@ def per_person(folder: Path, ns: list[int]) -> dict:
     return out
 
 
+def _p(text: str) -> str:
+    return text if text.startswith(("<", "–")) else f"= {text}"
+
+
 def _cell(values: dict, ref: dict | None) -> str:
-    from eegclf.reporting.stats import t_interval, wilcoxon_p
+    from eegclf.reporting.stats import format_p, t_interval, wilcoxon_p
 
     if not values:
         return "–"
@@ -182,7 +186,7 @@ def _cell(values: dict, ref: dict | None) -> str:
     if ref is not None and len(common) > 1:
         diff = statistics.mean(values[s] - ref[s] for s in common)
         p = wilcoxon_p([values[s] for s in common], [ref[s] for s in common])
-        text += f"; {diff:+.3f} p={p:.3f}"
+        text += f"; {diff:+.3f} p {_p(format_p(p))}"
     return text
 
 
@@ -219,7 +223,39 @@ def summarize(out: Path, montages, strategies, ns) -> str:
         lines.append("Mean fine-tuned accuracy at N = {} over the fewer-channel montages: {}. Chosen: **{}**, best "
                      "of {} on these folds.".format(max(ns), ", ".join(f"{s} {v:.3f}" for s, v in full.items()),
                                                     best, len(full)))
+        lines += ["", *goals(bench, best, montages, ns, ref)]
     return "\n".join(lines)
+
+
+def goals(bench: Path, chosen: str, montages, ns, ref: dict) -> list[str]:
+    """The chosen strategy per fewer-channel montage against the 64-channel network (zero-shot, fine-tuned at the
+    largest N) and against the best classical pipeline on the same channels and trials (fine-tuned, every N)."""
+    from eegclf.reporting.stats import format_p, wilcoxon_p
+
+    def versus(a: dict, b: dict) -> str:
+        common = sorted(set(a) & set(b))
+        if len(common) < 2:
+            return "–"
+        diff = statistics.mean(a[s] - b[s] for s in common)
+        return f"{diff:+.3f} (p {_p(format_p(wilcoxon_p([a[s] for s in common], [b[s] for s in common])))})"
+
+    n = max(ns)
+    head = ["| montage | zero-shot vs 64 ch | finetune N={} vs 64 ch | ".format(n)
+            + " | ".join(f"finetune vs best classical N={k}" for k in ns if k > 0) + " |"]
+    head.append("|" + "---|" * (3 + len([k for k in ns if k > 0])))
+    for m in montages:
+        if m == "64":
+            continue
+        rows = per_person(bench / f"{chosen}-{m}", ns)
+        classical = per_person(bench / f"montage-{m}", ns).get(BEST, {})
+        if "finetune" not in rows:
+            continue
+        cells = [versus(rows["zero-shot"].get(0, {}), ref.get("zero-shot", {}).get(0, {})),
+                 versus(rows["finetune"].get(n, {}), ref.get("finetune", {}).get(n, {}))]
+        cells += [versus(rows["finetune"].get(k, {}), classical.get(k, {})) for k in ns if k > 0]
+        head.append(f"| {m} | " + " | ".join(cells) + " |")
+    return [f"The chosen strategy ({LABELS[chosen]}): mean difference over the people (exact paired Wilcoxon p).",
+            "", *head]
 
 
 if __name__ == "__main__":

@@ -64,10 +64,11 @@ def test_a_path_or_a_member_name_is_kept(family, tmp_path):
 
 
 def test_the_command_line_swaps_init_and_checkpoint_and_says_so(family, capsys):
-    args = argparse.Namespace(init="fam,other.safetensors", channels="C3,Cz,C4")
+    args = argparse.Namespace(init="fam,other.safetensors", loader_channels="C3,Cz,C4", loader_cap=None)
     _family_member(args)
     assert args.init == "fam-3,other.safetensors"
-    args = argparse.Namespace(checkpoint="fam", channels=None, cap=",".join(EIGHT))
+    assert args.loader_cap == "C3,Cz,C4"  # the recording taken as made with that cap (referenced over it alone)
+    args = argparse.Namespace(checkpoint="fam", channels=None, loader_cap=",".join(EIGHT))
     _family_member(args)
     assert args.checkpoint == "fam-8"
     assert capsys.readouterr().err.count("eegclf: note: fam:") == 2

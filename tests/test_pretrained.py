@@ -17,16 +17,14 @@ SHIPPED = "eegmmidb-lr"
 # a changed network must change this line on purpose, after its rebuild was checked against the catalogue
 SHIPPED_SHA256 = {
     "eegmmidb-lr": "2c8104e832863508e44f60c2e650319bd3b4338ec743c9743126168037a2cfa8",
-    "eegmmidb-lr-21": "TODO21",
-    "eegmmidb-lr-8": "TODO8",
-    "eegmmidb-lr-3": "TODO3",
+    "eegmmidb-lr-caps": "886175478bce47f08452eab559c3333ecf675ce3c9f4080d3774d532ea64e260",
 }
-# the caps the family members serve (docs/your-cap.md)
-CAPS = {
-    "eegmmidb-lr-21": "FC5,FC3,FC1,FCz,FC2,FC4,FC6,C5,C3,C1,Cz,C2,C4,C6,CP5,CP3,CP1,CPz,CP2,CP4,CP6",
-    "eegmmidb-lr-8": "FC3,FC4,C3,Cz,C4,CP3,CPz,CP4",
-    "eegmmidb-lr-3": "C3,Cz,C4",
-}
+# the caps the family member serves (docs/your-cap.md): the motor strip, 8 channels, and C3, Cz, C4
+CAPS = {"eegmmidb-lr-caps": [
+    "FC5,FC3,FC1,FCz,FC2,FC4,FC6,C5,C3,C1,Cz,C2,C4,C6,CP5,CP3,CP1,CPz,CP2,CP4,CP6",
+    "FC3,FC4,C3,Cz,C4,CP3,CPz,CP4",
+    "C3,Cz,C4",
+]}
 # the 56 people of ../shared/data/eegmmidb (its README), imagined left/right fist runs
 SHARED_56 = [f"eegmmidb:S{i:03d}" for i in [*range(1, 13), *range(24, 42), *range(43, 68), 88]]
 
@@ -50,19 +48,19 @@ def test_the_shipped_networks_are_listed_and_their_files_match_the_catalogue():
 
 
 @pytest.mark.parametrize("member", sorted(CAPS))
-def test_each_family_member_serves_its_cap_and_the_family_name_hands_over_to_it(member, monkeypatch):
+def test_each_family_member_serves_its_caps_and_the_family_name_hands_over_to_it(member, monkeypatch):
     from eegclf.caps import member_for
-    from eegclf.data.channels import channel_key
 
     monkeypatch.chdir("/")  # no file named like a shipped network
     d = describe(member)
-    assert d["family"] == SHIPPED and [channel_key(c) for c in d["ch_names"]] == [
-        channel_key(c) for c in CAPS[member].split(",")]
+    assert d["family"] == SHIPPED and d["ch_names"] == describe(SHIPPED)["ch_names"]
     assert sorted(d["people_seen"]) == sorted(SHARED_56)
-    assert "exactly these" in d["serves"] and member in describe(SHIPPED)["serves"]
-    # the family's name with exactly these channels, in another order and spelling, is this member
-    assert member_for(SHIPPED, ",".join(reversed(CAPS[member].lower().split(","))))[0] == member
-    assert member_for(SHIPPED, CAPS[member] + ",Pz")[0] == SHIPPED  # other channels: the 64-channel network
+    assert "exactly the channels of" in d["serves"] and member in describe(SHIPPED)["serves"]
+    for cap in CAPS[member]:
+        assert cap.split(",")[0] in d["serves"]
+        # the family's name with exactly these channels, in another order and spelling, is this member
+        assert member_for(SHIPPED, ",".join(reversed(cap.lower().split(","))))[0] == member
+        assert member_for(SHIPPED, cap + ",Pz")[0] == SHIPPED  # other channels: the family's own network
 
 
 def test_it_records_exactly_the_56_shared_people_and_loads_offline_by_name(monkeypatch):
@@ -106,6 +104,25 @@ def test_it_refuses_to_be_scored_on_a_person_it_saw(tmp_path):
     out = _cli("benchmark", "--protocol", "run-split", "--subjects", "88", "--init", SHIPPED, "--models",
                "finetune", "--out", tmp_path / "bench")
     assert out.returncode != 0 and "Traceback" not in out.stderr and "S088" in out.stderr
+
+
+def test_the_family_name_with_a_served_cap_uses_the_member_and_still_refuses_whom_it_saw(tmp_path):
+    """The issue's command, on a shared person: the member is chosen for C3, Cz, C4, and refuses S001 by name."""
+    out = _cli("benchmark", "--init", SHIPPED, "--channels", "C3,Cz,C4", "--protocol", "run-split", "--subjects",
+               "1", "--models", "zero-shot,finetune,fgmdm", "--out", tmp_path / "bench")
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "eegmmidb-lr-caps" in out.stderr and "--cap C3,Cz,C4" in out.stderr and "S001" in out.stderr
+    assert not (tmp_path / "bench" / "results.csv").exists()
+
+
+def test_the_sklearn_estimator_uses_the_member_for_a_served_cap():
+    from eegclf.estimator import EEGClassifier
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(0, 2e-5, (12, 3, 513)).astype(np.float32)
+    y = np.array(["left", "right"] * 6)
+    clf = EEGClassifier(init=SHIPPED, epochs=1, threads=1, ch_names=["Cz", "C4", "C3"]).fit(X, y)
+    assert clf.init_used_ == "eegmmidb-lr-caps" and clf.predict_proba(X).shape == (12, 2)
 
 
 def test_the_sklearn_estimator_calibrates_it_by_name():

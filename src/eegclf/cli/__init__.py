@@ -84,9 +84,13 @@ def _cache_setting(args: argparse.Namespace):
 
 
 def _family_member(args) -> None:
-    """``--init``/``--checkpoint`` naming a shipped family, with ``--channels`` (else ``--cap``) of exactly one
-    member's channels: that member, said in one line (eegclf.caps)."""
-    channels = getattr(args, "channels", None) or getattr(args, "cap", None)
+    """``--init``/``--checkpoint`` naming a shipped family, with ``--channels`` (else ``--cap``) of exactly a cap
+    that a member serves: that member, said in one line (eegclf.caps). The recording is then taken as made with
+    that cap (``--cap``, unless given): average-referenced over those channels alone, as the member was
+    measured, and not over channels the data has beyond them."""
+    # the data options' flags are stored as loader_<option> (export's own --channels as channels)
+    channels = next((getattr(args, a) for a in ("channels", "loader_channels", "loader_cap")
+                     if getattr(args, a, None)), None)
     if not channels:
         return
     from eegclf.caps import member_for
@@ -99,6 +103,9 @@ def _family_member(args) -> None:
         for part in value.split(","):  # benchmark --init A,B
             member, note = member_for(part, channels)
             if note:
+                if hasattr(args, "loader_cap") and not args.loader_cap:
+                    args.loader_cap = channels
+                    note += f"; the recording taken as made with that cap (--cap {channels})"
                 print(f"eegclf: note: {note}", file=sys.stderr)
             chosen.append(str(member))
         setattr(args, attr, ",".join(chosen))
