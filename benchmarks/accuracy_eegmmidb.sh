@@ -60,3 +60,12 @@ $B --task imagery_lr --subjects $ALL56 --protocol run-split --models eegnet,eegn
 $B $LR --preset moabb --protocol within-subject --models eegnet_8_2,shallowconvnet,fgmdm,ts_svm,ts_lr,csp_lda --out "$OUT/lr-within-moabb-deep"
 $B $LR --protocol within-subject --models eegnet,auto,$CLASSICAL --out "$OUT/lr-within-auto"
 $B --task imagery_hf --subjects 1 --protocol within-subject --models eegnet,eegnet_8_2,shallowconvnet,deepconvnet,$CLASSICAL --out "$OUT/hf-s001-within-all"
+
+# Fewer channels (issue 30, docs/your-cap.md): subject folds over the 56 people, per-montage networks, the
+# 64-channel network interpolated and the subset-trained network, on 64, 21, 8 and 3 channels; then the six
+# electrodes nearest the eyes (what eye movements carry). Resumable, like everything above.
+PY=${PYTHON:-python}
+if ! type eegclf 2>/dev/null | grep -q function; then  # not when the test reads this script's eegclf commands
+  $PY "$(dirname "$0")/your_cap.py" --out "$OUT/your-cap" --strategies montage,interp,subset
+  $PY "$(dirname "$0")/your_cap.py" --out "$OUT/your-cap" --montages 64,frontal6 --strategies montage
+fi
