@@ -58,6 +58,26 @@ def serves(name: str, meta: dict) -> str:
     return text
 
 
+def combine(args: argparse.Namespace) -> int:
+    """``eegclf pretrained combine A B C --out E``: one ensemble checkpoint of the networks A, B, C."""
+    from pathlib import Path
+
+    from eegclf.errors import ConfigError
+    from eegclf.storage.checkpoint import combine_checkpoints
+
+    if not args.checkpoints:
+        raise ConfigError("combine needs the checkpoints to combine: eegclf pretrained combine A B C --out E")
+    if not args.out:
+        raise ConfigError("out= is required: the ensemble checkpoint to write", param="out")
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"out={out} exists; give --overwrite to replace it, or another --out", param="out")
+    path = combine_checkpoints(args.checkpoints, out)
+    print(f"combined {len(args.checkpoints)} networks into the ensemble {path} (their softmax probabilities "
+          "averaged)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from eegclf.pretrained import names
 
