@@ -26,10 +26,12 @@ import argparse
 import csv
 import shlex
 import statistics
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from your_cap import add_run_args, compact, expand, run_all  # noqa: E402  (the same people lists and runner: one thread each)
 
 
 @dataclass(frozen=True)
@@ -85,26 +87,6 @@ def goal_columns(ns: list[int]) -> list[tuple[str, int]]:
     return [("zero-shot", 0), ("adabn", max(pos)), ("finetune", min(pos)), ("finetune", max(pos))]
 
 
-def expand(spec: str) -> list[int]:
-    """'1-4,9' -> [1, 2, 3, 4, 9]."""
-    out = []
-    for part in filter(None, spec.split(",")):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
-def compact(ids: list[int]) -> str:
-    return ",".join(str(i) for i in ids)
-
-
-def run(cmd: list[str], log: Path) -> None:
-    print("$", shlex.join(cmd), flush=True)
-    with open(log, "a") as f:
-        if subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode != 0:
-            sys.exit(f"failed: {shlex.join(cmd)} (see {log})")
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="bench/recipe")
@@ -114,11 +96,7 @@ def main(argv=None) -> None:
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--candidates", default=",".join(CANDIDATES))
-    p.add_argument("--calibration-trials", default="0,10,20,30")
-    p.add_argument("--parallel", type=int, default=2, help="pre-trainings at a time (one thread each)")
-    p.add_argument("--jobs", type=int, default=2, help="benchmark processes")
-    p.add_argument("--pretrain-args", default="", help="extra flags for every pre-training (e.g. a tiny test)")
-    p.add_argument("--benchmark-args", default="", help="extra flags for every benchmark")
+    add_run_args(p)
     p.add_argument("--pretrain-only", action="store_true", help="only the pre-trainings (e.g. ahead of a report)")
     p.add_argument("--report", metavar="CANDIDATE", help="instead of the selection: report this candidate on the "
                    "pool's people in --report-folds subject folds, classical pipelines beside, into OUT/report")
@@ -154,9 +132,6 @@ def run_candidates(a, out: Path, names, seeds, folds, others, classical) -> None
     eegclf = [sys.executable, "-m", "eegclf"]
     out.mkdir(parents=True, exist_ok=True)
     log = out / "recipe.log"
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from your_cap import run_all  # the same runner: pre-trainings a few at a time, one thread each
-
     tested = sorted(p for f in folds for p in f)
     pretrain, wanted = [], set()
     for name in names:

@@ -85,6 +85,15 @@ def run_all(cmds: list[list[str]], log: Path, parallel: int) -> None:
                         sys.exit(f"failed: {shlex.join(cmd)} (see {log})")
 
 
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """The flags both accuracy scripts take for how they run (this one and transfer_recipe.py)."""
+    p.add_argument("--calibration-trials", default="0,10,20,30")
+    p.add_argument("--parallel", type=int, default=2, help="pre-trainings at a time (one thread each)")
+    p.add_argument("--jobs", type=int, default=2, help="benchmark processes")
+    p.add_argument("--pretrain-args", default="", help="extra flags for every pre-training (e.g. a tiny test)")
+    p.add_argument("--benchmark-args", default="", help="extra flags for every benchmark")
+
+
 def networks(out: Path, strategy: str, montage: str, k: int) -> Path:
     """Where fold ``k``'s network of a strategy lies (``interp`` uses the 64-channel ``montage`` networks)."""
     if strategy == "subset":
@@ -99,11 +108,7 @@ def main(argv=None) -> None:
     p.add_argument("--folds", type=int, default=4)
     p.add_argument("--montages", default="64,21,8,3")
     p.add_argument("--strategies", default="montage,interp")
-    p.add_argument("--calibration-trials", default="0,10,20,30")
-    p.add_argument("--parallel", type=int, default=2, help="pre-trainings at a time (one thread each)")
-    p.add_argument("--jobs", type=int, default=2, help="benchmark processes")
-    p.add_argument("--pretrain-args", default="", help="extra flags for every pre-training (e.g. a tiny test)")
-    p.add_argument("--benchmark-args", default="", help="extra flags for every benchmark")
+    add_run_args(p)
     p.add_argument("--summary-only", action="store_true", help="print the tables of what has finished")
     a = p.parse_args(argv)
     out, people = Path(a.out), sorted(expand(a.subjects))
