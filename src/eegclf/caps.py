@@ -15,22 +15,23 @@ from eegclf.data.channels import channel_key, parse_names
 
 
 def _channels(name: str) -> tuple[str, ...]:
-    """The channels the shipped network ``name`` takes (from its checkpoint, read without torch)."""
-    import json
-
+    """The channels the shipped network ``name`` takes (from its checkpoint's metadata, read without torch)."""
     from eegclf.pretrained import path_of
+    from eegclf.storage.safetensors_io import read_metadata
 
-    data = path_of(name).read_bytes()
-    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
-    meta = json.loads(header["__metadata__"]["eegclf"])
+    meta = read_metadata(path_of(name).read_bytes(), "eegclf")
     return tuple(meta.get("network_ch_names") or meta["ch_names"])
+
+
+def _member_names(name: str) -> list[str]:
+    from eegclf.pretrained import catalogue
+
+    return [m for m, e in sorted(catalogue().items()) if e.get("family") == name]
 
 
 def members(name: str) -> dict[str, tuple[str, ...]]:
     """``{member name: its channels}`` of the shipped family ``name`` (empty for a network without one)."""
-    from eegclf.pretrained import catalogue
-
-    return {m: _channels(m) for m, e in sorted(catalogue().items()) if e.get("family") == name}
+    return {m: _channels(m) for m in _member_names(name)}
 
 
 def caps_served(member: str) -> list[tuple[str, ...]]:
@@ -61,7 +62,7 @@ def member_for(name, channels) -> tuple[str, str | None]:
     if not wanted or not isinstance(name, (str, Path)) or Path(name).exists() or str(name) not in catalogue():
         return name, None
     keys = {channel_key(c) for c in wanted}
-    for member in members(str(name)):
+    for member in _member_names(str(name)):
         for cap in caps_served(member):
             if {channel_key(c) for c in cap} == keys and len(cap) == len(wanted):
                 return member, (f"{name}: these {len(cap)} channels are a cap that {member} serves, the shipped "
