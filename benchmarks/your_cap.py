@@ -228,8 +228,29 @@ def summarize(out: Path, montages, strategies, ns) -> str:
         lines.append("Mean fine-tuned accuracy at N = {} over the fewer-channel montages: {}. Chosen: **{}**, best "
                      "of {} on these folds.".format(max(ns), ", ".join(f"{s} {v:.3f}" for s, v in full.items()),
                                                     best, len(full)))
-        lines += ["", *goals(bench, best, montages, ns, ref)]
+        lines += ["", *goals(bench, best, montages, ns, ref), "", *per_person_table(bench, best, montages, ns)]
     return "\n".join(lines)
+
+
+def per_person_table(bench: Path, chosen: str, montages, ns) -> list[str]:
+    """Per person: the 64-channel network, and the chosen strategy and the best classical pipeline per
+    fewer-channel montage, at N = 0 (zero-shot) and the largest N; the mean over people below."""
+    n = max(ns)
+    cols = []  # (heading, {subject: accuracy})
+    for m in montages:
+        rows = per_person(bench / f"{'montage' if m == '64' else chosen}-{m}", ns)
+        classical = per_person(bench / f"montage-{m}", ns).get(BEST, {})
+        cols += [(f"{m} zero-shot", rows.get("zero-shot", {}).get(0, {})),
+                 (f"{m} finetune N={n}", rows.get("finetune", {}).get(n, {})),
+                 (f"{m} classical N={n}", classical.get(n, {}))]
+    cols = [(h, v) for h, v in cols if v]
+    people = sorted({p for _, v in cols for p in v})
+    lines = [f"Per person (the 64-channel network; {LABELS[chosen]} on fewer channels; best classical per fold):", "",
+             "| subject | " + " | ".join(h for h, _ in cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    for person in people:
+        lines.append(f"| {person} | " + " | ".join(f"{v[person]:.3f}" if person in v else "–" for _, v in cols) + " |")
+    lines.append("| mean | " + " | ".join(f"{statistics.mean(v.values()):.3f}" for _, v in cols) + " |")
+    return lines
 
 
 def goals(bench: Path, chosen: str, montages, ns, ref: dict) -> list[str]:
