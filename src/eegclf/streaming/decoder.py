@@ -13,6 +13,7 @@ from scipy import signal
 
 from eegclf.errors import ConfigError
 from eegclf.export import INPUT_NAME, OUTPUT_NAME, ProbabilityModel, export_model
+from eegclf.models.fused_ensemble import fused_or_same
 
 RUNTIMES = ("auto", "torch", "onnx")
 
@@ -65,7 +66,7 @@ class Decoder:
             self._predict()
 
     def _torch(self, model):
-        wrapped, x = ProbabilityModel(model).eval(), torch.from_numpy(self._x)
+        wrapped, x = ProbabilityModel(fused_or_same(model)).eval(), torch.from_numpy(self._x)
 
         def predict() -> np.ndarray:
             with torch.inference_mode():
