@@ -99,20 +99,31 @@ class Augmenter:
             maps = torch.where(pick[:, None, None], self.subsets[which], eye).to(x.device, x.dtype)
             x = torch.matmul(maps[:, None], x)
             picked = pick
+        # draw everything first, in the order the augmentations are listed, then apply them in one pass
+        shifts = factor = None
         if "shift" in self.names:
             m = max(1, int(n_times * SHIFT_FRACTION))
             shifts = torch.randint(-m, m + 1, (n,), generator=self.gen).tolist()
-            padded = torch.nn.functional.pad(x, (m, m))
-            x = torch.stack([padded[i, ..., m - s : m - s + n_times] for i, s in enumerate(shifts)])
         if "scale" in self.names:
             lo, hi = SCALE_RANGE
-            x = x * (lo + (hi - lo) * torch.rand((n, 1, 1, 1), generator=self.gen)).to(x.device, x.dtype)
+            factor = (lo + (hi - lo) * torch.rand((n, 1, 1, 1), generator=self.gen)).to(x.device, x.dtype)
         if "chdrop" in self.names:
             keep = torch.rand((n, 1, n_chans, 1), generator=self.gen) >= CHANNEL_DROP
             if picked is not None:  # a cap's trial has its own channel set already; its filled channels stay
                 keep = keep | picked[:, None, None, None]
             keep = keep.to(x.device, x.dtype)
-            x = x * keep
-        return x
+            factor = keep if factor is None else factor * keep  # keep is 0 or 1: the same as two products
+        if shifts is None:
+            return x if factor is None else x * factor
+        # each trial moved by its shift (the gap zero) and multiplied by its factor, written once
+        out = torch.zeros_like(x)
+        for i, s in enumerate(shifts):
+            src, dst = slice(max(0, -s), n_times - max(0, s)), slice(max(0, s), n_times - max(0, -s))
+            if factor is None:
+                out[i, ..., dst] = x[i, ..., src]
+            else:
+                torch.mul(x[i, ..., src], factor[i], out=out[i, ..., dst])
+        return out
+
 
 __all__ = ["AUGMENTATIONS", "Augmenter", "parse_augment"]
