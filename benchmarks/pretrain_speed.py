@@ -1,17 +1,19 @@
-"""`eegclf pretrain` on the 56 shared people, as before this round and as now, side by side in one run.
+"""`eegclf pretrain` on the 56 shared people, as at an earlier commit and as now, side by side in one run.
 
-Run: ``EEGCLF_DATA=../shared/data python benchmarks/pretrain_speed.py`` (the shipped network's command: all 56
+Run: ``EEGCLF_DATA=../shared/data python benchmarks/pretrain_speed.py`` (the shipped network's recipe: all 56
 people, 40 epochs, 2 threads unless ``--threads``), or ``--subjects 1-4 --epochs 2`` for a sanity run. Not run
-by the tests. Each way runs in a fresh process, one after the other, timed from outside (interpreter start,
-imports, loading and training: what a user waits for):
+by the tests; needs git. Each way runs in a fresh process, one after the other, timed from outside (interpreter
+start, imports, loading and training: what a user waits for), both with the trial cache warm (filled by a first,
+untimed run into a temporary cache folder):
 
-- before: the trial cache off (every EDF read, filtered and epoched) and the spatial-first path's grouped temporal
-  convolution with oneDNN's own weight gradient (``eegclf.models.temporal_conv`` switched off);
-- now: the trial cache warm (filled by a first, untimed run into a temporary cache folder) and the blocked
-  weight gradient.
+- before: the package as it was at ``--before`` (default: the last round's final commit, 85c9d3c: BatchNorm lag
+  moments as block matrix products of a transposed copy, the spatial projection as a (C, 1) convolution, the
+  augmentations one pass each, TorchInductor imported by the seeding), exported by ``git archive`` into a
+  temporary folder and put first on the import path;
+- now: this checkout's ``src``.
 
-Both pre-train the same network from the same seed; they agree to float rounding, not to the byte (the gradient's
-sums run in another order), and the script prints the largest difference of their weights. Printed last:
+Both pre-train the same network from the same seed; they agree to float rounding, not to the byte (sums run in
+another order), and the script prints the largest difference of their weights. Printed last:
 ``pretrain_speedup: X.XX`` and ``pretrain_now_seconds: S`` (goal of issue 33: <= 60 s on 2 cores).
 """
 
@@ -25,23 +27,26 @@ import tempfile
 import time
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
 ALL56 = "1-12,24-41,43-67,88"
-
-# the "before" gradient: every call of the grouped temporal convolution goes to oneDNN, weight gradient included
-BEFORE = """
-import sys, torch.nn.functional as F
-import eegclf.models.fast_paths as fp
-fp.grouped_temporal_conv = lambda u, kernel, bias: F.conv2d(u, kernel, bias, groups=kernel.shape[0])
-from eegclf.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-NOW = "import sys\nfrom eegclf.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+LAST_ROUND = "85c9d3c"
+RUN = "import sys\nfrom eegclf.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
 
-def pretrain(code: str, args: list[str], env: dict) -> float:
+def export_revision(rev: str, folder: Path) -> Path:
+    """The ``src`` folder of commit ``rev``, written under ``folder``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], capture_output=True)
+    if archive.returncode != 0:
+        sys.exit(f"git archive {rev} failed: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder / "src"
+
+
+def pretrain(src: Path, args: list[str], env: dict) -> float:
+    env = dict(env, PYTHONPATH=f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     t = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", RUN, *args], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t
     if done.returncode != 0:
         sys.exit(f"pretrain failed:\n{done.stderr[-3000:]}")
@@ -53,19 +58,20 @@ def main() -> None:
     p.add_argument("--subjects", default=ALL56)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--before", default=LAST_ROUND, help="the git revision to compare with (default: %(default)s)")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        env = dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-                   EEGCLF_CACHE=str(tmp / "cache"))
+        old = export_revision(a.before, tmp)
+        env = dict(os.environ, EEGCLF_CACHE=str(tmp / "cache"))
         common = ["pretrain", "--dataset", "eegmmidb", "--task", "imagery_lr", "--subjects", a.subjects,
                   "--epochs", str(a.epochs), "--threads", str(a.threads), "--seed", "0", "--quiet"]
         print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
-        pretrain(NOW, [*common, "--epochs", "1", "--out", str(tmp / "fill")], env)  # fills the cache, untimed
-        before = pretrain(BEFORE, [*common, "--no-cache", "--out", str(tmp / "before")], env)
-        print(f"before (no cache, oneDNN weight gradient): {before:.1f} s", flush=True)
-        now = pretrain(NOW, [*common, "--out", str(tmp / "now")], env)
-        print(f"now (warm cache, blocked weight gradient): {now:.1f} s", flush=True)
+        pretrain(SRC, [*common, "--epochs", "1", "--out", str(tmp / "fill")], env)  # fills the cache, untimed
+        before = pretrain(old, [*common, "--out", str(tmp / "before")], env)
+        print(f"before ({a.before}, warm cache): {before:.1f} s", flush=True)
+        now = pretrain(SRC, [*common, "--out", str(tmp / "now")], env)
+        print(f"now (this checkout, warm cache): {now:.1f} s", flush=True)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
         from safetensors.numpy import load_file
 
