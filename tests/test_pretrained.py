@@ -19,6 +19,7 @@ SHIPPED_SHA256 = {
     "eegmmidb-lr": "1d52dc4fb0d82076c38e1f2ef2baa14ad4cd46a93033488d2ce15b34cea230e9",
     "eegmmidb-lr-caps": "af7c2e37666477163fc9c313758fcad1d015fdf22221241f4b1f4b21e9980a6a",
     "eegmmidb-lr-ens3": "f709e8f4e40229ca0bcd1cb318484eafb0700bd0aa95dfa19e4fb65c7dec3909",
+    "eegmmidb-lr-ens5": "9b05af21eaafb387d5d16655ac53548e22f873e90ca750115f1fb0b72cf2e128",
 }
 # the caps the family member serves (docs/your-cap.md): the motor strip, 8 channels, and C3, Cz, C4
 CAPS = {"eegmmidb-lr-caps": [
