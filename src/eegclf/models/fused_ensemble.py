@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eegclf.models.fast_paths import time_padding
+from eegclf.models.fast_paths import batchnorm_affine, time_padding
 
 
 def _bn_affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eval-mode BatchNorm as ``scale * x + shift`` per channel."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
+    """Eval-mode BatchNorm as ``scale * x + shift`` per channel (float32, from its running statistics)."""
+    scale, shift = batchnorm_affine(bn, None, None, 0)
+    return scale.float(), shift.float()
 
 
 def _input_map(member) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,7 +56,7 @@ def fusable(model) -> bool:
         return False
     nets = [m.net for m in model.members]
     first = nets[0]
-    inputs = {tuple(_input_map(m)[0].shape) for m in model.members}
+    inputs = {m.mean.shape[2] if m.channel_map is None else m.channel_map.shape[1] for m in model.members}
     return (all(isinstance(n, EEGNetFamily) and type(n) is type(first) and n.config == first.config for n in nets)
             and len(inputs) == 1 and sum(isinstance(m, nn.Conv2d) for m in first.separableConv) in (1, 2))
 
@@ -72,6 +72,8 @@ class FusedEEGNets(nn.Module):
         if not fusable(ensemble):
             raise ValueError("only an ensemble of two or more EEGNets of one configuration can be fused")
         members = list(ensemble.members)
+        if any(m.training for m in ensemble.modules()):  # BatchNorm folds its running statistics: eval mode only
+            raise ValueError("an ensemble is fused in eval mode only: call .eval() first")
         nets = [m.net for m in members]
         first = nets[0]
         cfg = first.config
@@ -154,9 +156,9 @@ class FusedEEGNets(nn.Module):
 
 
 def fused_or_same(model):
-    """``model`` for inference: an ensemble of EEGNets fused into one :class:`FusedEEGNets` (eval mode), anything
-    else unchanged."""
-    return FusedEEGNets(model).eval() if fusable(model) else model
+    """``model`` for inference: an ensemble of EEGNets put in eval mode and fused into one :class:`FusedEEGNets`,
+    anything else unchanged."""
+    return FusedEEGNets(model.eval()).eval() if fusable(model) else model
 
 
 __all__ = ["FusedEEGNets", "fusable", "fused_or_same"]
