@@ -45,10 +45,11 @@ class EEGNetFamily(DeepModel):
             self.add_max_norm("classify.0.weight", DENSE_MAX_NORM)
 
     @torch.jit.unused  # not compiled by torch.jit.script, which takes the reference path (torch.jit.trace records it)
-    def _first_blocks_fast(self, x):  # (batch, 1, C, T) tensor -> tensor
-        """``depthwiseConv(firstconv(x))`` computed spatial-first."""
+    def _first_blocks_fast(self, x, standardize=None):  # (batch, 1, C, T) tensor -> tensor
+        """``depthwiseConv(firstconv(x))`` computed spatial-first (of ``(x - mean) / std`` with
+        ``standardize = (mean, std)``)."""
         *pads, temporal, bn = self.firstconv
-        x = spatial_first(x, pads, temporal, bn, self.depthwiseConv[0])
+        x = spatial_first(x, pads, temporal, bn, self.depthwiseConv[0], standardize)
         for layer in list(self.depthwiseConv)[1:]:
             x = layer(x)
         return x
@@ -59,6 +60,18 @@ class EEGNetFamily(DeepModel):
             x = self._first_blocks_fast(x)
         else:
             x = self.depthwiseConv(self.firstconv(x))
+        return self._rest(x)
+
+    @torch.jit.unused
+    def forward_standardized(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """``self((x - mean) / std)``: on the fast path the standardisation is folded into the spatial projection
+        (:func:`eegclf.models.fast_paths.spatial_first`), so the input is read once instead of three times."""
+        if not self.uses_fast_path():
+            return self((x - mean) / std)
+        return self._rest(self._first_blocks_fast(x, (mean, std)))
+
+    def _rest(self, x: torch.Tensor) -> torch.Tensor:
+        """The separable block and the classifier, from the depthwise block's output."""
         x = self.separableConv(x)
         return self.classify(self.flatten(x))
 

@@ -23,15 +23,19 @@ import torch.nn.functional as F
 def _weight_grad(u: torch.Tensor, dy: torch.Tensor, K: int) -> torch.Tensor:
     """dW[g, k] = sum_{b,t} dy[b, g, t] * u[b, g, t + k]; ``u`` (B, G, Tp), ``dy`` (B, G, T), Tp = T + K - 1."""
     B, G, T = dy.shape
-    nb = -(-T // K)  # blocks of K output samples
-    # zero tails so that every block of dy has K rows and meets 2K input samples
+    nb = -(-T // K) + 1  # blocks of K samples per trial: enough for dy, and u's K - 1 more, with zero tails
+    # each trial's blocks follow the previous trial's, as rows of one (G, B * nb, K) matrix per filter, so that
+    # "the next block of u" is a view one row on (plus one zero row at the very end); dy's last block of each
+    # trial is zero, so what it meets of the next trial adds nothing
     dz = dy.new_zeros(G, B, nb * K)
     dz[..., :T] = dy.transpose(0, 1)
-    uz = u.new_zeros(G, B, (nb + 1) * K)
-    uz[..., : u.shape[-1]] = u.transpose(0, 1)
-    A = dz.reshape(G, B * nb, K)
-    windows = uz.as_strided((G, B, nb, 2 * K), (B * (nb + 1) * K, (nb + 1) * K, K, 1)).reshape(G, B * nb, 2 * K)
-    P = torch.bmm(A.transpose(1, 2), windows)  # (G, K, 2K): P[g, r, c] = sum over blocks of dy[iK + r] u[iK + c]
+    uz = u.new_zeros(G, B * nb * K + K)
+    uz[:, : B * nb * K].view(G, B, nb * K)[..., : u.shape[-1]] = u.transpose(0, 1)
+    A = dz.view(G, B * nb, K).transpose(1, 2)  # (G, K, rows)
+    here = uz[:, : B * nb * K].view(G, B * nb, K)
+    after = uz[:, K:].view(G, B * nb, K)
+    # P[g, r, c]: sum over blocks of dy[iK + r] u[iK + c], c < 2K, as two products of K columns each
+    P = torch.cat([torch.bmm(A, here), torch.bmm(A, after)], 2)  # (G, K, 2K)
     offsets = torch.arange(K, device=dy.device)
     diagonals = (offsets[:, None] + offsets[None, :]).expand(G, K, K)  # column r + k for lag k
     return P.gather(2, diagonals).sum(1)  # (G, K)
