@@ -73,3 +73,17 @@ def test_none_switches_augmentation_off():
 
     assert parse_augment("none") == parse_augment("") == parse_augment(None) == ()
     assert parse_augment("shift,scale,chdrop") == ("shift", "scale", "chdrop")
+
+
+@pytest.mark.parametrize("names", ["shift", "scale", "chdrop", "shift,scale,chdrop", "shift,chdrop", "scale,chdrop"])
+def test_reading_the_batch_in_place_equals_augmenting_the_gathered_batch(names):
+    """The training loop hands the augmenter the whole training tensor and the batch's rows: it must write
+    exactly what augmenting the gathered batch writes (same draws, same values, zero gaps)."""
+    X = torch.randn(50, 1, 6, 64)
+    index = torch.randperm(50, generator=torch.Generator().manual_seed(0))[:16]
+    a, b = Augmenter(names, 5), Augmenter(names, 5)
+    for epoch in (1, 2):
+        a.start_epoch(epoch)
+        b.start_epoch(epoch)
+        for _ in range(3):
+            assert torch.equal(a(X, index), b(X[index]))

@@ -204,18 +204,48 @@ def test_bad_fast_path_value_names_the_parameter():
         create_model("eegnet", n_chans=64, n_times=513, n_outputs=2).set_fast_path("yes")
 
 
-def test_lag_moments_match_a_direct_computation():
-    rng = np.random.default_rng(0)
-    x = torch.from_numpy(rng.normal(size=(3, 1, 5, 40)) + 0.5)
-    for left, right, K in ((3, 3, 7), (3, 4, 8), (0, 0, 5)):
-        m, S, n = lag_moments(x, left, right, K)
-        xp = np.pad(x.numpy()[:, 0], ((0, 0), (0, 0), (left, right)))
+# trial lengths: a fast FFT length (40: nothing left after it), a prime (41: one sample after the FFT's 40), 47
+# (two after 45), and lengths under twice the kernel (13, 20: the padded FFT)
+@pytest.mark.parametrize("T", [40, 41, 47, 13, 20])
+@pytest.mark.parametrize("standardized", [False, True])
+def test_lag_moments_match_a_direct_computation(T, standardized):
+    rng = np.random.default_rng(T)
+    x = torch.from_numpy(rng.normal(size=(3, 1, 5, T)) * 2 + 7)
+    mean, std = torch.from_numpy(rng.normal(size=5) + 7), torch.from_numpy(rng.uniform(0.5, 3.0, size=5))
+    seen = ((x - mean.reshape(1, 1, 5, 1)) / std.reshape(1, 1, 5, 1)) if standardized else x
+    for left, right, K in ((3, 3, 7), (3, 4, 8), (0, 0, 5), (1, 0, 2), (0, 0, 1)):
+        m, S, n = lag_moments(x, left, right, K, (mean, std) if standardized else None)
+        xp = np.pad(seen.numpy()[:, 0], ((0, 0), (0, 0), (left, right)))
         T_out = xp.shape[-1] - K + 1
         win = np.stack([xp[..., k : k + T_out] for k in range(K)])  # (K, B, C, T_out)
         assert n == 3 * 5 * T_out
         np.testing.assert_allclose(m.numpy(), win.mean(axis=(1, 2, 3)), rtol=1e-10, atol=1e-12)
         direct = np.einsum("kbct,lbct->kl", win, win) / n
         np.testing.assert_allclose(S.numpy(), direct, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["eegnet", "eegnet_8_2"])
+def test_standardisation_folded_into_the_fast_path_equals_the_plain_order(name):
+    """In training, Standardized hands EEGNet its per-channel mean and std, and the fast path folds them into
+    the spatial projection and the batch statistics: one step must equal standardising first and taking the
+    reference path (float64, 1e-9), with means far from zero; eval and traced passes keep the plain order."""
+    from eegclf.models.standardize import Standardized
+
+    ref, fast = _pair(name, None, 64, 513, 0)
+    rng = np.random.default_rng(3)
+    mean, std = rng.normal(size=64) * 5, rng.uniform(0.3, 3.0, size=64)
+    wrapped = [Standardized(m, mean, std).double() for m in (ref, fast)]
+    x = torch.from_numpy(rng.normal(size=(4, 1, 64, 513)) * 2 + mean[None, None, :, None])
+    y = torch.randint(0, 3, (4,), generator=torch.Generator().manual_seed(1))
+    got = [_step(m, x, y, "train") for m in wrapped]
+    largest = max(float(v.abs().max()) for (kind, _), v in got[0].items() if kind == "grad")
+    for key, a in got[0].items():
+        scale = largest if key[0] == "grad" else None
+        assert _rel(a, got[1][key], scale) <= 1e-9, key
+    calls = []
+    fast.forward_standardized = lambda *a: calls.append(a) or (_ for _ in ()).throw(AssertionError("folded"))
+    wrapped[1].eval()(x)  # inference: the plain order
+    assert not calls
 
 
 def _data(C=64, T=256, n=48, seed=0):

@@ -86,8 +86,15 @@ class Augmenter:
     def start_epoch(self, epoch: int) -> None:
         self.gen.manual_seed(self.seed * 1_000_003 + epoch)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, n_chans, n_times = x.shape
+    def __call__(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """The augmented batch ``x[index]`` (all of ``x`` when ``index`` is None), (n, 1, C, T) -> same shape.
+
+        With ``index`` the batch's trials are read from ``x`` as they are written, not gathered into a batch first
+        (what the shifts write is the whole batch anyway); the result is the same."""
+        if index is not None and (self.subsets is not None or "shift" not in self.names):
+            x, index = x[index], None  # these read the batch as a whole
+        n = len(x) if index is None else len(index)
+        _, _, n_chans, n_times = x.shape
         picked = None
         if self.subsets is not None:  # first: the other augmentations act on what the cap recorded
             if self.subsets.shape[-1] != n_chans:
@@ -116,13 +123,18 @@ class Augmenter:
         if shifts is None:
             return x if factor is None else x * factor
         # each trial moved by its shift (the gap zero) and multiplied by its factor, written once
-        out = torch.zeros_like(x)
-        for i, s in enumerate(shifts):
+        out = x.new_empty((n, *x.shape[1:]))
+        rows = range(n) if index is None else index.tolist()
+        for i, (row, s) in enumerate(zip(rows, shifts)):
             src, dst = slice(max(0, -s), n_times - max(0, s)), slice(max(0, s), n_times - max(0, -s))
+            if s > 0:
+                out[i, ..., :s] = 0.0
+            elif s < 0:
+                out[i, ..., n_times + s:] = 0.0
             if factor is None:
-                out[i, ..., dst] = x[i, ..., src]
+                out[i, ..., dst] = x[row, ..., src]
             else:
-                torch.mul(x[i, ..., src], factor[i], out=out[i, ..., dst])
+                torch.mul(x[row, ..., src], factor[i], out=out[i, ..., dst])
         return out
 
 

@@ -213,12 +213,14 @@ def train_epoch(config: RunConfig, epoch: int, model, opt, gen: torch.Generator,
     correct = torch.zeros((), dtype=torch.long, device=X.device)
     for i in range(0, n, bs):
         idx = perm[i : i + bs]
-        xb, yb = X[idx], y[idx]
+        yb = y[idx]
         if mix is not None:  # as many of the extra trials as the batch holds, drawn by the seeded generator
             extra = torch.randint(len(mix[0]), (len(idx),), generator=gen).to(X.device)
-            xb, yb = torch.cat([xb, mix[0][extra]]), torch.cat([yb, mix[1][extra]])
-        if augment is not None:
-            xb = augment(xb)
+            xb, yb = torch.cat([X[idx], mix[0][extra]]), torch.cat([yb, mix[1][extra]])
+            if augment is not None:
+                xb = augment(xb)
+        else:  # the augmenter reads the batch's trials in place (no gathered copy first)
+            xb = X[idx] if augment is None else augment(X, idx)
         opt.zero_grad(set_to_none=True)
         with autocast:
             out = model(xb)
