@@ -15,9 +15,10 @@ float rounding (tests/test_fast_paths.py), not to the byte.
   nothing to decide: per output sample it costs G C K multiply-adds against F K C + G F C, and both models have as
   many spatial filters as temporal ones (G = F), where G C K < F K C + F F C at every channel count and kernel.
 
-Under bf16 autocast, :func:`spatial_first` runs in float32 (its batch statistics and its grouped convolution,
-which oneDNN handles badly in bf16) and :func:`merged_conv` in bf16 like the convolutions it replaces; the rest of
-the network as always. Both agree with the reference modules within bf16 tolerance.
+Under bf16 autocast, :func:`spatial_first` computes its batch statistics and projection in float32 and its
+per-filter temporal convolution in bf16 like the convolution it replaces (as banded matrix products: oneDNN's
+grouped convolution is slow in bf16), and :func:`merged_conv` runs in bf16 like the convolutions it replaces;
+the rest of the network as always. Both agree with the reference modules within bf16 tolerance.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from torch import nn
 
 from eegclf.config import FAST_PATH_AUTO, FAST_PATH_MODES, FAST_PATH_OFF
 from eegclf.models.temporal_conv import grouped_temporal_conv
+from eegclf.models.banded_conv import banded_temporal_conv
 
 REFERENCE = "reference"
 
@@ -206,8 +208,10 @@ def spatial_first(x: torch.Tensor, pads, temporal: nn.Conv2d, bn: nn.BatchNorm2d
     ``standardize = (mean, std)`` (per channel, C values each, e.g. of shape (1, 1, C, 1)): the blocks' input
     is (x - mean) / std, folded into the spatial projection (filters divided by std, less their response to
     mean) and the batch statistics, which saves two passes over the input (the input's standardisation took
-    about a tenth of a 64-channel training step). Returns what ``depthwise`` would output, (B, F1 * D, 1, T_out): under autocast in its dtype (bf16), as the
-    reference depthwise convolution outputs it, so the layers after it run as they do on the reference path."""
+    about a tenth of a 64-channel training step). Returns what ``depthwise`` would output, (B, F1 * D, 1, T_out).
+    Under autocast (bf16) the per-filter temporal convolution runs in the autocast dtype, as the reference's
+    convolutions do, as banded matrix products (:mod:`eegclf.models.banded_conv`), and the output is in that
+    dtype; the batch statistics and the projection stay in float32."""
     device = x.device.type
     hand_off = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
     with torch.autocast(device, enabled=False):
@@ -237,11 +241,11 @@ def spatial_first(x: torch.Tensor, pads, temporal: nn.Conv2d, bn: nn.BatchNorm2d
             filters = filters / standardize[1].reshape(1, C).to(x.dtype)
             offset = (filters @ standardize[0].reshape(C, 1).to(x.dtype)).unsqueeze(0)  # (1, F1 * D, 1)
             u = torch.baddbmm(offset, filters.expand(B, -1, -1), x.reshape(B, C, T), beta=-1)
-        u = F.pad(u, (left, right)).unsqueeze(2)
-        kernel = (w64 * scale[:, None]).to(x.dtype).repeat_interleave(D, 0).reshape(F1 * D, 1, 1, K)
+        kernel = (w64 * scale[:, None]).to(x.dtype).repeat_interleave(D, 0)  # (F1 * D, K)
         bias = shift.to(x.dtype).repeat_interleave(D) * s.sum((1, 2, 3))
-        out = grouped_temporal_conv(u, kernel, bias)
-    return out if hand_off is None else out.to(hand_off)
+        if hand_off is not None:  # in the autocast dtype, as the reference computes it, on the matrix units
+            return banded_temporal_conv(u, kernel, bias, left, right, hand_off)
+        return grouped_temporal_conv(F.pad(u, (left, right)).unsqueeze(2), kernel.reshape(F1 * D, 1, 1, K), bias)
 
 
 # oneDNN's depthwise (grouped) temporal convolution runs about 6x slower per multiply-add than the dense
