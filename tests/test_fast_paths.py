@@ -228,7 +228,8 @@ def test_lag_moments_match_a_direct_computation(T, standardized):
 def test_standardisation_folded_into_the_fast_path_equals_the_plain_order(name):
     """In training, Standardized hands EEGNet its per-channel mean and std, and the fast path folds them into
     the spatial projection and the batch statistics: one step must equal standardising first and taking the
-    reference path (float64, 1e-9), with means far from zero; eval and traced passes keep the plain order."""
+    reference path (float64, 1e-9), with means far from zero, and so must an inference pass; traced passes
+    keep the plain order."""
     from eegclf.models.standardize import Standardized
 
     ref, fast = _pair(name, None, 64, 513, 0)
@@ -242,9 +243,12 @@ def test_standardisation_folded_into_the_fast_path_equals_the_plain_order(name):
     for key, a in got[0].items():
         scale = largest if key[0] == "grad" else None
         assert _rel(a, got[1][key], scale) <= 1e-9, key
+    with torch.no_grad():
+        plain, folded = (m.eval()(x) for m in wrapped)
+    assert _rel(plain, folded) <= 1e-9
     calls = []
     fast.forward_standardized = lambda *a: calls.append(a) or (_ for _ in ()).throw(AssertionError("folded"))
-    wrapped[1].eval()(x)  # inference: the plain order
+    torch.jit.trace(wrapped[1], (x,), check_trace=False)  # traced: the plain order
     assert not calls
 
 

@@ -24,12 +24,15 @@ import torch
 BLOCK = 64  # output samples per block: larger blocks waste more of the band on zeros, smaller ones run slower
 
 
-def _band(kernel: torch.Tensor, rows: int, M: int, first: int) -> torch.Tensor:
-    """(G, rows, M): ``band[g, p, q] = kernel[g, p - q + first]`` where that index lies in [0, K), else 0."""
+def _band(kernel: torch.Tensor, rows: int, M: int) -> torch.Tensor:
+    """(G, rows, M): ``band[g, p, q] = kernel[g, p - q]`` where 0 <= p - q < K, else 0 (rows >= K).
+
+    Read off one zero-padded copy of the kernel: ``padded[i] = kernel[i - (M - 1)]``, so that
+    ``band[p, q] = padded[p + (M - 1 - q)]``, a sliding window reversed (one small copy, no gather)."""
     G, K = kernel.shape
-    lag = torch.arange(rows, device=kernel.device)[:, None] - torch.arange(M, device=kernel.device)[None, :] + first
-    inside = (lag >= 0) & (lag < K)
-    return torch.where(inside, kernel[:, lag.clamp(0, K - 1)], kernel.new_zeros(()))
+    padded = kernel.new_zeros((G, rows + M - 1))
+    padded[:, M - 1 : M - 1 + K] = kernel
+    return padded.unfold(1, M, 1)[:, :rows].flip(2)
 
 
 def _windows(x: torch.Tensor, start: int, n_blocks: int, M: int, W: int) -> torch.Tensor:
@@ -52,7 +55,7 @@ class _BandedTemporalConv(torch.autograd.Function):
         padded[..., left : left + T] = u.transpose(0, 1)
         windows = _windows(padded, 0, nb, M, W)  # (G, B * nb, W), a copy: the windows overlap by K - 1
         k = kernel.to(dtype)
-        y = torch.bmm(windows, _band(k, W, M, 0))  # (G, B * nb, M): y[t] = sum_k k[k] u[t + k]
+        y = torch.bmm(windows, _band(k, W, M))  # (G, B * nb, M): y[t] = sum_k k[k] u[t + k]
         y = y.view(G, B, nb * M)[..., :T_out].transpose(0, 1)
         out = torch.empty((B, G, T_out), dtype=dtype, device=u.device)  # the plain layout, for the next layers
         if bias is None:
@@ -76,7 +79,7 @@ class _BandedTemporalConv(torch.autograd.Function):
             nb_in = -(-(left + T) // M)
             dz = dy.new_zeros((G, B, K - 1 + nb_in * M + K - 1))
             dz[..., K - 1 : K - 1 + T_out] = dy.transpose(0, 1)
-            du = torch.bmm(_windows(dz, 0, nb_in, M, W), _band(k.flip(1), W, M, 0))  # band[p, q] = k[q - p + K - 1]
+            du = torch.bmm(_windows(dz, 0, nb_in, M, W), _band(k.flip(1), W, M))  # band[p, q] = k[q - p + K - 1]
             grad_u = du.view(G, B, nb_in * M)[..., left : left + T].transpose(0, 1).to(u_dtype).contiguous()
         if ctx.needs_input_grad[1]:
             # dk[k] = sum_{b,t} dy[t] u[t + k]: each block of dy against its window, then the band's diagonals

@@ -40,14 +40,15 @@ class Standardized(nn.Module):
             x = torch.matmul(self.channel_map, x)  # (C, C_in) @ (batch, 1, C_in, T)
         if self.spatial is not None:
             x = torch.matmul(self.spatial, x)  # (C, C) @ (batch, 1, C, T)
-        if self.training and not torch.jit.is_scripting() and not torch.jit.is_tracing():
-            return self._train_forward(x)
+        if not torch.jit.is_scripting() and not torch.jit.is_tracing():
+            return self._folded_forward(x)
         return self.net((x - self.mean) / self.std)
 
     @torch.jit.unused
-    def _train_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The training pass: a network that can fold the standardisation into its first layer does
-        (``forward_standardized``, EEGNet's fast path); traced and exported graphs keep the plain order."""
+    def _folded_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A network that can fold the standardisation into its first layer does (``forward_standardized``,
+        EEGNet's fast path: two passes over the input saved); scripted, traced and exported graphs keep the
+        plain order."""
         fold = getattr(self.net, "forward_standardized", None)
         return self.net((x - self.mean) / self.std) if fold is None else fold(x, self.mean, self.std)
 
