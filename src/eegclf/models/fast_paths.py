@@ -30,6 +30,7 @@ from torch import nn
 from eegclf.config import FAST_PATH_AUTO, FAST_PATH_MODES, FAST_PATH_OFF
 from eegclf.models.temporal_conv import grouped_temporal_conv
 from eegclf.models.banded_conv import banded_temporal_conv
+from eegclf.models.lag_moments import lag_moments
 
 REFERENCE = "reference"
 
@@ -50,132 +51,6 @@ def time_padding(*modules: nn.Module) -> tuple[int, int]:
                 raise ValueError("the fast path handles zero padding along time only")
             left, right = left + m.padding[1], right + m.padding[1]
     return left, right
-
-
-def _smooth(n: int) -> bool:
-    """Whether n's only prime factors are 2, 3 and 5 (the lengths where FFTs are fastest)."""
-    for p in (2, 3, 5):
-        while n % p == 0:
-            n //= p
-    return n == 1
-
-
-def _fft_length(T: int, K: int) -> int:
-    """The FFT length for lag products up to K - 1 of rows of T samples: the largest fast length <= T (read
-    from the rows in place, no padded copy; the lags that wrap around are taken out after) where that leaves
-    at least 2K samples, else the smallest fast length >= T + K - 1 (nothing wraps around)."""
-    n = T
-    while n >= 2 * K and not _smooth(n):
-        n -= 1
-    if n >= 2 * K:
-        return n
-    n = T + K - 1
-    while not _smooth(n):
-        n += 1
-    return n
-
-
-def _diagonal_sums(gram: torch.Tensor, K: int) -> torch.Tensor:
-    """(K - 1, K): row i holds gram[i, i + d] for d = 0 .. K - 1 (0 past the last column), ``gram`` (K - 1, K - 1)."""
-    offsets = torch.arange(K)
-    col = torch.arange(K - 1)[:, None] + offsets[None, :]
-    return torch.where(col < K - 1, gram.gather(1, col.clamp(max=max(K - 2, 0))), 0.0)
-
-
-def lag_moments(x: torch.Tensor, left: int, right: int, K: int,
-                standardize: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Moments of the windows a (1, K) convolution sees, for BatchNorm statistics of its output.
-
-    ``x``: (B, 1, C, T), standardised first when ``standardize = (mean, std)`` is given (per channel, C values
-    each: the moments are those of (x - mean) / std); it is zero-padded by (left, right) along time, giving Tp
-    samples and T_out = Tp - K + 1 output positions. Returns float64 ``m`` (K,) and ``S`` (K, K) and the count
-    N = B * C * T_out, with ``m[k]`` the mean of xp[b, c, t + k] and ``S[k, l]`` the mean of
-    xp[b, c, t + k] * xp[b, c, t + l] over b, c and t < T_out. For a kernel w, the conv output's mean is w @ m
-    and its mean square w @ S @ w.
-
-    How: with d = l - k >= 0, ``S[k, l]`` sums the lag products q_d[s] = sum_{b,c} xp[s] xp[s + d] over the
-    positions k <= s < k + T_out. Over all positions they are the rows' autocorrelation at lag d, summed over
-    rows: the inverse FFT of the rows' summed power spectra (the zero padding adds nothing). The FFT reads the
-    first L <= T samples of each row in place (L a fast length; no padded copy), so it gives their circular
-    autocorrelation: the products that wrap around (the last d of those L samples with the first d) come out
-    of one small Gram matrix, and the products that reach the T - L samples after them are added directly.
-    The positions a window leaves out lie within the first and the last K - 1 samples, so they come from two
-    more small Gram matrices. Cost: one real FFT of the input (about 5 log2(T) flops a sample, against 2 K
-    multiply-adds of direct lag products), read in its own layout; no gradient is needed (the input's).
-
-    Standardising a row scales its spectrum by 1 / std and, as the FFT spans L samples of the row and nothing
-    else, moves only its zero-frequency term (by mean * L): the spectra of the raw input serve, weighted, and
-    the input is never standardised as a whole (the small edge blocks are, directly).
-    """
-    B, _, C, T = x.shape
-    Tp = T + left + right
-    T_out = Tp - K + 1
-    n = B * C
-    X = x.detach().reshape(n, T)
-    L = _fft_length(T, K)
-    if standardize is not None and L > T:  # short rows: padded FFT, where standardising shifts every frequency
-        X = (X.view(B, C, T) - standardize[0].reshape(C, 1)).div_(standardize[1].reshape(C, 1)).view(n, T)
-        standardize = None
-    if standardize is None:
-        def rows(a: int, b: int | None = None) -> torch.Tensor:
-            return X[:, a:b]
-    else:
-        mu = standardize[0].detach().to(X.dtype).reshape(1, C).expand(B, C).reshape(n, 1)
-        inv = standardize[1].detach().to(X.dtype).reciprocal().reshape(1, C).expand(B, C).reshape(n, 1)
-
-        def rows(a: int, b: int | None = None) -> torch.Tensor:
-            return (X[:, a:b] - mu) * inv
-
-    spectra = torch.view_as_real(torch.fft.rfft(X[:, :L] if L <= T else X, n=L)).reshape(n, -1)
-    dc = spectra[:, 0].double()  # the zero-frequency terms: each row's sum over the first L samples
-    if standardize is not None:
-        dc = (dc - mu[:, 0].double() * L) * inv[:, 0].double()
-    total = dc.sum()
-    if L < T:
-        total = total + rows(L).double().sum()
-    squares = spectra.square_()  # in place: no second buffer
-    if standardize is None:
-        power = squares.sum(0)
-    else:
-        power = inv[:, 0].square() @ squares
-        power[0] = 0.0
-    power = power.reshape(-1, 2).sum(1).double()  # the rows' summed power spectra
-    if standardize is not None:
-        power[0] = dc.square().sum()
-    full = torch.fft.irfft(power, n=L)[:K]  # full[d]: q_d summed over every position
-    zero = torch.zeros(1, K, dtype=torch.float64)
-    if L <= T and K > 1:
-        # the wrapped products: sample L - K + 1 + i (of the last K - 1 of the first L) times sample j (of the
-        # first K - 1) is lag d = K - 1 - (i - j), so lag d sums the (i - j = K - 1 - d)-th diagonal of their Gram
-        gram = (rows(0, K - 1).t() @ rows(L - K + 1, L)).double()  # [j, i]
-        full = full - _diagonal_sums(gram, K).sum(0).flip(0)
-    if L < T:  # the products x[s] x[s - d] with s among the samples after the first L
-        later = rows(L - K + 1).double()  # (n, T - L + K - 1)
-        windows = later.unfold(1, K, 1)[:, : T - L]  # (n, T - L, K): x[s - K + 1 .. s] for s = L .. T - 1
-        full = full + torch.einsum("nj,njk->k", later[:, K - 1 :], windows).flip(0)
-    # the first and last K - 1 samples of the padded rows (zeros where the padding is)
-    start = Tp - (K - 1) - left  # where the last K - 1 samples begin, in x's own time
-    head = F.pad(rows(0, max(0, K - 1 - left)), (left, right))[:, : K - 1]
-    tail = F.pad(rows(max(0, start)), (left, right))[:, 1 - K:] if K > 1 else X[:, :0]
-    offsets = torch.arange(K)
-
-    def edge(block: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """q_d[s] (K - 1, K) and the column sums (K - 1,) of ``block`` (n, K - 1)."""
-        gram = (block.t() @ block).double()
-        q = _diagonal_sums(gram, K) if K > 1 else gram
-        return q.reshape(K - 1, K), block.sum(0, dtype=torch.float64)
-
-    q_head, sum_head = edge(head)
-    q_tail, sum_tail = edge(tail)
-    before = torch.cat([zero, q_head.cumsum(0)])[:K]  # positions s < k
-    after = torch.cat([q_tail.flip(0).cumsum(0).flip(0), zero])[:K]  # positions s >= k + T_out
-    R = (full[None, :] - before - after) / (n * T_out)  # R[k, d]: mean of xp[t + k] xp[t + k + d]
-    m_before = torch.cat([zero[0, :1], sum_head.cumsum(0)])[:K]
-    m_after = torch.cat([sum_tail.flip(0).cumsum(0).flip(0), zero[0, :1]])[:K]
-    m = (total - m_before - m_after) / (n * T_out)
-    lo = torch.minimum(offsets[:, None], offsets[None, :])
-    lag = (offsets[:, None] - offsets[None, :]).abs()
-    return m, R[lo, lag], n * T_out
 
 
 def batchnorm_affine(bn: nn.BatchNorm2d, mean: torch.Tensor | None, var: torch.Tensor | None, count: int):
