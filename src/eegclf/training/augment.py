@@ -128,9 +128,9 @@ class Augmenter:
         for i, (row, s) in enumerate(zip(rows, shifts)):
             src, dst = slice(max(0, -s), n_times - max(0, s)), slice(max(0, s), n_times - max(0, -s))
             if s > 0:
-                out[i, ..., :s] = 0.0
+                out[i, ..., :s].zero_()
             elif s < 0:
-                out[i, ..., n_times + s:] = 0.0
+                out[i, ..., n_times + s:].zero_()
             if factor is None:
                 out[i, ..., dst] = x[row, ..., src]
             else:
