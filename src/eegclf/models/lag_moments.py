@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 
@@ -68,21 +69,21 @@ def _plan(T: int, left: int, right: int, K: int) -> dict:
             for s in edge_rows]
     plan = {
         "L": L, "cols": torch.tensor(cols, dtype=torch.long), "z": z,
-        "head": torch.tensor(head, dtype=torch.long).reshape(K - 1, K),
-        "tail": torch.tensor(tail, dtype=torch.long).reshape(K - 1, K),
-        "head_sum": torch.tensor([e(s - left) for s in edge_rows], dtype=torch.long),
-        "tail_sum": torch.tensor([e(start + s - left) for s in edge_rows], dtype=torch.long),
-        "after_fft": torch.tensor([e(c) for c in range(L, T)], dtype=torch.long),
-        "lo": torch.minimum(torch.arange(K)[:, None], torch.arange(K)[None, :]),
-        "lag": (torch.arange(K)[:, None] - torch.arange(K)[None, :]).abs(),
+        "head": np.array(head, dtype=np.int64).reshape(K - 1, K),
+        "tail": np.array(tail, dtype=np.int64).reshape(K - 1, K),
+        "head_sum": np.array([e(s - left) for s in edge_rows], dtype=np.int64),
+        "tail_sum": np.array([e(start + s - left) for s in edge_rows], dtype=np.int64),
+        "after_fft": np.array([e(c) for c in range(L, T)], dtype=np.int64),
+        "lo": np.minimum(np.arange(K)[:, None], np.arange(K)[None, :]),
+        "lag": np.abs(np.arange(K)[:, None] - np.arange(K)[None, :]),
     }
     if L <= T and K > 1:
         # the FFT's wrapped products at lag d: sample L + j - d (of the FFT's last d) times sample j < d
-        plan["wrap"] = torch.tensor([[pair(j, L + j - d) if j < d else zero for j in range(K - 1)]
-                                     for d in range(K)], dtype=torch.long).reshape(K, K - 1)
+        plan["wrap"] = np.array([[pair(j, L + j - d) if j < d else zero for j in range(K - 1)]
+                                 for d in range(K)], dtype=np.int64).reshape(K, K - 1)
     if L < T:  # the products x[s] x[s - d] with s among the samples after the FFT's L
-        plan["later"] = torch.tensor([[pair(s, s - d) for s in range(L, T)] for d in range(K)],
-                                      dtype=torch.long).reshape(K, T - L)
+        plan["later"] = np.array([[pair(s, s - d) for s in range(L, T)] for d in range(K)],
+                                 dtype=np.int64).reshape(K, T - L)
     return plan
 
 
@@ -139,24 +140,32 @@ def lag_moments(x: torch.Tensor, left: int, right: int, K: int,
         power[0] = dc.square().sum()
     full = torch.fft.irfft(power, n=L)[:K]  # full[d]: q_d summed over every position (of the first L)
 
-    gram = torch.nn.functional.pad((ends.t() @ ends).double(), (0, 1, 0, 1)).reshape(-1)  # index z: zero
-    sums = torch.nn.functional.pad(ends.sum(0, dtype=torch.float64), (0, 1))
+    # the terms near the rows' ends: a few dozen operations on K x K numbers, in numpy (a torch call costs
+    # several microseconds here, a numpy one about one)
+    c = plan["z"]
+    gram = np.zeros((c + 1, c + 1))  # row and column c: the zero padding
+    gram[:c, :c] = (ends.t() @ ends).double().cpu().numpy()
+    gram = gram.reshape(-1)
+    sums = np.append(ends.sum(0, dtype=torch.float64).cpu().numpy(), 0.0)
+    full = full.cpu().numpy()
     if "wrap" in plan:
         full = full - gram[plan["wrap"]].sum(1)
     if "later" in plan:
         full = full + gram[plan["later"]].sum(1)
-    total = dc.sum() + sums[plan["after_fft"]].sum()
+    total = float(dc.sum()) + sums[plan["after_fft"]].sum()
     q_head, q_tail = gram[plan["head"]], gram[plan["tail"]]  # (K - 1, K): q_d[s] within each end block
     sum_head, sum_tail = sums[plan["head_sum"]], sums[plan["tail_sum"]]
 
-    zero = full.new_zeros(1, K)
-    before = torch.cat([zero, q_head.cumsum(0)])[:K]  # positions s < k
-    after = torch.cat([q_tail.flip(0).cumsum(0).flip(0), zero])[:K]  # positions s >= k + T_out
+    before, after = np.zeros((K, K)), np.zeros((K, K))
+    before[1:] = q_head.cumsum(0)  # positions s < k
+    after[: K - 1] = q_tail[::-1].cumsum(0)[::-1]  # positions s >= k + T_out
     R = (full[None, :] - before - after) / (n * T_out)  # R[k, d]: mean of xp[t + k] xp[t + k + d]
-    m_before = torch.cat([zero[0, :1], sum_head.cumsum(0)])[:K]
-    m_after = torch.cat([sum_tail.flip(0).cumsum(0).flip(0), zero[0, :1]])[:K]
+    m_before, m_after = np.zeros(K), np.zeros(K)
+    m_before[1:] = sum_head.cumsum(0)
+    m_after[: K - 1] = sum_tail[::-1].cumsum(0)[::-1]
     m = (total - m_before - m_after) / (n * T_out)
-    return m, R[plan["lo"], plan["lag"]], n * T_out
+    return (torch.from_numpy(m).to(x.device), torch.from_numpy(R[plan["lo"], plan["lag"]]).to(x.device),
+            n * T_out)
 
 
 __all__ = ["lag_moments", "fft_length"]
