@@ -7,7 +7,8 @@ filter's output gradient with its input, dW[g, k] = sum_{b,t} dy[b, g, t] u[b, g
 here as the lag products of :func:`eegclf.models.fast_paths.lag_moments` are: time cut into blocks of K rows,
 one batched matrix product per filter of every block of dy against the 2K input samples it meets, then the K
 diagonals summed. That is about twice the multiply-adds of the direct sum, at the dense rate: about 10x less
-time. The forward pass and the input gradient stay oneDNN's (both run near the dense rate).
+time. The forward pass and the input gradient stay oneDNN's (both run near the dense rate). This is the float32
+(and float64) path; under bf16 autocast :mod:`eegclf.models.banded_conv` computes all three in bf16.
 
 Exact up to float rounding (the sums run in another order); tests/test_fast_paths.py checks the gradients in
 float64 to 1e-9. Used only where a gradient is wanted, outside tracing and scripting, so exported and scripted
