@@ -340,3 +340,23 @@ def test_export_of_the_fast_graph_matches_pytorch(tmp_path, name, fmt):
         info = json.loads(meta_file.read_text())
         assert info["compute_path"] == (REFERENCE if path == "off" else model.net.fast_path_name)
         np.testing.assert_allclose(run_exported(out, fmt, data.test.X), reference, atol=1e-5)
+
+
+@pytest.mark.parametrize("offset", [0.0, 50.0])
+def test_folded_standardisation_under_bf16_autocast_within_bf16_tolerance(offset):
+    """Under bf16 autocast the folded path projects the raw input: in bf16 where every channel's mean lies
+    within its spread, in float32 where it does not (here means of 50 spreads, where bf16 would keep about a
+    fifth of a spread of resolution): both agree with standardising first on the reference path within bf16's
+    precision."""
+    from eegclf.models.standardize import Standardized
+
+    ref, fast = _pair("eegnet", None, 64, 513, 0)
+    rng = np.random.default_rng(5)
+    std = rng.uniform(0.5, 2.0, size=64)
+    mean = offset * std * rng.choice([-1.0, 1.0], size=64)
+    wrapped = [Standardized(m, mean, std).train() for m in (ref, fast)]
+    x = torch.from_numpy(rng.normal(size=(8, 1, 64, 513)) * std[None, None, :, None]
+                         + mean[None, None, :, None]).float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out_r, out_f = (m(x).float().detach() for m in wrapped)
+    assert _rel(out_r, out_f) <= 5e-2

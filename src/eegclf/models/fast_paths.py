@@ -86,7 +86,8 @@ def spatial_first(x: torch.Tensor, pads, temporal: nn.Conv2d, bn: nn.BatchNorm2d
     about a tenth of a 64-channel training step). Returns what ``depthwise`` would output, (B, F1 * D, 1, T_out).
     Under autocast (bf16) the per-filter temporal convolution runs in the autocast dtype, as the reference's
     convolutions do, as banded matrix products (:mod:`eegclf.models.banded_conv`), and the output is in that
-    dtype; the batch statistics and the projection stay in float32."""
+    dtype, and so does the spatial projection where the input's means allow it; the batch statistics stay in
+    float32 and float64."""
     device = x.device.type
     hand_off = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
     with torch.autocast(device, enabled=False):
@@ -110,12 +111,18 @@ def spatial_first(x: torch.Tensor, pads, temporal: nn.Conv2d, bn: nn.BatchNorm2d
         # the input into another layout)
         B, _, C, T = x.shape
         filters = s.reshape(F1 * D, C)
+        # under autocast the projection too runs in its dtype, as the reference's first convolution does: on
+        # the standardised input there, on the raw input here, which is as precise where each channel's mean
+        # lies within its spread (band-passed EEG); elsewhere it stays in float32
+        low = hand_off is not None and (standardize is None or bool((standardize[0].abs() <= standardize[1]).all()))
+        dtype = hand_off if low else x.dtype
+        trials = x.reshape(B, C, T).to(dtype)
         if standardize is None:
-            u = torch.bmm(filters.expand(B, -1, -1), x.reshape(B, C, T))
+            u = torch.bmm(filters.to(dtype).expand(B, -1, -1), trials)
         else:
             filters = filters / standardize[1].reshape(1, C).to(x.dtype)
             offset = (filters @ standardize[0].reshape(C, 1).to(x.dtype)).unsqueeze(0)  # (1, F1 * D, 1)
-            u = torch.baddbmm(offset, filters.expand(B, -1, -1), x.reshape(B, C, T), beta=-1)
+            u = torch.baddbmm(offset.to(dtype), filters.to(dtype).expand(B, -1, -1), trials, beta=-1)
         kernel = (w64 * scale[:, None]).to(x.dtype).repeat_interleave(D, 0)  # (F1 * D, K)
         bias = shift.to(x.dtype).repeat_interleave(D) * s.sum((1, 2, 3))
         if hand_off is not None:  # in the autocast dtype, as the reference computes it, on the matrix units
