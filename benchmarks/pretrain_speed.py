@@ -14,7 +14,8 @@ untimed run into a temporary cache folder):
 
 Both pre-train the same network from the same seed; they agree to float rounding, not to the byte (sums run in
 another order), and the script prints the largest difference of their weights. Printed last:
-``pretrain_speedup: X.XX`` and ``pretrain_now_seconds: S`` (goal of issue 33: <= 60 s on 2 cores).
+``pretrain_speedup: X.XX`` and ``pretrain_now_seconds: S`` (goal of issue 33: <= 60 s on 2 cores), the medians
+of ``--repeat`` alternating pairs.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--before", default=LAST_ROUND, help="the git revision to compare with (default: %(default)s)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run both ways this many times, alternating (this host's speed drifts between runs: "
+                   "the ratio of each pair and the spread of the times show it); default %(default)s")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -68,18 +72,24 @@ def main() -> None:
                   "--epochs", str(a.epochs), "--threads", str(a.threads), "--seed", "0", "--quiet"]
         print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
         pretrain(SRC, [*common, "--epochs", "1", "--out", str(tmp / "fill")], env)  # fills the cache, untimed
-        before = pretrain(old, [*common, "--out", str(tmp / "before")], env)
-        print(f"before ({a.before}, warm cache): {before:.1f} s", flush=True)
-        now = pretrain(SRC, [*common, "--out", str(tmp / "now")], env)
-        print(f"now (this checkout, warm cache): {now:.1f} s", flush=True)
+        befores, nows = [], []
+        for i in range(a.repeat):
+            befores.append(pretrain(old, [*common, "--out", str(tmp / f"before{i}")], env))
+            print(f"before ({a.before}, warm cache): {befores[-1]:.1f} s", flush=True)
+            nows.append(pretrain(SRC, [*common, "--out", str(tmp / f"now{i}")], env))
+            print(f"now (this checkout, warm cache): {nows[-1]:.1f} s  (pair {i + 1}: {befores[-1] / nows[-1]:.2f}x)",
+                  flush=True)
+        before, now = sorted(befores)[(a.repeat - 1) // 2], sorted(nows)[(a.repeat - 1) // 2]  # the medians
+        if a.repeat > 1:
+            print(f"now over {a.repeat} runs: fastest {min(nows):.1f} s, median {now:.1f} s, slowest {max(nows):.1f} s")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
         from safetensors.numpy import load_file
 
-        wa = load_file(str(tmp / "before" / "pretrained.safetensors"))
-        wb = load_file(str(tmp / "now" / "pretrained.safetensors"))
+        wa = load_file(str(tmp / "before0" / "pretrained.safetensors"))
+        wb = load_file(str(tmp / "now0" / "pretrained.safetensors"))
         diff = max(float(abs(wa[k].astype("float64") - wb[k]).max()) for k in wa if wa[k].dtype.kind == "f")
         print(f"largest weight difference between the two: {diff:.2e}")
-    print(f"pretrain_speedup: {before / now:.2f}")
+    print(f"pretrain_speedup: {before / now:.2f}")  # medians when --repeat > 1
     print(f"pretrain_now_seconds: {now:.1f}")
 
 
