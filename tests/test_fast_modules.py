@@ -1,4 +1,4 @@
-"""eegclf.models.fast_modules: the drop-in Dropout and grouped-conv modules the trainer swaps in compute what the
+"""eegclf.models.fast_modules: the drop-in Dropout, half-precision pooling and grouped-conv modules the trainer swaps in compute what the
 modules they replace compute (outputs and gradients), keep their state dicts, and still compile under
 torch.jit.script and torch.export."""
 
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from eegclf.models import create_model
-from eegclf.models.fast_modules import FastDropout, Fp32GroupedConv2d, use_fast_modules
+from eegclf.models.fast_modules import FastDropout, Fp32GroupedConv2d, HalfAvgPool2d, use_fast_modules
 
 
 def _conv_pair():
@@ -68,7 +68,8 @@ def test_use_fast_modules_keeps_the_model():
     fast.load_state_dict(ref.state_dict())
     use_fast_modules(fast)
     kinds = {type(m) for m in fast.modules()}
-    assert FastDropout in kinds and Fp32GroupedConv2d in kinds and nn.Dropout not in kinds
+    assert FastDropout in kinds and Fp32GroupedConv2d in kinds and HalfAvgPool2d in kinds
+    assert nn.Dropout not in kinds and nn.AvgPool2d not in kinds
     assert fast.state_dict().keys() == ref.state_dict().keys()
     x = torch.randn(6, 1, 8, 128)
     for mode in ("train", "eval"):  # train: BatchNorm on batch statistics, dropout 0
@@ -79,7 +80,23 @@ def test_use_fast_modules_keeps_the_model():
     assert all(torch.equal(u, v) for u, v in zip(ref.state_dict().values(), fast.state_dict().values()))
 
 
-@pytest.mark.parametrize("make", [lambda: FastDropout(0.5), lambda: _conv_pair()[1]], ids=["dropout", "conv"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32, torch.float64])
+@pytest.mark.parametrize("T,k", [(641, 4), (160, 8), (17, 4), (20, 4)])
+def test_half_avg_pool_is_the_pool(T, k, dtype):
+    """In bf16/fp16, means over groups of k samples in time as a matrix product: bit-identical output and
+    gradient to the pooling, also past a remainder the pooling drops (641 = 160 x 4 + 1); float32, float64 and
+    channels_last input run as nn.AvgPool2d."""
+    gen = torch.Generator().manual_seed(T)
+    x = torch.randn(3, 5, 1, T, generator=gen).to(dtype)
+    ref, fast = nn.AvgPool2d((1, k)), HalfAvgPool2d((1, k))
+    a, b = _grads(ref, x), _grads(fast, x)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    cl = x.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(fast(cl), ref(cl))
+
+
+@pytest.mark.parametrize("make", [lambda: FastDropout(0.5), lambda: _conv_pair()[1], lambda: HalfAvgPool2d((1, 4))],
+                         ids=["dropout", "conv", "pool"])
 def test_fast_modules_compile(make):
     module = make().eval()
     x = torch.randn(2, 4, 1, 32)
