@@ -4,7 +4,7 @@ Why: in a training step of a 64-channel EEGNet on the spatial-first path, oneDNN
 temporal convolution's time on its weight gradient, at a fraction of the dense rate (38 ms of 45 ms for a batch
 of 32 projections at 32 x 563 samples, kernel 51, one thread). That gradient is a cross-correlation of each
 filter's output gradient with its input, dW[g, k] = sum_{b,t} dy[b, g, t] u[b, g, t + k], and it is computed
-here as the lag products of :func:`eegclf.models.fast_paths.lag_moments` are: time cut into blocks of K rows,
+here as the lag products of :func:`eegclf.models.lag_moments.lag_moments` are: time cut into blocks of K rows,
 one batched matrix product per filter of every block of dy against the 2K input samples it meets, then the K
 diagonals summed. That is about twice the multiply-adds of the direct sum, at the dense rate: about 10x less
 time. The forward pass and the input gradient stay oneDNN's (both run near the dense rate). This is the float32
