@@ -47,6 +47,27 @@ def test_fast_dropout_is_dropout():
     assert torch.equal(ref(x), fast(x))
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_fast_dropout_of_half_precision_activations(dtype):
+    """bf16/fp16 activations draw their masks from random bytes where 256 p is whole (0.25, 0.5), floats elsewhere
+    (0.1): either way dropout's function and keep rate, and the bytes are uniform."""
+    torch.manual_seed(3)
+    x = torch.randn(64, 8, 3, 50).to(dtype)
+    x[x == 0] = 1.0
+    for p in (0.1, 0.25, 0.5):
+        fast = FastDropout(p).train()
+        out, grad, _ = _grads(fast, x)
+        noise = (out != 0).to(dtype).mul_(1.0 / (1.0 - p))
+        assert torch.equal(out, x * noise)
+        assert torch.equal(grad, torch.linspace(-1, 1, out.numel()).reshape(out.shape).to(dtype) * noise)
+        assert abs((out != 0).float().mean().item() - (1 - p)) < 0.01
+    from eegclf.models.fast_modules import _random_bytes
+
+    counts = torch.bincount(_random_bytes(torch.empty(256, 1000)).reshape(-1).long(), minlength=256).double()
+    chi2 = float(((counts - 1000) ** 2 / 1000).sum())
+    assert chi2 < 400  # 255 degrees of freedom: a biased byte (e.g. a top bit always 0) gives tens of thousands
+
+
 def test_fp32_grouped_conv_is_the_conv():
     ref, fast = _conv_pair()
     x = torch.randn(3, 4, 2, 40)

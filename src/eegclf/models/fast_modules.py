@@ -14,13 +14,35 @@ from torch import nn
 class FastDropout(nn.Dropout):
     """nn.Dropout whose keep-mask comes from one ``torch.rand`` draw: the same distribution (keep with
     probability 1 - p, scale by 1 / (1 - p)), about 4x cheaper than ``bernoulli_`` on CPU, where the masks
-    were a quarter of DeepConvNet's training step."""
+    were a quarter of DeepConvNet's training step.
+
+    Half-precision activations (bf16/fp16, under autocast) draw their mask from random bytes instead, eight to
+    each 64-bit draw, where ``p`` is a multiple of 1/256 (0.25 and 0.5, the models' defaults, are): a byte is
+    below 256 p with probability p exactly, so the distribution is the same again, at about a sixth of the
+    generator's time (the float draws were about 1 ms of a 64-channel EEGNet step under bf16). Only the draws
+    differ, so float32 training (the tables, the shipped networks) is unchanged."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        keep = torch.rand_like(x, dtype=torch.float32).ge_(self.p)
+        if torch.jit.is_scripting():  # TorchScript compiles the float draws only
+            keep = torch.rand_like(x, dtype=torch.float32).ge_(self.p)
+        else:
+            keep = self._keep_mask(x)
         return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
+
+    @torch.jit.unused
+    def _keep_mask(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype in (torch.bfloat16, torch.float16) and (256 * self.p).is_integer():
+            return _random_bytes(x).ge_(int(256 * self.p))
+        return torch.rand_like(x, dtype=torch.float32).ge_(self.p)
+
+
+def _random_bytes(x: torch.Tensor) -> torch.Tensor:
+    """Independent uniform bytes (uint8) of ``x``'s shape, from full-range 64-bit draws of the default generator."""
+    n = x.numel()
+    words = torch.empty(-(-n // 8), dtype=torch.int64, device=x.device).random_(-(2**63), None)
+    return words.view(torch.uint8)[:n].view(x.shape)
 
 
 class HalfAvgPool2d(nn.AvgPool2d):
