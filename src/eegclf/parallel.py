@@ -40,6 +40,9 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _init_worker(threads: int, parent_pid: int) -> None:
+    from eegclf.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as the command that started this worker did (eegclf.allocator says why)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch

@@ -17,6 +17,7 @@ import re
 import sys
 
 from eegclf import __version__
+from eegclf.allocator import keep_freed_memory
 from eegclf.errors import EEGClfError
 
 COMMANDS = ["train", "evaluate", "compare", "benchmark", "pretrain", "pretrained", "report", "data", "export", "stream", "tune", "cache"]  # modules of eegclf.cli
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what the user typed, for reports that cite it
+    keep_freed_memory()  # training steps free and reallocate blocks of megabytes: keep them (eegclf.allocator)
     try:
         with _cache_setting(args):
             _family_member(args)

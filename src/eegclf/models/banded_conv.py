@@ -52,7 +52,8 @@ class _BandedTemporalConv(torch.autograd.Function):
         T_out = T + left + right - K + 1
         M, W = BLOCK, BLOCK + K - 1
         nb = -(-T_out // M)
-        # each trial zero-padded (its own padding, then zeros to whole blocks), filter-major
+        # each trial zero-padded (its own padding, then zeros to whole blocks), filter-major (a straight copy
+        # where u is a (B, G, T) view of filter-major data)
         padded = u.new_zeros((G, B, nb * M + K - 1), dtype=dtype)
         padded[..., left : left + T] = u.transpose(0, 1)
         windows = _windows(padded, 0, nb, M, W)  # (G, B * nb, W), a copy: the windows overlap by K - 1
@@ -82,7 +83,9 @@ class _BandedTemporalConv(torch.autograd.Function):
             dz = dy.new_zeros((G, B, K - 1 + nb_in * M + K - 1))
             dz[..., K - 1 : K - 1 + T_out] = dy.transpose(0, 1)
             du = torch.bmm(_windows(dz, 0, nb_in, M, W), _band(k.flip(1), W, M))  # band[p, q] = k[q - p + K - 1]
-            grad_u = du.view(G, B, nb_in * M)[..., left : left + T].transpose(0, 1).to(u_dtype).contiguous()
+            # as a (B, G, T) view of the filter-major result: a u that is itself a view of filter-major
+            # projections (the spatial-first path's) takes it back without a copy
+            grad_u = du.view(G, B, nb_in * M)[..., left : left + T].transpose(0, 1).to(u_dtype)
         if ctx.needs_input_grad[1]:
             # dk[k] = sum_{b,t} dy[t] u[t + k]: each block of dy against its window, then the band's diagonals
             blocks = dy.new_zeros((G, B, nb * M))
