@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from eegclf.cli.common import prepare_run_dir
+from eegclf.cli.common import import_in_background, prepare_run_dir
 from eegclf.cli.flags import add_config_args, config_from_args, show_command_defaults
 
 
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     config = replace(config, dataset=dataset, dataset_options=options, out=str(out), val_fraction=0.0)
     prepare_run_dir(out, args.overwrite, resumable=False)
+    import_in_background()  # the optimiser's imports, while the trials load
     data = load_dataset(dataset, data_dir=config.data_dir, **options)
     args.interrupt_hint = f"; nothing usable is left in {out}: run the command again with --overwrite"
     path = pretrain(config, data, out, alignment=args.alignment, progress=False if args.quiet else None,

@@ -8,12 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from eegclf.storage.rundir import BEST, HISTORY, LAST, SUMMARY
-from eegclf.cli.common import prepare_run_dir
+from eegclf.cli.common import import_in_background, prepare_run_dir
 from eegclf.cli.flags import add_allow_seen, add_config_args, config_from_args, given_values
 
 
 def run(args: argparse.Namespace) -> int:
-    from eegclf.models import canonical_activation, canonical_name
+    from eegclf.models import canonical_activation, canonical_name, get_model
     from eegclf.storage.rundir import RunDir
     from eegclf.storage.tempfiles import clear_dead_temp_files
     from eegclf.training.loop import run_training
@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         prepare_run_dir(run_dir, args.overwrite)
         resume = False
     args.interrupt_hint = f"; the last completed epoch is saved: eegclf train --resume {run_dir}"
+    if get_model(config.model).is_deep:
+        import_in_background()  # the optimiser's imports, while the trials load
     if args.resume and init is not None:
         summary = run_finetuning(init, config, run_dir, progress=progress, resume=resume, allow_seen=args.allow_seen)
     elif args.init and not args.resume:
