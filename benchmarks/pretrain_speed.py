@@ -12,8 +12,10 @@ untimed run into a temporary cache folder):
   temporary folder and put first on the import path;
 - now: this checkout's ``src``.
 
-Both pre-train the same network from the same seed; they agree to float rounding, not to the byte (sums run in
-another order), and the script prints the largest difference of their weights. Printed last:
+Both pre-train the same recipe from the same seed, in bf16 where the CPU has it (this host). In float32 the two
+would agree to float rounding (sums run in another order); under bf16 they are two draws of the recipe: since
+this round's fourth pass, bf16 dropout draws its masks from random bytes (``FastDropout``), so their
+weights differ by the size of the weights themselves. The script prints the largest difference. Printed last:
 ``pretrain_speedup: X.XX`` and ``pretrain_now_seconds: S`` (goal of issue 33: <= 60 s on 2 cores), the medians
 of ``--repeat`` alternating pairs.
 """
