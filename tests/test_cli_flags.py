@@ -144,6 +144,10 @@ def test_parameters_in_messages_become_the_flags_that_set_them():
 def test_the_cli_says_library_parameters_as_flags(tmp_path, capsys):
     assert main(["tune", "--trials", "0", "--out", str(tmp_path / "t")]) == 2
     assert "eegclf: error: --trials 0 is invalid" in capsys.readouterr().err
+    # the final retraining's --jobs is checked before the search starts, and nothing is written
+    assert main(["tune", "--trials", "1", "--jobs", "0", "--out", str(tmp_path / "j")]) == 2
+    assert "eegclf: error: --jobs 0 is invalid" in capsys.readouterr().err
+    assert not (tmp_path / "j").exists()
     assert main(["data", "info", "bci3b", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "pass --data-dir FOLDER" in err and "data_dir=" not in err

@@ -146,6 +146,9 @@ def tune(base: RunConfig, space: SearchSpace, n_trials: int, out_dir, storage: s
         raise ConfigError(f"retries={retries!r} is invalid: expected an integer >= 0", param="retries")
     if finalize and (not isinstance(seeds, int) or seeds < 1):
         raise ConfigError(f"seeds={seeds!r} is invalid: expected a number of seeds >= 1", param="seeds")
+    if finalize and jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        # the final retraining's setting: checked before the search, not after it
+        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"timeout={timeout} is invalid: expected seconds > 0", param="timeout")
     if out_dir.exists() and not out_dir.is_dir():
