@@ -16,7 +16,7 @@ import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 
-from eegclf.errors import EEGClfError
+from eegclf.errors import ConfigError, EEGClfError
 
 
 def available_cores() -> int:
@@ -96,6 +96,12 @@ def _stop_workers(executor: ProcessPoolExecutor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
+
+
+def check_jobs(jobs) -> None:
+    """ConfigError unless ``jobs`` (worker processes; None: one per core) is None or an integer >= 1."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
 
 
 def run_tasks(tasks: list[tuple[str, str, tuple]], jobs: int, threads: int, progress: bool,

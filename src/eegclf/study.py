@@ -25,7 +25,7 @@ from eegclf.config import RunConfig
 from eegclf.errors import ConfigError, EEGClfError
 from eegclf.storage.fileio import atomic_write_json, atomic_write_text
 from eegclf.models import NO_ACTIVATION
-from eegclf.parallel import available_cores, cached_dataset, run_tasks
+from eegclf.parallel import available_cores, cached_dataset, check_jobs, run_tasks
 from eegclf.storage.rundir import RunDir, completed_runs
 from eegclf.storage.tempfiles import clear_dead_temp_files
 
@@ -207,8 +207,7 @@ def run_study(base: RunConfig, models: list[str], activations: list[str], seeds:
 
     out_dir = Path(out_dir)
     base = replace(base)  # replace() re-validates: RunConfig checks itself when created
-    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
-        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
+    check_jobs(jobs)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"out={out_dir} exists and is not a folder", param="out")
     grid = expand_grid(base, models, activations, seeds)

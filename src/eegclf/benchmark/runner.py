@@ -45,7 +45,7 @@ from eegclf.benchmark.scores import fold_scores
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError, DataError, EEGClfError
 from eegclf.models.covariance_cache import sharing_covariances
-from eegclf.parallel import available_cores, cached_dataset, call_task, run_tasks
+from eegclf.parallel import available_cores, cached_dataset, call_task, check_jobs, run_tasks
 from eegclf.storage.tempfiles import clear_dead_temp_files
 
 # RunConfig fields a benchmark sets itself (per pipeline and fold) or that do not change results
@@ -300,8 +300,7 @@ def run_benchmark(spec: dict, out_dir, jobs: int | None = None, progress: bool |
     import it). Returns what ``report`` returned (the path of ``results.md``), None without one. Raises
     BenchmarkError after the report when folds failed. ``scheduler``: the address of a Dask scheduler whose
     workers run the folds (:mod:`eegclf.benchmark.cluster`) instead of ``jobs`` local processes."""
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
+    check_jobs(jobs)
     if jobs is not None and scheduler is not None:
         raise ConfigError(f"jobs={jobs} sets local processes, and with scheduler={scheduler} the cluster's workers "
                           "run the folds: give one of them", param=("jobs", "scheduler"))

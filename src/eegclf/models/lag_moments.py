@@ -43,9 +43,9 @@ def fft_length(T: int, K: int) -> int:
 def _plan(T: int, left: int, right: int, K: int) -> dict:
     """Which samples of a row the small terms read, and where each term sits in their Gram matrix.
 
-    The columns ``cols`` of the rows are gathered (with an all-zero column appended at index ``z``, which
-    stands for the zero padding); the Gram matrix G of those columns, flattened, holds every product the
-    terms need, and each index array below picks them out (``z * (c + 1) + z`` picks a zero)."""
+    The columns ``cols`` of the rows are read (as ``runs`` of consecutive samples), with an all-zero column at
+    index ``z`` that stands for the zero padding; the Gram matrix G of those columns, flattened, holds every
+    product the terms need, and each index array below picks them out (``z * (c + 1) + z`` picks a zero)."""
     L = fft_length(T, K)
     Tp = T + left + right
     wanted = list(range(min(K - 1, T)))
@@ -67,14 +67,14 @@ def _plan(T: int, left: int, right: int, K: int) -> dict:
     start = Tp - (K - 1)
     tail = [[pair(start + s - left, start + s + d - left) if s + d < K - 1 else zero for d in range(K)]
             for s in edge_rows]
-    runs = []  # cols as runs of consecutive samples (the first and the last few): slices, not a gather
+    runs = []  # cols as runs of consecutive samples (the first few and the last few): read as slices
     for c in cols:
         if runs and runs[-1][1] == c:
             runs[-1][1] = c + 1
         else:
             runs.append([c, c + 1])
     plan = {
-        "L": L, "cols": torch.tensor(cols, dtype=torch.long), "runs": [tuple(r) for r in runs], "z": z,
+        "L": L, "runs": [tuple(r) for r in runs], "z": z,
         "head": np.array(head, dtype=np.int64).reshape(K - 1, K),
         "tail": np.array(tail, dtype=np.int64).reshape(K - 1, K),
         "head_sum": np.array([e(s - left) for s in edge_rows], dtype=np.int64),
@@ -129,9 +129,8 @@ def lag_moments(x: torch.Tensor, left: int, right: int, K: int,
     if standardize is not None and L > T:  # short rows: padded FFT, where standardising moves every frequency
         X = (X.view(B, C, T) - standardize[0].reshape(C, 1)).div_(standardize[1].reshape(C, 1)).view(n, T)
         standardize = None
-    # (n, c): the samples near the rows' ends, copied as two slices (a gather of the columns took 4x longer)
-    runs = plan["runs"]
-    ends = torch.cat([X[:, a:b] for a, b in runs], 1) if 1 <= len(runs) <= 2 else X.index_select(1, plan["cols"])
+    # (n, c): the samples near the rows' ends, copied as (at most two) slices (a gather of the columns took 4x longer)
+    ends = torch.cat([X[:, a:b] for a, b in plan["runs"]], 1) if plan["runs"] else X[:, :0]
     if standardize is not None:
         mu = standardize[0].detach().to(X.dtype).reshape(1, C).expand(B, C).reshape(n, 1)
         inv = standardize[1].detach().to(X.dtype).reciprocal().reshape(1, C).expand(B, C).reshape(n, 1)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from eegclf.config import RunConfig
 from eegclf.errors import ConfigError
+from eegclf.parallel import check_jobs
 from eegclf.storage.tempfiles import clear_dead_temp_files
 from eegclf.tuning.space import PARAMS, SearchSpace
 from eegclf.tuning.storage import default_storage_url, mask_url, open_storage
@@ -146,9 +147,8 @@ def tune(base: RunConfig, space: SearchSpace, n_trials: int, out_dir, storage: s
         raise ConfigError(f"retries={retries!r} is invalid: expected an integer >= 0", param="retries")
     if finalize and (not isinstance(seeds, int) or seeds < 1):
         raise ConfigError(f"seeds={seeds!r} is invalid: expected a number of seeds >= 1", param="seeds")
-    if finalize and jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        # the final retraining's setting: checked before the search, not after it
-        raise ConfigError(f"jobs={jobs!r} is invalid: expected an integer >= 1", param="jobs")
+    if finalize:
+        check_jobs(jobs)  # the final retraining's setting: checked before the search, not after it
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"timeout={timeout} is invalid: expected seconds > 0", param="timeout")
     if out_dir.exists() and not out_dir.is_dir():
